@@ -1,0 +1,89 @@
+"""Stage `base_model`: a plain transformers model directory under models/.
+
+The embedded default converts the SmolLM2-135M GGUF carried by a PyPI package once
+(transformers dequantizes GGUF on every load, so later stages load the saved copy);
+paper scale downloads a hub model id. The directory is written beside its target and
+renamed into place, so a killed conversion never leaves a directory that looks done.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import typer
+
+from gendiv.cli import UserError
+from gendiv.params import Params, load_params
+
+
+class ModelSourceError(UserError):
+    """The configured base model cannot be loaded; the message says what to do."""
+
+
+def gguf_path(package: str, filename: str) -> Path:
+    """Locate a GGUF file inside an installed package without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelSourceError(f"models.base.gguf_package = {package!r}: not installed (run scripts/install.sh)")
+    path = Path(next(iter(spec.submodule_search_locations))) / filename
+    if not path.is_file():
+        raise ModelSourceError(f"models.base.gguf_file = {filename!r}: not found in package {package!r}")
+    return path
+
+
+def load_source(p: Params):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = p.models.base
+    if base.source == "gguf":
+        path = gguf_path(base.gguf_package, base.gguf_file)
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype="float32")
+        # Saved as a plain float32 model: forget that it came from a quantized file.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        return model, tokenizer, {"source": "gguf", "file": base.gguf_file, "package": base.gguf_package}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base.hub_id)
+        model = AutoModelForCausalLM.from_pretrained(base.hub_id, dtype="float32")
+    except OSError as err:
+        raise ModelSourceError(
+            f"models.base.hub_id = {base.hub_id!r}: could not load from the Hugging Face Hub "
+            f"({str(err).splitlines()[0]}); this needs network access, offline use models.base.source: gguf"
+        ) from None
+    return model, tokenizer, {"source": "hub", "hub_id": base.hub_id}
+
+
+def run(p: Params, root: Path = Path(".")) -> Path:
+    model, tokenizer, origin = load_source(p)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    target = root / p.models.base.dir
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    n_params = sum(t.numel() for t in model.parameters())
+    (staging / "origin.json").write_text(
+        json.dumps({**origin, "n_parameters": n_params, "architecture": model.config.architectures},
+                   indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def main(params: Path = Path("params.yaml")) -> None:
+    """Write the base model directory (models.base.dir)."""
+    p = load_params(params)
+    target = run(p, params.resolve().parent)
+    typer.echo(f"base model written to {target}")
+
+
+if __name__ == "__main__":
+    from gendiv.cli import run_command
+
+    run_command(main)

