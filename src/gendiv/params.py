@@ -218,6 +218,11 @@ class Params(_Section):
     @model_validator(mode="after")
     def _cross_section(self) -> "Params":
         levels = self.n_levels
+        if len(self.qa_gen.replaced_questions) != levels:
+            raise ValueError(
+                f"qa_gen.replaced_questions has {len(self.qa_gen.replaced_questions)} levels but "
+                f"story_gen.topic_subset_sizes has {levels}: both tasks need the same number of levels"
+            )
         if not self.levels or self.levels != sorted(set(self.levels)) or self.levels[-1] >= levels:
             raise ValueError(
                 f"levels = {self.levels}: distinct increasing level indices between 0 and {levels - 1} "
@@ -228,11 +233,6 @@ class Params(_Section):
             missing = [lv for lv in needed if lv not in self.levels]
             if missing and all(lv < levels for lv in needed):
                 raise ValueError(f"{key} uses level(s) {missing}, which levels = {self.levels} does not build")
-        if len(self.qa_gen.replaced_questions) != levels:
-            raise ValueError(
-                f"qa_gen.replaced_questions has {len(self.qa_gen.replaced_questions)} levels but "
-                f"story_gen.topic_subset_sizes has {levels}: both tasks need the same number of levels"
-            )
         if self.mixing.generated_level >= levels:
             raise ValueError(
                 f"mixing.generated_level = {self.mixing.generated_level}: must be a level "
@@ -404,7 +404,18 @@ def load_params(path: Path | str = PARAMS_FILE) -> Params:
     return validate(raw, root=path.resolve().parent, source=str(path))
 
 
-def check_params_command(params: Path = Path(PARAMS_FILE)) -> None:
-    """Validate params.yaml and exit non-zero with every problem named."""
+def check_params_command(params: Path = Path(PARAMS_FILE), marker: Path | None = None) -> None:
+    """Validate params.yaml and exit non-zero with every problem named.
+
+    With --marker, also write a file of constant content: the `check_params` DVC stage
+    depends on all of params.yaml and every other stage depends on the marker, so an
+    invalid value stops `dvc repro` before DVC deletes any stage's outputs, while a valid
+    change leaves the marker unchanged and reruns nothing downstream by itself.
+    """
     load_params(params)
+    if marker is not None:
+        from gendiv.io import atomic_open
+
+        with atomic_open(marker) as fh:
+            fh.write("params.yaml passed validation\n")
     print(f"{params}: ok")

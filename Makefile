@@ -1,0 +1,24 @@
+# Two entry points for a fresh machine (see README): `make repro` and `make test`.
+VENV ?= .venv
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install repro test test-slow bench
+
+install:
+	GENDIV_VENV=$(VENV) bash scripts/install.sh
+
+repro: install
+	gendiv check-params
+	dvc repro
+
+test: install
+	python -m pytest -q
+
+test-slow: install
+	python -m pytest -q -m slow
+
+bench: install
+	for b in bench/bench_*.py; do echo "== $$b"; python $$b || exit 1; done
