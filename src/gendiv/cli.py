@@ -7,12 +7,14 @@ stays fast and a stage's heavy imports (torch, transformers) are paid once.
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
 import sys
+import time
+from pathlib import Path
 
-import click
 import typer
-import typer.main
 
 # The embedded default never reaches the hub; paper scale unsets these explicitly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,6 +24,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # command name -> "module:function"; each function is a typer-style command.
 COMMANDS = {
     "check-params": "gendiv.params:check_params_command",
+    "report": "gendiv.report:main",
     "prepare-real": "gendiv.prepare_real:main",
     "base-model": "gendiv.base_model:main",
 }
@@ -37,49 +40,64 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return (ParamsError, UserError)
 
 
-class _LazyGroup(click.Group):
-    def list_commands(self, ctx):
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx, name):
-        if name not in COMMANDS:
-            return None
-        module, func = COMMANDS[name].split(":")
-        fn = getattr(importlib.import_module(module), func)
-        return typer.main.get_command_from_info(
-            typer.models.CommandInfo(name=name, callback=fn),
-            pretty_exceptions_short=True, rich_markup_mode=None,
-        )
-
-
 def _report(err: BaseException) -> None:
     typer.secho(f"gendiv: error: {err}", fg=typer.colors.RED, err=True)
     sys.exit(2)
 
 
-@click.group(cls=_LazyGroup, help=__doc__)
-def cli() -> None:
-    pass
+def _group() -> None:
+    """gendiv: one sub-command per pipeline stage (see `gendiv --help`)."""
+
+
+def build_app(selected: str | None = None) -> typer.Typer:
+    """A Typer app with every command, importing only `selected`'s module when given."""
+    app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__,
+                      pretty_exceptions_enable=False)
+    app.callback()(_group)  # keep sub-command syntax even when only one command is loaded
+    for name, target in COMMANDS.items():
+        if selected is not None and name != selected:
+            continue
+        module, func = target.split(":")
+        app.command(name)(getattr(importlib.import_module(module), func))
+    return app
+
+
+TIMINGS_DIR = Path(".gendiv_cache/timings")
+
+
+def _record_timing(argv: list[str], seconds: float) -> None:
+    """Keep the wall time of a finished stage for the report (local state, not a DVC output)."""
+    stage = " ".join(["gendiv", *argv])
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", " ".join(argv)).strip("_")[:150] or "gendiv"
+    TIMINGS_DIR.mkdir(parents=True, exist_ok=True)
+    (TIMINGS_DIR / f"{slug}.json").write_text(json.dumps({"stage": stage, "seconds": round(seconds, 2)}))
+
+
+def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
+    """Run a Typer app on argv; user errors print one line (exit 2), success is timed."""
+    start = time.perf_counter()
+    try:
+        app(args=argv, prog_name="gendiv")
+    except _user_error_types() as err:
+        _report(err)
+    except SystemExit as done:
+        if done.code in (0, None) and "--help" not in argv:
+            _record_timing(label, time.perf_counter() - start)
+        raise
 
 
 def run_command(fn) -> None:
     """Run one stage function as its own program (`python -m gendiv.<stage>`)."""
-    try:
-        typer.run(fn)
-    except _user_error_types() as err:
-        _report(err)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(fn)
+    name = Path(sys.argv[0]).stem.replace("_", "-")
+    _run(app, sys.argv[1:], [name, *sys.argv[1:]])
 
 
 def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except _user_error_types() as err:
-        _report(err)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(1)
+    argv = sys.argv[1:]
+    selected = argv[0] if argv and argv[0] in COMMANDS else None
+    _run(build_app(selected), argv, argv)
 
 
 if __name__ == "__main__":

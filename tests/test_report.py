@@ -1,0 +1,111 @@
+"""Report stage: verdicts follow the numbers, figures are valid PNGs with their series, all linked."""
+
+import json
+import re
+import shutil
+
+import pytest
+from PIL import Image
+
+from gendiv import report
+from gendiv.io import write_json
+from gendiv.params import validate
+
+
+def _write_runs(root, task, losses: dict):
+    for name, loss in losses.items():
+        if name == "base":
+            write_json(root / f"metrics/runs/{task}/base.json", {"test_loss": loss})
+        else:
+            for seed, jitter in ((0, 0.0), (1, 0.002)):
+                write_json(root / f"metrics/runs/{task}/{name}/s{seed}.json",
+                           {"test_loss": loss + jitter, "train_loss": loss - 0.5})
+
+
+def _setup(tmp_path, repo, raw_params, gen_trend: int):
+    """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
+    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
+    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
+    p = validate(raw_params, root=repo)
+    for task in ("story", "qa"):
+        losses = {"base": 4.0, "real": 2.0, "expand_real": 2.6}
+        losses.update({f"d{lv}": 3.0 + gen_trend * 0.1 * lv for lv in range(7)})
+        losses.update({"fixed_r0.0": 2.1, "fixed_r0.25": 2.2, "fixed_r0.5": 2.3, "fixed_r0.75": 2.4})
+        losses.update({f"expand_d{lv}_r{r}": 2.5 - 0.01 * lv for lv in (1, 3, 5) for r in (0.5, 0.8)})
+        _write_runs(tmp_path, task, losses)
+        div = {"real": {"distinct_5": 0.8, "completion_words_mean": 9.0, "answer_words_mean": 4.0},
+               "real_test": {"mmd_rbf": 0.01, "frechet": 0.5}}
+        for lv in range(7):
+            div[f"d{lv}"] = {"distinct_5": 0.3 + 0.05 * lv, "mmd_rbf": 0.2 - 0.01 * lv, "frechet": 3.0,
+                             "completion_words_mean": 12.0 + lv, "answer_words_mean": 3.0 + lv}
+        write_json(tmp_path / f"metrics/diversity/{task}.json", div)
+    (tmp_path / "reports/figures/diversity").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/diversity/story_map.png")
+    return p
+
+
+def _verdicts(text):
+    return {(m.group(1), m.group(2)): m.group(3)
+            for m in re.finditer(r"^\| (.+?) \| (story|qa|both) \| \*\*(.+?)\*\* \|", text, re.M)}
+
+
+def test_findings_follow_the_numbers(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    text = report.run(p, tmp_path).read_text()
+    v = _verdicts(text)
+    assert v[("Test loss falls as diversity rises (Gen-D0 to Gen-D6)", "story")] == "reproduced"
+    assert v[("Every Gen-D set stays worse than real data", "qa")] == "reproduced"
+    assert v[("Fixed-size mixing: any share of generated data raises test loss", "story")] == "reproduced"
+    assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == "reproduced"
+    assert v[("Generated stories are more diverse than real stories", "story")] == "not reproduced"
+    assert v[("Adding generated data to scarce real data helps (QA)", "qa")] == "reproduced"
+    assert v[("Adding generated data to scarce real stories hurts (distribution shift)", "story")] == "not reproduced"
+    assert v[("More diverse Gen-D QA sets have longer answers", "qa")] == "reproduced"
+    assert "not run at this scale" in v[("Model size: the 124M model gains from diversity, the 8B model loses", "both")]
+
+
+def test_rising_loss_is_reported_as_not_reproduced(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=+1)
+    v = _verdicts(report.run(p, tmp_path).read_text())
+    assert v[("Test loss falls as diversity rises (Gen-D0 to Gen-D6)", "qa")] == "not reproduced"
+
+
+def test_figures_are_valid_pngs_with_expected_series_and_all_linked(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    text = report.run(p, tmp_path).read_text()
+    expected = {
+        "loss_vs_diversity.png": {"story:gen_loss", "story:real_loss", "story:base_loss",
+                                  "story:distinct5_norm", "qa:gen_loss"},
+        "fixed_mixing.png": {"story:fixed", "qa:fixed"},
+        "expansion.png": {"story:expand_d1", "story:expand_d3", "qa:expand_d5"},
+    }
+    for name, series in expected.items():
+        path = tmp_path / "reports/figures/results" / name
+        with Image.open(path) as img:
+            img.verify()
+        with Image.open(path) as img:
+            assert img.format == "PNG" and img.size[0] > 300
+            recorded = json.loads(img.text["Description"])
+        assert series <= set(recorded), (name, set(recorded))
+    assert json.loads(Image.open(tmp_path / "reports/figures/results/loss_vs_diversity.png").text["Description"])[
+        "story:gen_loss"]["0"] == pytest.approx(3.001)
+    for png in (tmp_path / "reports/figures").rglob("*.png"):
+        rel = png.relative_to(tmp_path / "reports").as_posix()
+        assert f"({rel})" in text, f"{rel} is not linked from REPORT.md"
+
+
+def test_report_has_provenance_and_paper_distinct5(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    text = report.run(p, tmp_path).read_text()
+    assert "git commit:" in text and "dvc.lock sha256" in text and "torch" in text
+    assert "2.4507" in text and "0.0057" in text  # the paper's Distinct-5 beside ours
+    assert "| real_test |" in text  # reference distance between two real samples
+
+
+def test_empty_metrics_say_so(tmp_path, repo, raw_params):
+    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
+    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
+    p = validate(raw_params, root=repo)
+    text = report.run(p, tmp_path).read_text()
+    assert "No fine-tuning run has recorded metrics yet." in text
+    assert not (tmp_path / "reports/figures/results/loss_vs_diversity.png").exists()
