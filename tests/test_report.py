@@ -64,6 +64,15 @@ def test_findings_follow_the_numbers(tmp_path, repo, raw_params):
     assert "not run at this scale" in v[("Model size: the 124M model gains from diversity, the 8B model loses", "both")]
 
 
+def test_summary_metrics_have_short_names(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    report.run(p, tmp_path)
+    summary = json.loads((tmp_path / "metrics/summary.json").read_text())
+    assert summary["loss_story"]["d0"] == pytest.approx(3.001)  # mean of seeds 3.000 and 3.002
+    assert summary["loss_qa"]["base"] == pytest.approx(4.0)
+    assert set(summary) == {"loss_story", "loss_qa"}
+
+
 def test_rising_loss_is_reported_as_not_reproduced(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=+1)
     v = _verdicts(report.run(p, tmp_path).read_text())

@@ -25,6 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 COMMANDS = {
     "check-params": "gendiv.params:check_params_command",
     "report": "gendiv.report:main",
+    "apply-profile": "gendiv.profiles:main",
     "prepare-real": "gendiv.prepare_real:main",
     "base-model": "gendiv.base_model:main",
 }

@@ -26,10 +26,11 @@ import yaml  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from gendiv import results  # noqa: E402
-from gendiv.io import atomic_open, read_json  # noqa: E402
+from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
 
 REPORT = Path("reports/REPORT.md")
+SUMMARY = Path("metrics/summary.json")
 FIGURES = Path("reports/figures/results")
 MEASURE_FIGURES = Path("reports/figures/diversity")
 TIMINGS = Path(".gendiv_cache/timings")
@@ -423,7 +424,17 @@ def render(p: Params, root: Path) -> str:
     return "\n".join(md) + "\n"
 
 
+def summary_metrics(root: Path) -> dict:
+    """Mean test loss per task and training set: short column names for `dvc exp show`."""
+    summary = results.loss_summary(results.run_metrics(root))
+    out: dict[str, dict[str, float]] = {}
+    for _, row in summary.iterrows():
+        out.setdefault(f"loss_{row.task}", {})[row.dataset] = round(float(row["mean"]), 6)
+    return out
+
+
 def run(p: Params, root: Path = Path(".")) -> Path:
+    write_json(root / SUMMARY, summary_metrics(root))
     text = render(p, root)
     with atomic_open(root / REPORT) as fh:
         fh.write(text)

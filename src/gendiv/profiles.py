@@ -1,0 +1,59 @@
+"""`gendiv apply-profile`: switch scale by merging a profile's keys into params.yaml.
+
+A profile (profiles/*.yaml) lists only the keys it changes, or all of them. The merge keeps
+params.yaml's comments (ruamel round-trip) and validates the result before writing, so a
+bad profile leaves params.yaml untouched.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import typer
+from ruamel.yaml import YAML
+
+from gendiv.cli import UserError
+from gendiv.io import atomic_open
+from gendiv.params import PARAMS_FILE, validate
+
+
+def _merge(base, overlay, path: str = "") -> None:
+    for key, value in overlay.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in base:
+            raise UserError(f"profile sets {where}, which params.yaml does not have")
+        if isinstance(value, dict) and isinstance(base[key], dict):
+            _merge(base[key], value, where)
+        else:
+            base[key] = value
+
+
+def apply_profile(profile: Path, params: Path = Path(PARAMS_FILE)) -> None:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    doc = yaml.load(params.read_text(encoding="utf-8"))
+    overlay = YAML(typ="safe").load(profile.read_text(encoding="utf-8")) or {}
+    _merge(doc, overlay)
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    text = buf.getvalue()
+    validate(YAML(typ="safe").load(text), root=params.resolve().parent, source=f"{params} + {profile}")
+    with atomic_open(params) as fh:
+        fh.write(text)
+
+
+def main(profile: Path = typer.Argument(..., help="profiles/NAME.yaml"),
+         params: Path = Path(PARAMS_FILE)) -> None:
+    """Merge a profile's keys into params.yaml (validated first; comments kept)."""
+    if not profile.is_file():
+        raise UserError(f"{profile}: no such profile (see profiles/)")
+    apply_profile(profile, params)
+    print(f"{params}: applied {profile}")
+
+
+if __name__ == "__main__":
+    from gendiv.cli import run_command
+
+    run_command(main)
