@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedSeq
 
 from gendiv.cli import UserError
 from gendiv.io import atomic_open
@@ -25,6 +26,10 @@ def _merge(base, overlay, path: str = "") -> None:
             raise UserError(f"profile sets {where}, which params.yaml does not have")
         if isinstance(value, dict) and isinstance(base[key], dict):
             _merge(base[key], value, where)
+        elif isinstance(value, list):
+            seq = CommentedSeq(value)
+            seq.fa.set_flow_style()  # keep lists on one line, as params.yaml writes them
+            base[key] = seq
         else:
             base[key] = value
 
@@ -33,6 +38,8 @@ def apply_profile(profile: Path, params: Path = Path(PARAMS_FILE)) -> None:
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096
+    yaml.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     doc = yaml.load(params.read_text(encoding="utf-8"))
     overlay = YAML(typ="safe").load(profile.read_text(encoding="utf-8")) or {}
     _merge(doc, overlay)

@@ -1,0 +1,52 @@
+"""The whole pipeline, end to end, on the smoke profile: every stage runs, reports, and reruns nothing.
+
+This is the CI profile of `dvc repro`; the full embedded default (tens of minutes) is the
+same pipeline with bigger params and runs under `pytest -m slow`.
+"""
+
+import json
+
+import pytest
+
+from gendiv.profiles import apply_profile
+from workspace import REPO, copy_workspace, dvc
+
+EXPECTED_SETS = {"base", "real", "d0", "d6", "fixed_r0.0", "fixed_r0.5", "expand_real", "expand_d0_r0.5"}
+
+
+@pytest.fixture(scope="module")
+def smoke_ws(tmp_path_factory):
+    ws = copy_workspace(tmp_path_factory.mktemp("smoke"))
+    apply_profile(ws / "profiles/smoke.yaml", ws / "params.yaml")
+    result = dvc(ws, "repro")
+    return ws, result.stdout
+
+
+def test_every_stage_runs_and_the_report_is_written(smoke_ws):
+    ws, log = smoke_ws
+    summary = json.loads((ws / "metrics/summary.json").read_text())
+    for task in ("story", "qa"):
+        losses = summary[f"loss_{task}"]
+        assert EXPECTED_SETS <= set(losses), (task, sorted(losses))
+        assert all(0.0 < v < 20.0 for v in losses.values()), losses
+    report = (ws / "reports/REPORT.md").read_text()
+    assert "## Findings of the paper at this scale" in report
+    assert "No fine-tuning run has recorded metrics yet." not in report
+    for task in ("story", "qa"):
+        rows = [json.loads(line) for line in (ws / f"data/generated/{task}/d0.jsonl").read_text().splitlines()]
+        assert rows and all(r["level"] == 0 for r in rows)
+
+
+def test_rerun_does_nothing(smoke_ws):
+    ws, _ = smoke_ws
+    out = dvc(ws, "repro").stdout
+    assert "Running stage" not in out, out
+    status = dvc(ws, "status").stdout
+    assert "up to date" in status, status
+
+
+def test_metrics_are_listed_by_dvc(smoke_ws):
+    ws, _ = smoke_ws
+    shown = json.loads(dvc(ws, "metrics", "show", "--json").stdout)
+    text = json.dumps(shown)
+    assert "loss_story" in text and "loss_qa" in text
