@@ -45,6 +45,43 @@ def test_rerun_does_nothing(smoke_ws):
     assert "up to date" in status, status
 
 
+def _gendiv(ws, *args):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "gendiv.cli", *args], cwd=ws, capture_output=True,
+                          text=True, env=env, timeout=1800)
+
+
+def test_verify_passes_then_catches_a_tampered_metric(smoke_ws, tmp_path):
+    ws, _ = smoke_ws
+    res = _gendiv(ws, "verify", "--out", str(tmp_path / "checks.json"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    checks = json.loads((tmp_path / "checks.json").read_text())["checks"]
+    assert any(c["what"].startswith("test loss story/d6/") for c in checks)
+    assert any(c["what"].startswith("qa/real.distinct_5") for c in checks)
+    assert all(c["ok"] for c in checks)
+
+    own = tmp_path / "own.jsonl"
+    own.write_text((ws / "data/real/story/test.jsonl").read_text().splitlines()[0] + "\n")
+    res = _gendiv(ws, "verify", "--skip-diversity", "--test-file", str(own), "--task", "story")
+    assert res.returncode == 0 and f"Scores on {own}" in res.stdout
+
+    metrics = ws / "metrics/runs/story/real/s0.json"
+    original = metrics.read_text()
+    record = json.loads(original)
+    record["test_loss"] += 0.01
+    metrics.write_text(json.dumps(record))
+    try:
+        res = _gendiv(ws, "verify", "--skip-diversity")
+        assert res.returncode == 1
+        assert "FAIL" in res.stdout and "test loss story/real/s0" in res.stdout
+    finally:
+        metrics.write_text(original)
+
+
 def test_metrics_are_listed_by_dvc(smoke_ws):
     ws, _ = smoke_ws
     shown = json.loads(dvc(ws, "metrics", "show", "--json").stdout)

@@ -39,8 +39,9 @@ def _setup(tmp_path, repo, raw_params, gen_trend: int):
             div[f"d{lv}"] = {"distinct_5": 0.3 + 0.05 * lv, "mmd_rbf": 0.2 - 0.01 * lv, "frechet": 3.0,
                              "completion_words_mean": 12.0 + lv, "answer_words_mean": 3.0 + lv}
         write_json(tmp_path / f"metrics/diversity/{task}.json", div)
-    (tmp_path / "reports/figures/diversity").mkdir(parents=True)
-    Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/diversity/story_map.png")
+    (tmp_path / "reports/figures/maps/story").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/maps/story/levels.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/story_lengths.png")
     return p
 
 

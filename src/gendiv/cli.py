@@ -26,8 +26,18 @@ COMMANDS = {
     "check-params": "gendiv.params:check_params_command",
     "report": "gendiv.report:main",
     "apply-profile": "gendiv.profiles:main",
+    "verify": "gendiv.verify:main",
     "prepare-real": "gendiv.prepare_real:main",
     "base-model": "gendiv.base_model:main",
+    "generate-topics": "gendiv.topics:main",
+    "generate-story": "gendiv.topic_guided:main",
+    "generate-qa-pool": "gendiv.paraphrase_qa:pool_main",
+    "generate-qa": "gendiv.paraphrase_qa:level_main",
+    "mix": "gendiv.mix:main",
+    "train": "gendiv.train:main",
+    "evaluate": "gendiv.evaluate:main",
+    "embed": "gendiv.measure.embeddings:main",
+    "measure": "gendiv.measure.stage:main",
 }
 
 

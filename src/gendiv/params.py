@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
@@ -77,9 +78,11 @@ class Generator(_Section):
     requests_per_minute: PosInt = 500
     tokens_per_minute: PosInt = 200_000
     max_retries: Annotated[int, Field(ge=0, le=20)] = 6
+    retry_base_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     timeout_s: Annotated[float, Field(gt=0)] = 60
     max_rejects: Annotated[int, Field(ge=0, le=20)] = 4
     batch_api: bool = False
+    batch_poll_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     price_in_per_mtok: Annotated[float, Field(ge=0)] = 2.5
     price_out_per_mtok: Annotated[float, Field(ge=0)] = 10.0
 
@@ -95,6 +98,7 @@ class StoryGen(_Section):
     topic_subset_sizes: list[PosInt]
     n_seed_stories: Annotated[int, Field(ge=1, le=10)] = 2
     n_samples: PosInt | None = None
+    truncate_long_stories: bool = True
 
     @model_validator(mode="after")
     def _levels(self) -> "StoryGen":
@@ -147,6 +151,8 @@ class Measure(_Section):
     embedding_batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
     map_samples: Annotated[int, Field(ge=10)] = 1000
     map_method: Literal["pca", "tsne"] = "pca"
+    score_samples: Annotated[int, Field(ge=10)] = 1000
+    dcscore_temperature: Annotated[float, Field(gt=0.0, le=100.0)] = 1.0
 
 
 class Mixing(_Section):
@@ -156,10 +162,22 @@ class Mixing(_Section):
     expand_real_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
     expand_levels: list[Annotated[int, Field(ge=0)]]
     expand_ratios: list[Annotated[float, Field(ge=0.0, lt=1.0)]]
+    subset_sizes: list[PosInt] = []
+
+    @field_validator("fixed_ratios", "expand_ratios", mode="before")
+    @classmethod
+    def _ratios_as_decimals(cls, values: Any, info: ValidationInfo) -> Any:
+        """Ratios name datasets (fixed_r0.0) in dvc.yaml templates: 0 and 0.0 would differ."""
+        if isinstance(values, list) and any(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ValueError(
+                f"mixing.{info.field_name} = {values}: write every ratio as a decimal (0.0, 1.0, not 0, 1); "
+                "dataset names such as fixed_r0.0 are built from the written value"
+            )
+        return values
 
     @model_validator(mode="after")
     def _distinct(self) -> "Mixing":
-        for key in ("fixed_ratios", "expand_levels", "expand_ratios"):
+        for key in ("fixed_ratios", "expand_levels", "expand_ratios", "subset_sizes"):
             values = getattr(self, key)
             if len(set(values)) != len(values):
                 raise ValueError(f"mixing.{key} = {values}: values must be distinct")
@@ -274,6 +292,12 @@ class Params(_Section):
                 raise ValueError(
                     f"mixing.fixed_ratios: rho = {rho} needs {round(rho * fixed)} generated {task} "
                     f"samples but a Gen-D set has {n_gen}"
+                )
+        for n in m.subset_sizes:
+            if n > min(n_real, n_gen):
+                raise ValueError(
+                    f"mixing.subset_sizes: {n} is more than the {task} real ({n_real}) or "
+                    f"generated ({n_gen}) training set holds"
                 )
         small = max(1, round(m.expand_real_fraction * n_real))
         for rho in m.expand_ratios:

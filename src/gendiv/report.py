@@ -32,7 +32,7 @@ from gendiv.params import Params, load_params  # noqa: E402
 REPORT = Path("reports/REPORT.md")
 SUMMARY = Path("metrics/summary.json")
 FIGURES = Path("reports/figures/results")
-MEASURE_FIGURES = Path("reports/figures/diversity")
+ALL_FIGURES = Path("reports/figures")
 TIMINGS = Path(".gendiv_cache/timings")
 PAPER_PROFILE = Path("profiles/paper.yaml")
 TASKS = ("story", "qa")
@@ -403,7 +403,8 @@ def render(p: Params, root: Path) -> str:
         if cols:
             rows = [[n] + [_fmt(div[task][n][c]) if c in div[task][n] else "-" for c in cols] for n in names]
             md += [f"**{task}**", "", _table(["set"] + cols, rows), ""]
-    measure_figs = sorted((root / MEASURE_FIGURES).glob("*.png"))
+    measure_figs = sorted(f for f in (root / ALL_FIGURES).rglob("*.png")
+                          if (root / FIGURES) not in f.parents)
     if measure_figs:
         md += ["### Length distributions and 2-D embedding maps (paper fig. 4)", ""]
         md += [f"![{f.stem}]({_rel(f, root)})" for f in measure_figs] + [""]

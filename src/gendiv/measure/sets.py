@@ -1,0 +1,46 @@
+"""Which datasets are measured, where they live, and which comparison group each is in.
+
+Distinct-n depends on how much text a set holds, so values are normalised only within
+groups of comparable sets (divided by the group's maximum, as the paper plots them):
+  levels     real + d0..d6 (same size; paper fig. 2)
+  reference  real_test (the real held-out set: the no-shift baseline of every distance)
+  fixed      fixed_r<rho> (same size, rising share of generated data)
+  expand     expand_real + expand_d<l>_r<rho> (real part fixed, generated part added)
+  n<size>    real_n<size> and d<l>_n<size> (one group per subset size)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gendiv.datasets import dataset_names, dataset_path, real_test_path
+from gendiv.params import Params
+
+REAL_TEST = "real_test"
+
+
+def set_path(task: str, name: str) -> Path:
+    return real_test_path(task) if name == REAL_TEST else dataset_path(task, name)
+
+
+def measured_sets(p: Params, task: str) -> list[tuple[str, Path]]:
+    """(name, path) of every set the measure stage reads, in a fixed order."""
+    names = dataset_names(p, task)
+    names.insert(1, REAL_TEST)
+    return [(name, set_path(task, name)) for name in names]
+
+
+def comparison_group(name: str) -> str:
+    if name == "real" or re.fullmatch(r"d\d+", name):
+        return "levels"
+    if name == REAL_TEST:
+        return "reference"
+    if name.startswith("fixed_r"):
+        return "fixed"
+    if name.startswith("expand_"):
+        return "expand"
+    subset = re.fullmatch(r"(?:real|d\d+)_n(\d+)", name)
+    if subset:
+        return f"n{subset.group(1)}"
+    raise ValueError(f"dataset {name!r}: no comparison group")

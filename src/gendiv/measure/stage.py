@@ -1,0 +1,241 @@
+"""`gendiv measure --task T`: diversity and distribution shift of every dataset of a task.
+
+Reads each set's JSONL file and its embeddings (`gendiv embed`), and writes
+  metrics/diversity/{task}.json        {dataset: {metric: number}} (dvc metrics / exp show)
+  reports/plots/{task}/diversity.csv   one row per dataset (bar charts of any metric)
+  reports/plots/{task}/distinct_n.csv  n and one column per dataset: distinct_<n>_norm
+  reports/plots/{task}/length_<words|tokens>.csv  length and one column per dataset: share of samples
+  reports/figures/{task}_lengths.png   length distributions per set
+  reports/figures/maps/{task}/*.png    2-D maps against the real set, one grid per group
+Metric names (per dataset): distinct_<n> (story: over all samples joined; QA: summed
+over contexts, as the paper aggregates), distinct_<n>_norm (divided by the maximum in
+the dataset's comparison group, see sets.py), distinct_<n>_context_mean (QA),
+ngram_diversity (sum of distinct_1..max_n, the `diversity` package's score), length
+summaries <completion|answer>_<words|tokens>_<mean|median|std|p90>, mmd2_rbf,
+mmd_bandwidth and frechet against the real training set, dcscore and vendi.
+"""
+
+from __future__ import annotations
+
+import csv
+import zlib
+from pathlib import Path
+
+import numpy as np
+import typer
+from tqdm import tqdm
+
+from gendiv.cli import UserError
+from gendiv.io import atomic_open, read_jsonl, write_json
+from gendiv.measure import distances, distinct, lengths, maps
+from gendiv.measure.embeddings import embedding_path, sample_text
+from gendiv.measure.sets import REAL_TEST, comparison_group, measured_sets
+from gendiv.params import TASKS, Params, load_params
+
+METRICS_DIR = Path("metrics/diversity")
+PLOTS_DIR = Path("reports/plots")
+FIGURES_DIR = Path("reports/figures")
+
+
+def _num(x: float) -> float | int:
+    """Counts stay ints; other values keep six significant digits (readable, platform-stable)."""
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    return float(f"{float(x):.6g}")
+
+
+def _seed(p: Params, name: str) -> int:
+    return p.seed + zlib.crc32(name.encode())
+
+
+def distinct_metrics(task: str, rows: list[dict], tokenize, max_n: int) -> dict[str, float]:
+    """Distinct-1..max_n with the paper's aggregation for the task."""
+    texts = [sample_text(task, row) for row in rows]
+    tokens = [tokenize(t) for t in texts]
+    out: dict[str, float] = {}
+    if task == "story":
+        values = distinct.distinct_corpus(tokens, max_n)
+        out.update({f"distinct_{n}": v for n, v in values.items()})
+    else:
+        per_context = distinct.distinct_per_group(tokens, [r["document_id"] for r in rows], max_n)
+        for n, v in per_context.items():
+            out[f"distinct_{n}"] = float(v.sum())
+            out[f"distinct_{n}_context_mean"] = float(v.mean()) if len(v) else 0.0
+        out["n_contexts"] = len({r["document_id"] for r in rows})
+    out["ngram_diversity"] = sum(out[f"distinct_{n}"] for n in range(1, max_n + 1))
+    return out
+
+
+def normalize_in_groups(metrics: dict[str, dict[str, float]], max_n: int) -> None:
+    """Add distinct_<n>_norm: the value over the largest value of its comparison group."""
+    for n in range(1, max_n + 1):
+        key = f"distinct_{n}"
+        best: dict[str, float] = {}
+        for name, m in metrics.items():
+            group = comparison_group(name)
+            best[group] = max(best.get(group, 0.0), m[key])
+        for name, m in metrics.items():
+            top = best[comparison_group(name)]
+            m[f"{key}_norm"] = m[key] / top if top > 0 else 0.0
+
+
+def embedding_metrics(p: Params, name: str, x: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    """Distances to the real training set (not for real itself) and diversity scores."""
+    out: dict[str, float] = {}
+    if len(x) < 2:
+        return out
+    k = p.measure.score_samples
+    sample = x[distances.subsample(len(x), k, _seed(p, name))]
+    if name != "real" and len(real) >= 2:
+        real_sample = real[distances.subsample(len(real), k, _seed(p, "real"))]
+        out["mmd2_rbf"], out["mmd_bandwidth"] = distances.mmd2_rbf(sample, real_sample)
+        out["frechet"] = distances.frechet_distance(x, real)
+    out["dcscore"] = distances.dcscore(sample, p.measure.dcscore_temperature)
+    out["vendi"] = distances.vendi_score(sample)
+    return out
+
+
+def _prune(folder: Path, keep: set[str]) -> None:
+    """Delete figures of groups no longer measured (params changed)."""
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in keep:
+                path.unlink()
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with atomic_open(path) as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _draw_lengths(path: Path, task: str, by_unit: dict[str, dict[str, np.ndarray]]) -> None:
+    import matplotlib.pyplot as plt  # maps set the Agg backend
+
+    fig, axes = plt.subplots(len(by_unit), 1, figsize=(max(6.0, 0.5 * len(next(iter(by_unit.values())))), 3.2 * len(by_unit)),
+                             squeeze=False)
+    target = "completion" if task == "story" else "answer"
+    for ax, (unit, per_set) in zip(axes[:, 0], by_unit.items()):
+        names = list(per_set)
+        ax.boxplot([per_set[n] if len(per_set[n]) else [0] for n in names], showfliers=False)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel(f"{target} length ({unit})")
+    fig.suptitle(f"{task}: {target} lengths per set", fontsize=10)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _load_inputs(task: str, sets: list[tuple[str, Path]]):
+    """Every set's rows and embeddings; one error naming everything missing or stale."""
+    missing = [str(path) for _, path in sets if not path.is_file()]
+    missing += [str(embedding_path(task, name)) for name, _ in sets if not embedding_path(task, name).is_file()]
+    if missing:
+        raise UserError("missing inputs (build the datasets and run `gendiv embed` for each): "
+                        + ", ".join(missing))
+    rows, vectors = {}, {}
+    for name, path in sets:
+        rows[name] = read_jsonl(path)
+        vectors[name] = np.load(embedding_path(task, name), allow_pickle=False)
+        if len(vectors[name]) != len(rows[name]):
+            raise UserError(f"{embedding_path(task, name)} has {len(vectors[name])} rows but {path} has "
+                            f"{len(rows[name])}: stale embeddings, rerun `gendiv embed --task {task} "
+                            f"--dataset {name}`")
+    return rows, vectors
+
+
+def compute(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer, tokenize=None):
+    """Every metric of every set, with no side effects (the verify command reuses this).
+
+    Returns (metrics, word lengths, token lengths, embeddings) keyed by set name.
+    """
+    rows, vectors = _load_inputs(task, sets)
+    if "real" not in rows:
+        raise UserError("the real training set must be among the measured sets")
+    max_n = p.measure.distinct_max_n
+    tokenize = tokenize or distinct.make_tokenizer(p.measure.tokenizer, p.models.base.dir)
+    target = "completion" if task == "story" else "answer"
+    metrics: dict[str, dict[str, float]] = {}
+    word_lens, token_lens = {}, {}
+    for name, _ in tqdm(sets, desc=f"measure {task}", unit="set"):
+        data = rows[name]
+        targets = [lengths.target_text(task, r) for r in data]
+        word_lens[name] = lengths.word_lengths(targets)
+        token_lens[name] = lengths.token_lengths(length_tokenizer, targets)
+        m = {"n_samples": len(data)}
+        m.update(distinct_metrics(task, data, tokenize, max_n))
+        m.update(lengths.summary(word_lens[name], f"{target}_words"))
+        m.update(lengths.summary(token_lens[name], f"{target}_tokens"))
+        m.update(embedding_metrics(p, name, vectors[name], vectors["real"]))
+        metrics[name] = m
+    normalize_in_groups(metrics, max_n)
+    metrics = {name: {k: _num(v) for k, v in sorted(m.items())} for name, m in metrics.items()}
+    return metrics, word_lens, token_lens, vectors
+
+
+def measure(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer,
+            tokenize=None) -> dict[str, dict[str, float]]:
+    """Compute every metric of every set and write metrics, plot tables and figures."""
+    metrics, word_lens, token_lens, vectors = compute(p, task, sets, length_tokenizer, tokenize)
+    max_n = p.measure.distinct_max_n
+    write_json(METRICS_DIR / f"{task}.json", metrics)
+    plots = PLOTS_DIR / task
+    columns = sorted({k for m in metrics.values() for k in m})
+    _write_csv(plots / "diversity.csv", ["dataset", "group", *columns],
+               [[name, comparison_group(name), *[m.get(c, "") for c in columns]] for name, m in metrics.items()])
+    names = list(metrics)  # wide tables: one column per dataset, for overlaid lines
+    _write_csv(plots / "distinct_n.csv", ["n", *names],
+               [[n, *[metrics[s][f"distinct_{n}_norm"] for s in names]] for n in range(1, max_n + 1)])
+    top = max((int(v.max()) for v in [*word_lens.values(), *token_lens.values()] if len(v)), default=0)
+    for unit, per_set in (("words", word_lens), ("tokens", token_lens)):
+        bins, shares = lengths.histogram(per_set, top)
+        _write_csv(plots / f"length_{unit}.csv", [unit, *names],
+                   [[b, *[_num(shares[s][b]) for s in names]] for b in bins])
+    _draw_lengths(FIGURES_DIR / f"{task}_lengths.png", task,
+                  {"words": word_lens, "tokens": token_lens})
+    _draw_group_maps(p, task, vectors)
+    return metrics
+
+
+def _draw_group_maps(p: Params, task: str, vectors: dict[str, np.ndarray]) -> None:
+    k = p.measure.map_samples
+    real = vectors["real"]
+    real_sample = real[distances.subsample(len(real), k, _seed(p, "map:real"))]
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for name, x in vectors.items():
+        if name != "real" and len(x):
+            groups.setdefault(comparison_group(name), {})[name] = x[distances.subsample(len(x), k, _seed(p, f"map:{name}"))]
+    if len(real_sample) < 2:
+        return
+    _prune(FIGURES_DIR / "maps" / task, {f"{group}.png" for group in groups})
+    for group, others in groups.items():
+        _, panels = maps.project(real_sample, others, p.measure.map_method, p.seed)
+        maps.draw_maps(FIGURES_DIR / "maps" / task / f"{group}.png", panels,
+                       f"{task}: {group} vs real ({p.measure.map_method}, up to {k} samples per set)")
+
+
+def main(
+    task: str = typer.Option(..., help="story or qa"),
+    params: Path = Path("params.yaml"),
+) -> None:
+    """Measure diversity and distribution shift of every dataset of a task."""
+    p = load_params(params)
+    if task not in TASKS:
+        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    if not Path(p.models.base.dir, "tokenizer_config.json").is_file():
+        raise UserError(f"{p.models.base.dir}: no base model tokenizer (run `gendiv base-model`); "
+                        "token lengths are counted with it")
+    from transformers import AutoTokenizer
+
+    length_tokenizer = AutoTokenizer.from_pretrained(p.models.base.dir)
+    metrics = measure(p, task, measured_sets(p, task), length_tokenizer)
+    print(f"{METRICS_DIR / f'{task}.json'}: {len(metrics)} sets measured "
+          f"({', '.join(metrics)}); {REAL_TEST} is the no-shift reference")
+
+
+if __name__ == "__main__":
+    from gendiv.cli import run_command
+
+    run_command(main)

@@ -1,0 +1,152 @@
+"""`gendiv verify`: recompute every recorded number from the artifacts and compare.
+
+For reviewers, after `dvc pull` (or `dvc repro`): every adapter under models/adapters is
+evaluated again on the real test set, the base model too, and every diversity metric is
+recomputed from the datasets and their stored embeddings. A pass/fail table is printed
+with the tolerance of each check; any mismatch or missing artifact exits non-zero.
+With --test-file, every adapter is also scored on a reviewer's own held-out data.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from tabulate import tabulate
+
+from gendiv import results
+from gendiv.cli import UserError
+from gendiv.io import read_json, read_jsonl, write_json
+from gendiv.params import TASKS, Params, load_params
+
+ADAPTERS = Path("models/adapters")
+
+
+@dataclass
+class Check:
+    what: str
+    recorded: float | None
+    recomputed: float | None
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        if self.recorded is None or self.recomputed is None:
+            return False
+        if math.isnan(self.recorded) and math.isnan(self.recomputed):
+            return True
+        return abs(self.recorded - self.recomputed) <= self.tolerance * max(1.0, abs(self.recorded))
+
+
+def _runs(root: Path, task: str) -> list[tuple[str, Path, Path | None]]:
+    """(label, metrics file, adapter dir or None for the base model) of every recorded run."""
+    out = []
+    base = root / results.RUNS_DIR / task / "base.json"
+    if base.is_file():
+        out.append((f"{task}/base", base, None))
+    for metrics in sorted((root / results.RUNS_DIR / task).glob("*/s*.json")):
+        name, seed = metrics.parent.name, metrics.stem
+        out.append((f"{task}/{name}/{seed}", metrics, root / ADAPTERS / task / name / seed))
+    return out
+
+
+def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows: list[dict] | None):
+    from gendiv.evaluate import evaluate_rows, load_model
+
+    test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
+    checks, extra = [], []
+    for label, metrics_file, adapter in _runs(root, task):
+        recorded = read_json(metrics_file).get("test_loss")
+        if adapter is not None and not (adapter / "adapter_config.json").is_file():
+            checks.append(Check(f"test loss {label} (adapter missing: {adapter})", recorded, None, tolerance))
+            continue
+        model, tokenizer = load_model(root / p.models.base.dir, adapter)
+        got = evaluate_rows(model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size)
+        checks.append(Check(f"test loss {label}", recorded, got["test_loss"], tolerance))
+        if extra_rows is not None:
+            own = evaluate_rows(model, tokenizer, task, extra_rows, p.train.max_length, p.train.eval_batch_size)
+            extra.append({"run": label, "test_loss": own["test_loss"], "test_tokens": own["test_tokens"]})
+    return checks, extra
+
+
+def check_diversity(p: Params, root: Path, task: str, tolerance: float) -> list[Check]:
+    from transformers import AutoTokenizer
+
+    from gendiv.measure import stage
+    from gendiv.measure.sets import measured_sets
+
+    recorded_file = root / stage.METRICS_DIR / f"{task}.json"
+    if not recorded_file.is_file():
+        return [Check(f"diversity {task} ({recorded_file} missing)", None, None, tolerance)]
+    recorded = read_json(recorded_file)
+    tokenizer = AutoTokenizer.from_pretrained(root / p.models.base.dir)
+    sets = [(name, root / path) for name, path in measured_sets(p, task)]
+    recomputed, *_ = stage.compute(p, task, sets, tokenizer)
+    checks = []
+    for name in sorted(set(recorded) | set(recomputed)):
+        keys = sorted(set(recorded.get(name, {})) | set(recomputed.get(name, {})))
+        for key in keys:
+            checks.append(Check(f"{task}/{name}.{key}", recorded.get(name, {}).get(key),
+                                recomputed.get(name, {}).get(key), tolerance))
+    return checks
+
+
+def verify(p: Params, root: Path, loss_tol: float, metric_tol: float, test_file: Path | None = None,
+           task_of_file: str | None = None, skip_losses: bool = False, skip_diversity: bool = False):
+    checks: list[Check] = []
+    extra: list[dict] = []
+    for task in TASKS:
+        own_rows = read_jsonl(test_file) if test_file and task == task_of_file else None
+        if not skip_losses:
+            got, own = check_losses(p, root, task, loss_tol, own_rows)
+            checks += got
+            extra += own
+        if not skip_diversity:
+            checks += check_diversity(p, root, task, metric_tol)
+    return checks, extra
+
+
+def main(
+    loss_tol: float = typer.Option(1e-4, help="relative tolerance on test losses"),
+    metric_tol: float = typer.Option(1e-6, help="relative tolerance on diversity metrics"),
+    test_file: Path | None = typer.Option(None, help="your own held-out data (schema of data/real/<task>/test.jsonl)"),
+    task: str | None = typer.Option(None, help="task of --test-file: story or qa"),
+    out: Path | None = typer.Option(None, help="write the checks (and --test-file scores) as JSON"),
+    skip_losses: bool = typer.Option(False, help="do not re-evaluate adapters"),
+    skip_diversity: bool = typer.Option(False, help="do not recompute diversity metrics"),
+    params: Path = Path("params.yaml"),
+) -> None:
+    """Re-evaluate every adapter and recompute every metric; exit 1 on any mismatch."""
+    p = load_params(params)
+    if test_file is not None:
+        if task not in TASKS:
+            raise UserError("--test-file needs --task story or --task qa")
+        if not test_file.is_file():
+            raise UserError(f"--test-file {test_file}: file not found")
+    root = params.resolve().parent
+    checks, extra = verify(p, root, loss_tol, metric_tol, test_file, task, skip_losses, skip_diversity)
+    if not checks and not extra:
+        raise UserError("nothing to verify: no recorded metrics (run `dvc pull` or `dvc repro` first)")
+    table = [[c.what, "-" if c.recorded is None else f"{c.recorded:.6g}",
+              "-" if c.recomputed is None else f"{c.recomputed:.6g}", f"{c.tolerance:g}",
+              "PASS" if c.ok else "FAIL"] for c in checks]
+    print(tabulate(table, headers=["check", "recorded", "recomputed", "rel. tolerance", "result"]))
+    if extra:
+        print(f"\nScores on {test_file}:")
+        print(tabulate([[e["run"], f"{e['test_loss']:.6f}", e["test_tokens"]] for e in extra],
+                       headers=["run", "test loss", "completion tokens"]))
+    failed = sum(not c.ok for c in checks)
+    print(f"\n{len(checks) - failed} passed, {failed} failed")
+    if out is not None:
+        write_json(out, {"checks": [{**c.__dict__, "ok": c.ok} for c in checks], "test_file_scores": extra})
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    from gendiv.cli import run_command
+
+    run_command(main)
