@@ -1,0 +1,214 @@
+"""Stage `train`: one LoRA fine-tuning run (TRL SFTTrainer + peft), then its real test loss.
+
+A run is (task, dataset name, seed). Loss is on completion tokens only (TRL masks the
+prompt of prompt/completion data). Outputs:
+  models/adapters/{task}/{dataset}/s{seed}/      peft adapter (PeftModel.from_pretrained)
+  metrics/runs/{task}/{dataset}/s{seed}.json     test and train metrics of the run
+  metrics/runs/{task}/{dataset}/s{seed}_live/    DVCLive training curves (dvc plots)
+The adapter is written to a staging folder and renamed into place last, so a killed run
+never leaves a folder that looks finished. Trainer checkpoints (one per epoch) live in
+.gendiv_cache/train/...; a rerun with the same data and settings resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import typer
+
+from gendiv.cli import UserError
+from gendiv.datasets import dataset_path, real_test_path
+from gendiv.evaluate import evaluate_rows, fit_examples
+from gendiv.io import read_jsonl, write_json
+from gendiv.params import TASKS, Params, load_params
+
+ADAPTER_DIR = Path("models/adapters")
+RUN_METRICS_DIR = Path("metrics/runs")
+CHECKPOINT_DIR = Path(".gendiv_cache/train")
+
+
+def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
+    return {
+        "adapter": ADAPTER_DIR / task / name / f"s{seed}",
+        "metrics": RUN_METRICS_DIR / task / name / f"s{seed}.json",
+        "live": RUN_METRICS_DIR / task / name / f"s{seed}_live",
+        "checkpoints": CHECKPOINT_DIR / task / name / f"s{seed}",
+    }
+
+
+def _fingerprint(p: Params, task: str, data_file: Path, seed: int) -> str:
+    """What a resumable checkpoint must match: the data, the base model and the settings."""
+    h = hashlib.sha256()
+    h.update(data_file.read_bytes())
+    h.update((Path(p.models.base.dir) / "config.json").read_bytes())
+    h.update(json.dumps({"task": task, "seed": seed, "train": p.train.model_dump(exclude={"seeds"})},
+                        sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _live_callback(live_dir: Path):
+    """A TrainerCallback that writes the logged training curves with DVCLive."""
+    from dvclive import Live
+    from transformers import TrainerCallback
+
+    class LiveCurves(TrainerCallback):
+        def __init__(self) -> None:
+            self.live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None, report=None)
+
+        def _write(self, step: int, logs: dict) -> None:
+            if "loss" not in logs:
+                return
+            self.live.step = step
+            for key in ("loss", "learning_rate", "grad_norm"):
+                if key in logs:
+                    self.live.log_metric(f"train/{key}", float(logs[key]))
+            self.live.next_step()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            for entry in state.log_history:  # replay curves of a resumed run
+                self._write(entry.get("step", 0), entry)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            self._write(state.global_step, logs or {})
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.live.end()
+            # DVCLive's last-step summary duplicates the run metrics; only the curves stay.
+            (live_dir / "metrics.json").unlink(missing_ok=True)
+
+    return LiveCurves()
+
+
+def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, tokenizer,
+                  output_dir: Path, callbacks=()):
+    """An SFTTrainer with a fresh LoRA adapter on `model` over the fitted prompt/completion rows."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    t = p.train
+    on_gpu = torch.cuda.is_available()
+    pairs = fit_examples(tokenizer, task, rows, t.max_length)
+    config = SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.batch_size,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        max_length=t.max_length,
+        use_cpu=not on_gpu,
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        activation_checkpointing=on_gpu,
+        logging_steps=1,
+        save_strategy="epoch",
+        save_total_limit=1,
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+    )
+    lora = LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
+                      target_modules=list(t.lora_target_modules), task_type="CAUSAL_LM")
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(pairs),
+                         processing_class=tokenizer, peft_config=lora, callbacks=list(callbacks))
+    if len(trainer.train_dataset) != len(rows):  # TRL drops fully masked rows silently
+        raise UserError(f"TRL kept {len(trainer.train_dataset)} of {len(rows)} training examples")
+    return trainer
+
+
+def _resume_or_reset(checkpoints: Path, fingerprint: str) -> bool:
+    """True when `checkpoints` holds a checkpoint of this very run; otherwise start it empty."""
+    stamp = checkpoints / "gendiv_run.json"
+    if stamp.is_file() and json.loads(stamp.read_text())["fingerprint"] == fingerprint:
+        if any(checkpoints.glob("checkpoint-*/trainer_state.json")):
+            return True
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    checkpoints.mkdir(parents=True)
+    stamp.write_text(json.dumps({"fingerprint": fingerprint}))
+    return False
+
+
+def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
+    """Train, save and evaluate one run; returns its metrics. `callbacks` go to the Trainer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+    data_file = dataset_path(task, name)
+    if not data_file.is_file():
+        raise UserError(f"--dataset {name}: {data_file} not found (run its data stage first)")
+    rows = read_jsonl(data_file)
+    if not rows:
+        raise UserError(f"--dataset {name}: {data_file} has no rows")
+    if not real_test_path(task).is_file():
+        raise UserError(f"{real_test_path(task)} not found (run prepare-real --task {task} first)")
+    test_rows = read_jsonl(real_test_path(task))
+    paths = run_paths(task, name, seed)
+    resume = _resume_or_reset(paths["checkpoints"], _fingerprint(p, task, data_file, seed))
+    shutil.rmtree(paths["live"], ignore_errors=True)
+
+    set_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(p.models.base.dir)
+    model = AutoModelForCausalLM.from_pretrained(p.models.base.dir, dtype=torch.float32)
+    trainer = build_trainer(p, task, rows, seed, model, tokenizer, paths["checkpoints"],
+                            callbacks=[_live_callback(paths["live"]), *callbacks])
+    seq_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - start
+
+    staging = paths["adapter"].with_name(f".{paths['adapter'].name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    trainer.model.save_pretrained(str(staging))
+    shutil.rmtree(paths["adapter"], ignore_errors=True)
+    os.replace(staging, paths["adapter"])
+
+    metrics = evaluate_rows(trainer.model, tokenizer, task, test_rows, p.train.max_length,
+                            p.train.eval_batch_size)
+    train_tokens = round(seq_tokens * p.train.epochs)
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    metrics.update({
+        "task": task, "dataset": name, "seed": seed, "n_train": len(rows),
+        "epochs": p.train.epochs, "steps": trainer.state.global_step,
+        "train_loss": round(float(result.training_loss), 6),
+        "train_loss_last_step": round(float(losses[-1]), 6) if losses else None,
+        "train_tokens": train_tokens,
+        "train_seconds": round(seconds, 2),
+        "tokens_per_second": round(train_tokens / seconds, 1) if not resume else None,
+        "resumed": resume,
+    })
+    write_json(paths["metrics"], metrics)
+    shutil.rmtree(paths["checkpoints"], ignore_errors=True)
+    return metrics
+
+
+def main(
+    task: str = typer.Option(..., help="story or qa"),
+    dataset: str = typer.Option(..., help="dataset name: real, d<level>, fixed_r<rho>, expand_real, ..."),
+    seed: int = typer.Option(..., help="training seed (one of train.seeds)"),
+    params: Path = Path("params.yaml"),
+) -> None:
+    """Fine-tune a LoRA adapter on one training set and score it on the real test set."""
+    p = load_params(params)
+    if task not in TASKS:
+        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    try:
+        dataset_path(task, dataset)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if seed not in p.train.seeds:
+        raise UserError(f"--seed {seed}: not in train.seeds = {p.train.seeds}")
+    m = train_run(p, task, dataset, seed)
+    print(f"{task}/{dataset}/s{seed}: test loss {m['test_loss']:.4f}, train loss {m['train_loss']:.4f}, "
+          f"{m['train_tokens']} train tokens in {m['train_seconds']} s")
+
+
+if __name__ == "__main__":
+    from gendiv.cli import run_command
+
+    run_command(main)

@@ -1,0 +1,136 @@
+"""LoRA runs: TRL scores completion tokens only; adapters load; killed runs resume cleanly."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+
+from gendiv.evaluate import encode, evaluate_rows, fit_examples, load_model
+from gendiv.io import read_jsonl, write_jsonl
+from gendiv.params import validate
+from gendiv.train import _resume_or_reset, build_trainer, run_paths, train_run
+from tiny_model import make_tiny_llama
+
+WORDS = "red blue green cat dog sun moon tree river stone bird fish".split()
+
+
+def _stories(n, offset=0):
+    rows = []
+    for i in range(n):
+        w = [WORDS[(i * 7 + j + offset) % len(WORDS)] for j in range(12)]
+        rows.append({"id": f"s{i + offset}", "context": f"The {w[0]} saw a {w[1]}. It was {w[2]} and {w[3]}.",
+                     "completion": f"Then the {w[4]} met the {w[5]}."})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def params_for(raw_params, repo, tiny_dir):
+    def build(**train):
+        raw_params["models"]["base"]["dir"] = str(tiny_dir)
+        raw_params["train"].update({"max_length": 64, "batch_size": 4, "eval_batch_size": 8, "epochs": 1,
+                                    "learning_rate": 5e-3, **train})
+        return validate(raw_params, root=repo)
+    return build
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_jsonl("data/real/story/train.jsonl", _stories(12))
+    write_jsonl("data/real/story/test.jsonl", _stories(6, offset=100))
+    return tmp_path
+
+
+def test_trl_masks_the_prompt(params_for, tiny_dir, tmp_path):
+    p = params_for()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    rows = _stories(8)
+    trainer = build_trainer(p, "story", rows, 0, model, tokenizer, tmp_path / "out")
+    pairs = fit_examples(tokenizer, "story", rows, p.train.max_length)
+    for example, pair in zip(trainer.train_dataset, pairs):
+        ids, start = encode(tokenizer, pair["prompt"], pair["completion"])
+        assert example["input_ids"] == ids  # TRL tokenizes as evaluate.encode does
+        assert example["labels"] == [-100] * start + ids[start:]  # prompt masked, completion + EOS scored
+
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    trainer.model.eval()
+    with torch.no_grad():
+        trl_loss = float(trainer.compute_loss(trainer.model, batch))
+        logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logp = torch.log_softmax(logits[:, :-1].float(), -1)
+    target = batch["labels"][:, 1:]
+    scored = target != -100
+    completion_only = float(-logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)[scored].mean())
+    real = batch["attention_mask"][:, 1:].bool()
+    all_tokens = float(-logp.gather(-1, batch["input_ids"][:, 1:].unsqueeze(-1)).squeeze(-1)[real].mean())
+    assert abs(trl_loss - completion_only) < 1e-4
+    assert abs(trl_loss - all_tokens) > 1e-3  # would pass only by accident if the prompt were scored
+
+
+def test_run_writes_loadable_adapter_curves_and_metrics(params_for, workdir):
+    p = params_for()
+    staging = run_paths("story", "real", 0)["adapter"].with_name(".s0.partial")
+    staging.mkdir(parents=True)
+    (staging / "junk").write_text("left by a killed run")
+    metrics = train_run(p, "story", "real", 0)
+    paths = run_paths("story", "real", 0)
+    assert (paths["adapter"] / "adapter_config.json").is_file()
+    assert not staging.exists() and not (paths["adapter"] / "junk").exists()
+    assert not paths["checkpoints"].exists()
+    saved = json.loads(paths["metrics"].read_text())
+    assert saved == metrics and saved["n_train"] == 12 and saved["steps"] == 3 and saved["test_tokens"] > 0
+    assert saved["train_tokens"] == sum(len(encode(AutoTokenizer.from_pretrained(p.models.base.dir), **x)[0])
+                                        for x in fit_examples(AutoTokenizer.from_pretrained(p.models.base.dir),
+                                                              "story", _stories(12), 64))
+    curve = (paths["live"] / "plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert curve[0].split("\t")[:2] == ["step", "loss"] and len(curve) == 1 + 3
+    assert sorted(f.name for f in paths["live"].rglob("*") if f.is_file()) == [
+        "grad_norm.tsv", "learning_rate.tsv", "loss.tsv"]
+
+    model, tokenizer = load_model(p.models.base.dir, paths["adapter"])
+    lora_b = [t for n, t in model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(float(t.abs().sum()) > 0 for t in lora_b)  # training moved the adapter
+    again = evaluate_rows(model, tokenizer, "story", read_jsonl("data/real/story/test.jsonl"), 64, 8)
+    assert abs(again["test_loss"] - saved["test_loss"]) < 1e-4
+    base, _ = load_model(p.models.base.dir)
+    base_loss = evaluate_rows(base, tokenizer, "story", read_jsonl("data/real/story/test.jsonl"), 64, 8)
+    assert base_loss["test_loss"] != saved["test_loss"]
+
+
+class _KillAfterFirstSave(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        raise KeyboardInterrupt("simulated kill after the first checkpoint")
+
+
+def test_killed_run_resumes_to_the_same_result(params_for, workdir):
+    p = params_for(epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(p, "story", "real", 0, callbacks=[_KillAfterFirstSave()])
+    paths = run_paths("story", "real", 0)
+    assert not paths["adapter"].exists() and not paths["metrics"].exists()  # nothing looks finished
+    resumed = train_run(p, "story", "real", 0)
+    assert resumed["resumed"] is True and resumed["steps"] == 6
+    curve = (paths["live"] / "plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert len(curve) == 1 + 6  # curves of the first epoch were replayed
+    for path in (paths["adapter"], paths["metrics"]):
+        assert path.exists()
+    paths["adapter"].rename(workdir / "first_adapter")
+    fresh = train_run(p, "story", "real", 0)
+    assert fresh["resumed"] is False
+    assert abs(fresh["test_loss"] - resumed["test_loss"]) < 1e-4
+
+
+def test_checkpoint_of_other_settings_is_discarded(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    assert _resume_or_reset(ckpt, "a") is False
+    (ckpt / "checkpoint-3").mkdir()
+    (ckpt / "checkpoint-3" / "trainer_state.json").write_text("{}")
+    assert _resume_or_reset(ckpt, "a") is True
+    assert _resume_or_reset(ckpt, "b") is False and not (ckpt / "checkpoint-3").exists()
