@@ -161,6 +161,8 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - start
+    if not trainer.is_world_process_zero():
+        return {}  # under `accelerate launch` only the main process saves, evaluates and writes
 
     staging = paths["adapter"].with_name(f".{paths['adapter'].name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -204,6 +206,8 @@ def main(
     if seed not in p.train.seeds:
         raise UserError(f"--seed {seed}: not in train.seeds = {p.train.seeds}")
     m = train_run(p, task, dataset, seed)
+    if not m:
+        return  # a non-main process of a multi-GPU launch
     print(f"{task}/{dataset}/s{seed}: test loss {m['test_loss']:.4f}, train loss {m['train_loss']:.4f}, "
           f"{m['train_tokens']} train tokens in {m['train_seconds']} s")
 
