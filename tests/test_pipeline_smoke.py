@@ -87,3 +87,30 @@ def test_metrics_are_listed_by_dvc(smoke_ws):
     shown = json.loads(dvc(ws, "metrics", "show", "--json").stdout)
     text = json.dumps(shown)
     assert "loss_story" in text and "loss_qa" in text
+
+
+def test_fresh_clone_pulls_instead_of_regenerating(smoke_ws, tmp_path):
+    """After `dvc push`, a fresh clone gets every artifact with `dvc pull`, and `dvc repro`
+    then makes no generator call and trains nothing: no stage runs and no LLM cache or
+    training checkpoint is ever created there."""
+    import subprocess
+
+    ws, _ = smoke_ws
+    storage = tmp_path / "storage"
+    dvc(ws, "remote", "add", "-f", "-d", "test_store", str(storage))
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(git + ["add", "-A"], cwd=ws, check=True, capture_output=True)
+    subprocess.run(git + ["commit", "-qm", "results"], cwd=ws, check=True, capture_output=True)
+    dvc(ws, "push")
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ws), str(clone)], check=True)
+    assert not (clone / "models/adapters").exists()
+    dvc(clone, "pull")
+    out = dvc(clone, "repro").stdout
+    assert "Running stage" not in out, out
+    assert not (clone / ".gendiv_cache/llm").exists(), "a generator call was made"
+    assert not (clone / ".gendiv_cache/train").exists(), "a training run started"
+    assert "up to date" in dvc(clone, "status").stdout
+    for path in ("data/generated/story/d6.jsonl", "models/adapters/qa/real/s0/adapter_config.json"):
+        assert (clone / path).read_bytes() == (ws / path).read_bytes()

@@ -1,0 +1,64 @@
+"""Requests, completions, prompt templates and the call key that identifies a call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Template:
+    """A versioned prompt; bump `version` whenever the wording changes (it is in every key)."""
+
+    id: str
+    version: str
+    user: str
+    system: str | None = None
+
+    def messages(self, **fields) -> list[dict]:
+        msgs = [{"role": "system", "content": self.system}] if self.system else []
+        return msgs + [{"role": "user", "content": self.user.format(**fields)}]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call: `sample` names the sample it is for, so identical prompts stay distinct."""
+
+    template: str
+    version: str
+    messages: list[dict] = field(hash=False)
+    sample: str
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens_in: int
+    tokens_out: int
+    finish_reason: str
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+                "finish_reason": self.finish_reason}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Completion":
+        return cls(d["text"], int(d["tokens_in"]), int(d["tokens_out"]), d["finish_reason"])
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def call_key(settings: dict, request: Request) -> str:
+    """sha256 over everything that determines the answer (see LLM backends' `settings`)."""
+    payload = {"settings": settings, "template": request.template, "version": request.version,
+               "messages": request.messages, "sample": request.sample, "attempt": request.attempt}
+    return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
+
+
+def derived_seed(seed: int, key: str) -> int:
+    """A 31-bit seed from the global seed and a call key (for sampling reproducibly)."""
+    return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF

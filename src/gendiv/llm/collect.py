@@ -1,0 +1,87 @@
+"""Ask until every group has its number of samples that parse.
+
+Each group (e.g. one diversity level, one context, one question to paraphrase) needs
+`need` samples. Sample i is asked with attempt 0; an answer that does not parse is
+rejected (counted by reason, never returned) and asked again with attempt + 1 (a new
+call key) up to `max_rejects` times; then the sample is dropped and index need, need+1, ...
+takes its place. Rounds are built in a fixed order from answers alone, so the same
+answers (e.g. from the cache after a kill) always lead to the same calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gendiv.cli import UserError
+from gendiv.llm.base import Request, Template
+
+
+class Reject(ValueError):
+    """An answer that is not usable data; `reason` is the report's counter name."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class GenerationFailed(UserError):
+    """A group dropped more samples than it needs: the generator mostly misses the format."""
+
+
+@dataclass
+class Group:
+    id: str
+    need: int
+    prompt: Callable[[int], tuple[Template, dict]]   # sample index -> (template, its fields)
+    parse: Callable[[str, int], Any]                # (answer text, sample index) -> value, or raise Reject
+
+
+@dataclass(frozen=True)
+class Accepted:
+    index: int
+    attempt: int
+    value: Any
+    template: Template
+
+
+def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating") -> dict[str, list[Accepted]]:
+    """Return, per group id, `need` accepted samples ordered by sample index."""
+    stats = llm.stats
+    accepted: dict[str, list[Accepted]] = {g.id: [] for g in groups}
+    next_index = {g.id: g.need for g in groups}
+    dropped = {g.id: 0 for g in groups}
+    todo = [(g, i, 0) for g in groups for i in range(g.need)]
+    round_no = 0
+    while todo:
+        round_no += 1
+        requests, templates = [], []
+        for g, i, attempt in todo:
+            template, fields = g.prompt(i)
+            templates.append(template)
+            requests.append(Request(template.id, template.version, template.messages(**fields),
+                                    f"{g.id}/{i}", attempt))
+        answers = llm.complete(requests, desc=f"{desc} (round {round_no})")
+        again = []
+        for (g, i, attempt), template, answer in zip(todo, templates, answers):
+            try:
+                accepted[g.id].append(Accepted(i, attempt, g.parse(answer.text, i), template))
+                continue
+            except Reject as rej:
+                stats.rejects[rej.reason] += 1
+            if attempt < max_rejects:
+                again.append((g, i, attempt + 1))
+                continue
+            stats.dropped += 1
+            dropped[g.id] += 1
+            if dropped[g.id] > 2 * g.need + 2:
+                raise GenerationFailed(
+                    f"{g.id}: {dropped[g.id]} samples failed to parse after {max_rejects} re-asks each "
+                    f"(rejects so far: {dict(stats.rejects)}); the generator misses the expected format")
+            stats.filled += 1
+            again.append((g, next_index[g.id], 0))
+            next_index[g.id] += 1
+        todo = again
+    for rows in accepted.values():
+        rows.sort(key=lambda a: a.index)
+    return accepted

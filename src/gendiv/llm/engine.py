@@ -1,0 +1,87 @@
+"""`LLM.complete`: answer a list of requests from the cache, calling the backend for the rest.
+
+Requests are cut into fixed units in list order (hf: one batch; openai: one request). A
+unit is sent only if one of its requests is not cached, and then whole, so what a call
+returns never depends on what happened to be cached (resumed runs equal fresh ones).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Protocol
+
+from tqdm import tqdm
+
+from gendiv.llm.base import Completion, Request, call_key
+from gendiv.llm.cache import DEFAULT_DIR, CallCache
+from gendiv.llm.report import GenerationStats
+
+Store = Callable[[list[tuple[str, Request, Completion]]], None]
+
+
+class Backend(Protocol):
+    name: str
+    model: str
+    unit: int
+
+    def settings(self) -> dict:
+        """Everything besides the request that determines the answer (part of every key)."""
+
+    def run(self, units: list[list[tuple[str, Request]]], store: Store, stats: GenerationStats) -> None:
+        """Answer every unit, calling `store` as soon as answers are final."""
+
+
+class LLM:
+    def __init__(self, backend: Backend, cache: CallCache, stats: GenerationStats):
+        self.backend, self.cache, self.stats = backend, cache, stats
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend.name}:{self.backend.model}"
+
+    def complete(self, requests: list[Request], desc: str = "generating") -> list[Completion]:
+        settings = self.backend.settings()
+        keys = [call_key(settings, r) for r in requests]
+        cached = self.cache.get_many(keys)
+        pending = {k for k in keys if k not in cached}
+        self.stats.cache_hits += len(keys) - sum(1 for k in keys if k in pending)
+        unit = max(1, self.backend.unit)
+        units = [list(zip(keys[i:i + unit], requests[i:i + unit])) for i in range(0, len(keys), unit)]
+        todo = [u for u in units if any(k in pending for k, _ in u)]
+        if todo:
+            with tqdm(total=len(keys), initial=len(keys) - len(pending), desc=desc, unit="call",
+                      mininterval=1.0, dynamic_ncols=True) as bar:
+                def store(done: list[tuple[str, Request, Completion]]) -> None:
+                    self.cache.put_many((k, c, {"template": r.template, "version": r.version,
+                                                "sample": r.sample, "attempt": r.attempt})
+                                        for k, r, c in done)
+                    fresh = [k for k, _, _ in done if k in pending]
+                    pending.difference_update(fresh)
+                    bar.update(len(fresh))
+
+                self.backend.run(todo, store, self.stats)
+        found = self.cache.get_many(keys)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise RuntimeError(f"backend {self.label} left {len(missing)} request(s) unanswered")
+        out = [found[k] for k in keys]
+        self.stats.tokens_in_all += sum(c.tokens_in for c in out)
+        self.stats.tokens_out_all += sum(c.tokens_out for c in out)
+        return out
+
+
+def open_llm(cfg, seed: int, stats: GenerationStats, cache_dir: Path | str = DEFAULT_DIR) -> LLM:
+    """The backend named in params (`generator` section) behind a cache in `cache_dir`."""
+    if cfg.backend == "hf":
+        from gendiv.llm.hf_backend import HFBackend
+
+        backend: Backend = HFBackend.from_params(cfg, seed)
+    elif cfg.batch_api:
+        from gendiv.llm.batch import BatchBackend
+
+        backend = BatchBackend(cfg, seed, state_dir=Path(cache_dir) / "batches")
+    else:
+        from gendiv.llm.openai_backend import OpenAIBackend
+
+        backend = OpenAIBackend(cfg, seed)
+    return LLM(backend, CallCache(cache_dir), stats)

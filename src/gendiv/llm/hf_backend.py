@@ -1,0 +1,88 @@
+"""A local transformers model (the embedded default: SmolLM2 from the base-model stage).
+
+Prompts go through the model's chat template, left-padded, in fixed batches. Each batch
+samples under a torch seed derived from the global seed and its first request's key, so a
+batch run again (after a kill) gives the same answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from gendiv.cli import UserError
+from gendiv.llm.base import Completion, derived_seed
+
+
+def fingerprint(model_dir: Path) -> str:
+    """sha256 over the model directory's files, so a changed model never hits old cache entries."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        h.update(f.relative_to(model_dir).as_posix().encode() + b"\0")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, cfg, seed: int, model, tokenizer, model_id: str):
+        self.cfg, self.seed, self.model_obj, self.tok = cfg, seed, model, tokenizer
+        self.model, self.model_id = cfg.model, model_id
+        self.unit = cfg.batch_size
+        self.tok.padding_side = "left"
+        if self.tok.pad_token is None:
+            self.tok.pad_token = self.tok.eos_token
+
+    @classmethod
+    def from_params(cls, cfg, seed: int) -> "HFBackend":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(cfg.model)
+        if not (path / "config.json").is_file():
+            raise UserError(f"generator.model = {cfg.model!r}: not a model directory (for backend hf, "
+                            "run the base_model stage or point it at a transformers model folder)")
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        if torch.cuda.is_available():
+            model = model.to("cuda")
+        return cls(cfg, seed, model, tok, fingerprint(path))
+
+    def settings(self) -> dict:
+        c = self.cfg
+        return {"backend": self.name, "model": self.model_id, "temperature": c.temperature, "top_p": c.top_p,
+                "max_new_tokens": c.max_new_tokens, "batch_size": c.batch_size, "seed": self.seed}
+
+    def generate(self, messages: list[list[dict]], seed: int) -> list[Completion]:
+        prompts = [self.tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
+        enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = enc.to(self.model_obj.device)
+        sampling = ({"do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
+                    if self.cfg.temperature > 0 else {"do_sample": False})
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self.model_obj.generate(**enc, max_new_tokens=self.cfg.max_new_tokens,
+                                          pad_token_id=self.tok.pad_token_id, **sampling)
+        new = out[:, enc["input_ids"].shape[1]:].tolist()
+        eos = self.model_obj.generation_config.eos_token_id
+        stops = {self.tok.eos_token_id, self.tok.pad_token_id, *(eos if isinstance(eos, list) else [eos])}
+        results = []
+        for row, n_in in zip(new, enc["attention_mask"].sum(dim=1).tolist()):
+            end = next((i for i, t in enumerate(row) if t in stops), None)
+            ids = row if end is None else row[:end]
+            results.append(Completion(self.tok.decode(ids, skip_special_tokens=True), int(n_in),
+                                      len(ids) + (0 if end is None else 1), "length" if end is None else "stop"))
+        return results
+
+    def run(self, units, store, stats) -> None:
+        for unit in units:
+            seed = derived_seed(self.seed, unit[0][0])
+            completions = self.generate([r.messages for _, r in unit], seed)
+            stats.calls += len(unit)
+            stats.tokens_in += sum(c.tokens_in for c in completions)
+            stats.tokens_out += sum(c.tokens_out for c in completions)
+            store([(k, r, c) for (k, r), c in zip(unit, completions)])

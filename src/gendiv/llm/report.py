@@ -1,0 +1,44 @@
+"""Counters of one generation stage, written as its generation report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class GenerationStats:
+    calls: int = 0            # answered requests in this run (hf: every row of a run batch); retries not included
+    cache_hits: int = 0       # requests answered from the call cache
+    retries: int = 0          # openai: re-sent requests after 429 / 5xx / timeouts
+    rate_limit_wait_s: float = 0.0
+    tokens_in: int = 0        # tokens of the calls made in this run
+    tokens_out: int = 0
+    tokens_in_all: int = 0    # tokens of every completion used (cached or not)
+    tokens_out_all: int = 0
+    rejects: Counter = field(default_factory=Counter)
+    dropped: int = 0          # samples given up after generator.max_rejects re-asks
+    filled: int = 0           # extra sample indices drawn to replace dropped samples
+    batches: list = field(default_factory=list)   # openai Batch API ids used
+
+    def as_dict(self, cfg) -> dict:
+        """Plain-JSON report; cost is estimated from list prices in params (openai only)."""
+        factor = 0.5 if cfg.batch_api else 1.0
+
+        def cost(tin: int, tout: int) -> float | None:
+            if cfg.backend != "openai":
+                return None
+            return round(factor * (tin * cfg.price_in_per_mtok + tout * cfg.price_out_per_mtok) / 1e6, 6)
+
+        return {
+            "backend": cfg.backend, "model": cfg.model, "calls": self.calls,
+            "cache_hits": self.cache_hits, "retries": self.retries,
+            "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
+            "rejects": dict(sorted(self.rejects.items())), "rejects_total": sum(self.rejects.values()),
+            "dropped_samples": self.dropped, "filled_samples": self.filled,
+            "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+            "tokens_in_all": self.tokens_in_all, "tokens_out_all": self.tokens_out_all,
+            "estimated_cost_usd": cost(self.tokens_in, self.tokens_out),
+            "estimated_cost_usd_all": cost(self.tokens_in_all, self.tokens_out_all),
+            "batch_ids": list(self.batches),
+        }

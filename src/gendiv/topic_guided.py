@@ -1,0 +1,127 @@
+"""Stage `generate_story`: topic-guided story generation for one diversity level.
+
+Level i draws every sample's topic from T_i, the first |T_i| topics of a seeded shuffle
+of the pool (so the subsets are nested and only their size changes between levels),
+shows `story_gen.n_seed_stories` real training stories, and asks for a five-sentence
+story of about their length. Answers are split into sentences: fewer than five complete
+sentences, refusals, or a sentence under 3 words are rejected and re-asked; more than
+five keep the first five when `story_gen.truncate_long_stories` is true (else rejected).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from pathlib import Path
+
+import typer
+
+from gendiv.cli import UserError
+from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
+from gendiv.llm import GenerationStats, Group, Reject, Template, collect, open_llm
+from gendiv.llm.cache import DEFAULT_DIR
+from gendiv.params import load_params
+from gendiv.prepare_real import split_sentences
+from gendiv.topics import REFUSALS
+
+OUT_DIR = Path("data/generated/story")
+REAL_TRAIN = Path("data/real/story/train.jsonl")
+TEMPLATE = Template(
+    id="story_topic_guided", version="2",
+    user=("Write a short story about \"{topic}\" in exactly five short sentences, about {words} words in "
+          "total, in the style of these examples:\n\n{examples}\n\nNow write a new five-sentence story about "
+          "\"{topic}\". Reply with the story only."),
+)
+_PREAMBLE = re.compile(r"^(?:title|topic)\b|:\s*$", re.IGNORECASE)
+_LABEL = re.compile(r"^(?:story\s*\d*|new story)\s*:\s*", re.IGNORECASE)
+
+
+def topic_subset(topics: list[str], size: int, seed: int) -> list[str]:
+    """T_i: a prefix of one seeded shuffle of the pool, so T_0 is inside T_1 is inside ..."""
+    order = list(topics)
+    random.Random(f"{seed}-topic-order").shuffle(order)
+    return order[:size]
+
+
+def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
+    """An answer as {"context": 4 sentences, "completion": sentence 5}, or raise Reject.
+
+    Two or more sentences copied verbatim from the seed stories are a copy, not a new story.
+    """
+    text = text.strip()
+    if not text:
+        raise Reject("empty")
+    if text.lower().startswith(REFUSALS):
+        raise Reject("refusal")
+    lines = [_LABEL.sub("", ln.strip()) for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not _PREAMBLE.search(ln)]
+    sentences = split_sentences(" ".join(lines).replace("**", ""))
+    if sentences and not sentences[-1].endswith((".", "!", "?", '"', "'")):
+        sentences = sentences[:-1]          # cut off mid-sentence (token cap)
+    if len(sentences) < 5:
+        raise Reject("too_few_sentences")
+    if len(sentences) > 5 and not truncate:
+        raise Reject("too_many_sentences")
+    sentences = sentences[:5]
+    if any(len(s.split()) < 3 for s in sentences):
+        raise Reject("sentence_too_short")
+    seen = {x for seed in seeds for x in split_sentences(seed)}
+    if sum(s in seen for s in sentences) >= 2:
+        raise Reject("copied_seed")
+    return {"context": " ".join(sentences[:4]), "completion": sentences[4]}
+
+
+def story_prompt(real: list[dict], subset: list[str], n_seeds: int, seed: int, level: int):
+    def prompt(index: int) -> tuple[Template, dict]:
+        rng = random.Random(f"{seed}-story-{level}-{index}")
+        topic = subset[rng.randrange(len(subset))]
+        seeds = [f"{r['context']} {r['completion']}" for r in rng.sample(real, n_seeds)]
+        words = round(sum(len(s.split()) for s in seeds) / len(seeds))
+        examples = "\n\n".join(f"Story {k + 1}: {s}" for k, s in enumerate(seeds))
+        return TEMPLATE, {"examples": examples, "topic": topic, "words": words, "seeds": seeds}
+    return prompt
+
+
+def main(level: int = typer.Option(..., help="Gen-D level index"),
+         params: Path = typer.Option(Path("params.yaml"), help="params file"),
+         cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
+         out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
+    """Generate the story Gen-D set of one level (data/generated/story/d{level}.jsonl)."""
+    p = load_params(params)
+    if level not in p.levels:
+        raise UserError(f"--level {level}: not in levels = {p.levels}")
+    topics_file = out_dir / "topics.json"
+    if not topics_file.is_file():
+        raise UserError(f"{topics_file} is missing: run `gendiv generate-topics` first")
+    size = p.story_gen.topic_subset_sizes[level]
+    pool = read_json(topics_file)["topics"]
+    if len(pool) < size:
+        raise UserError(f"{topics_file} holds {len(pool)} topics; level {level} needs {size}: rerun generate-topics")
+    subset = topic_subset(pool, size, p.seed)
+    real = read_jsonl(REAL_TRAIN)
+    n = p.n_generated("story")
+    start, stats = time.perf_counter(), GenerationStats()
+    llm = open_llm(p.generator, p.seed, stats, cache_dir)
+    prompt = story_prompt(real, subset, p.story_gen.n_seed_stories, p.seed, level)
+    truncate = p.story_gen.truncate_long_stories
+    group = Group(f"story/d{level}", n, prompt,
+                  lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"]))
+    try:
+        accepted = collect(llm, [group], p.generator.max_rejects, desc=f"story d{level}")[group.id]
+    finally:
+        write_json(out_dir / f"d{level}.report.json", {
+            **stats.as_dict(p.generator), "level": level, "topic_subset_size": size, "n_samples": n,
+            "template": f"{TEMPLATE.id}@{TEMPLATE.version}", "elapsed_s": round(time.perf_counter() - start, 1)})
+    rows = [{"id": f"story-d{level}-{a.index:06d}", **a.value, "level": level,
+             "topic": prompt(a.index)[1]["topic"], "generator": llm.label,
+             "template_version": f"{a.template.id}@{a.template.version}"} for a in accepted]
+    write_jsonl(out_dir / f"d{level}.jsonl", rows)
+    print(f"story d{level}: {len(rows)} stories, {stats.calls} calls, {stats.cache_hits} cached, "
+          f"{sum(stats.rejects.values())} rejected, {stats.dropped} dropped")
+
+
+if __name__ == "__main__":
+    from gendiv.cli import run_command
+
+    run_command(main)

@@ -1,0 +1,208 @@
+"""A local OpenAI-compatible server for tests: deterministic answers, injected faults.
+
+Answers are derived from a hash of the request (messages + seed), so the same request
+always gets the same answer and a re-ask (new seed) gets a different one. Faults are
+chosen by that hash too: some requests first get a 429, then a 500, or a delay longer
+than the client's timeout, and some answers are malformed (refusal, empty, wrong format).
+Also serves the Files and Batches endpoints used by the Batch API mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WORDS = ("river", "garden", "lantern", "winter", "market", "violin", "harbor", "meadow", "castle", "kitten",
+         "bakery", "storm", "bicycle", "forest", "island", "letter", "mirror", "puzzle", "rocket", "teacher",
+         "tunnel", "village", "wagon", "yarn", "zebra", "anchor", "bridge", "candle", "desert", "engine")
+NAMES = ("Anna", "Ben", "Carla", "Dev", "Emma", "Farid", "Gina", "Hugo", "Ines", "Jon")
+
+
+def _h(*parts) -> int:
+    return int(hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12], 16)
+
+
+def answer_for(prompt: str, seed) -> str:
+    """A well-formed answer for the gendiv prompt kinds (chosen by their wording)."""
+    h = _h(prompt, seed)
+    pick = lambda k, seq: seq[(h >> (k * 5)) % len(seq)]  # noqa: E731
+    if "topics for short" in prompt:
+        return "\n".join(f"{k + 1}. The {pick(k, WORDS)} {WORDS[(h >> k) % len(WORDS)]}" for k in range(10))
+    if "five-sentence story" in prompt:
+        name = pick(0, NAMES)
+        return " ".join(f"{name} found a {pick(k + 1, WORDS)} near the {pick(k + 2, WORDS)}." for k in range(5))
+    if "Q: <question>" in prompt:
+        return f"Q: Who took the {pick(1, WORDS)} to the {pick(2, WORDS)}?\nA: {pick(3, NAMES)} did."
+    if "Paraphrase the last question" in prompt:
+        return f"In other words, which {pick(1, WORDS)} is meant here, {pick(2, NAMES)}?"
+    return "ok"
+
+
+MALFORMED = ("I'm sorry, but I can't help with that.", "", "Sure! Here it is", "Q only, no answer")
+
+
+class FakeOpenAI:
+    """Start with `with FakeOpenAI(...) as srv:`; `srv.base_url` goes into params."""
+
+    def __init__(self, latency: float = 0.0, fault_every: int = 0, malformed_every: int = 0,
+                 timeout_every: int = 0, timeout_sleep: float = 1.5, batch_polls: int = 1):
+        self.latency, self.fault_every, self.malformed_every = latency, fault_every, malformed_every
+        self.timeout_every, self.timeout_sleep, self.batch_polls = timeout_every, timeout_sleep, batch_polls
+        self.lock = threading.Lock()
+        self.arrivals: Counter = Counter()    # request hash -> times seen
+        self.answered: Counter = Counter()    # request hash -> 200 answers
+        self.status: Counter = Counter()      # HTTP status -> count
+        self.in_flight = self.max_in_flight = 0
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict] = {}
+        self.auth: set[str] = set()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body, headers=None, raw=False):
+                data = body if raw else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):   # the client timed out or was killed
+                    return
+                with server.lock:
+                    server.status[status] += 1
+
+            def do_POST(self):
+                server.auth.add(self.headers.get("Authorization", ""))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.endswith("/chat/completions"):
+                    return server.chat(self, json.loads(body))
+                if self.path.endswith("/files"):
+                    return server.upload(self, body)
+                if self.path.endswith("/batches"):
+                    return server.create_batch(self, json.loads(body))
+                self._send(404, {"error": {"message": "not found"}})
+
+            def do_GET(self):
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if len(parts) >= 3 and parts[-3] == "files" and parts[-1] == "content":
+                    return self._send(200, server.files[parts[-2]], raw=True)
+                if len(parts) >= 2 and parts[-2] == "batches":
+                    return server.poll_batch(self, parts[-1])
+                self._send(404, {"error": {"message": "not found"}})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    # -- chat completions -------------------------------------------------------------
+    def completion(self, req: dict) -> dict:
+        prompt = "\n".join(m["content"] for m in req["messages"])
+        h = _h(prompt, req.get("seed"))
+        text = answer_for(prompt, req.get("seed"))
+        if self.malformed_every and h % self.malformed_every == 0:
+            text = MALFORMED[(h // self.malformed_every) % len(MALFORMED)]
+        return {"id": f"chatcmpl-{h}", "object": "chat.completion", "created": 0, "model": req["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
+                          "total_tokens": len(prompt.split()) + len(text.split())}}
+
+    def chat(self, handler, req: dict) -> None:
+        h = _h(req["messages"], req.get("seed"))
+        with self.lock:
+            self.arrivals[h] += 1
+            seen = self.arrivals[h]
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.timeout_every and h % self.timeout_every == 0 and seen == 1:
+                time.sleep(self.timeout_sleep)
+            if self.fault_every and h % self.fault_every == 0 and seen <= 2:
+                status = 429 if seen == 1 else 500
+                return handler._send(status, {"error": {"message": "injected", "type": "server_error"}},
+                                     {"Retry-After": "0"})
+            time.sleep(self.latency)
+            body = self.completion(req)
+            with self.lock:
+                self.answered[h] += 1
+            handler._send(200, body)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    @property
+    def calls(self) -> int:
+        return sum(self.answered.values())
+
+    # -- files and batches ------------------------------------------------------------
+    def upload(self, handler, body: bytes) -> None:
+        msg = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + handler.headers["Content-Type"].encode() + b"\r\n\r\n" + body)
+        content = next(part.get_payload(decode=True) for part in msg.iter_parts()
+                       if part.get_param("name", header="content-disposition") == "file")
+        fid = f"file-{len(self.files)}"
+        self.files[fid] = content
+        handler._send(200, {"id": fid, "object": "file", "bytes": len(content), "created_at": 0,
+                            "filename": "batch.jsonl", "purpose": "batch", "status": "processed"})
+
+    def _batch_view(self, bid: str) -> dict:
+        b = self.batches[bid]
+        return {"id": bid, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": b["input"],
+                "completion_window": "24h", "status": b["status"], "created_at": 0,
+                "output_file_id": b.get("output"), "error_file_id": None,
+                "request_counts": {"total": b["n"], "completed": b["n"] if b["status"] == "completed" else 0,
+                                   "failed": 0}}
+
+    def create_batch(self, handler, req: dict) -> None:
+        bid = f"batch-{len(self.batches)}"
+        lines = [json.loads(x) for x in self.files[req["input_file_id"]].decode().splitlines() if x.strip()]
+        self.batches[bid] = {"input": req["input_file_id"], "status": "in_progress", "polls": 0,
+                             "lines": lines, "n": len(lines)}
+        handler._send(200, self._batch_view(bid))
+
+    def poll_batch(self, handler, bid: str) -> None:
+        b = self.batches[bid]
+        b["polls"] += 1
+        if b["status"] != "completed" and b["polls"] >= self.batch_polls:
+            out = []
+            for line in b["lines"]:
+                body = self.completion(line["body"])
+                with self.lock:
+                    self.answered[_h(line["body"]["messages"], line["body"].get("seed"))] += 1
+                out.append(json.dumps({"id": f"req-{len(out)}", "custom_id": line["custom_id"],
+                                       "response": {"status_code": 200, "request_id": "r", "body": body},
+                                       "error": None}))
+            fid = f"file-{len(self.files)}"
+            self.files[fid] = ("\n".join(out) + "\n").encode()
+            b.update(status="completed", output=fid)
+        handler._send(200, self._batch_view(bid))
+
+    def __enter__(self) -> "FakeOpenAI":
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+if __name__ == "__main__":   # a standalone server for the benchmark or manual runs
+    import sys
+
+    with FakeOpenAI(latency=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0) as srv:
+        print(srv.base_url, flush=True)
+        threading.Event().wait()
