@@ -31,7 +31,7 @@ def write_real_data(tmp: Path, n_stories: int = 30, n_docs: int = 3, qa_per_doc:
     stories = []
     for i in range(n_stories):
         n, pl = names[i % 5], places[i % 6]
-        sents = [f"{n} went to the {pl} on day {i}.", f"It was a sunny morning there.",
+        sents = [f"{n} went to the {pl} on day {i}.", "It was a sunny morning there.",
                  f"{n} met an old friend.", "They talked for a long time.", f"{n} went home happy."]
         stories.append({"id": f"s{i}", "context": " ".join(sents[:4]), "completion": sents[4]})
     qa = []

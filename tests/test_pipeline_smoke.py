@@ -9,7 +9,7 @@ import json
 import pytest
 
 from gendiv.profiles import apply_profile
-from workspace import REPO, copy_workspace, dvc
+from workspace import copy_workspace, dvc
 
 EXPECTED_SETS = {"base", "real", "d0", "d6", "fixed_r0.0", "fixed_r0.5", "expand_real", "expand_d0_r0.5"}
 

@@ -19,7 +19,7 @@ import typer
 from gendiv.cli import UserError
 from gendiv.datasets import qa_prompt, real_test_path, to_prompt_completion
 from gendiv.io import read_jsonl, write_json
-from gendiv.params import TASKS, load_params
+from gendiv.params import load_params, require_task
 
 
 class UnscorableExampleError(UserError):
@@ -152,8 +152,7 @@ def main(
 ) -> None:
     """Test loss per completion token of the base model or an adapter on a test set."""
     p = load_params(params)
-    if task not in TASKS:
-        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    require_task(task)
     test_file = test_file or real_test_path(task)
     if not test_file.is_file():
         raise UserError(f"--test-file {test_file}: file not found")

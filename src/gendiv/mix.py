@@ -24,7 +24,7 @@ from gendiv.cli import UserError
 from gendiv.datasets import (MIXED_DIR, dataset_path, expand_name, fixed_name, mixed_names,
                              subset_name)
 from gendiv.io import read_jsonl, write_json, write_jsonl
-from gendiv.params import TASKS, Params, load_params
+from gendiv.params import load_params, Params, require_task
 
 
 def seeded_order(rows: list[dict], seed: int, salt: str) -> list[dict]:
@@ -100,8 +100,7 @@ def main(
 ) -> None:
     """Write every mixed set of a task to data/mixed/{task}/ (plus summary.json)."""
     p = load_params(params)
-    if task not in TASKS:
-        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    require_task(task)
     files = {"real": dataset_path(task, "real"),
              **{lv: dataset_path(task, f"d{lv}") for lv in needed_levels(p)}}
     missing = [str(f) for f in files.values() if not f.is_file()]

@@ -428,6 +428,24 @@ def load_params(path: Path | str = PARAMS_FILE) -> Params:
     return validate(raw, root=path.resolve().parent, source=str(path))
 
 
+def require_task(task: str) -> str:
+    """A stage's --task argument, or a user error naming the allowed values."""
+    if task not in TASKS:
+        from gendiv.cli import UserError
+
+        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    return task
+
+
+def require_level(p: Params, level: int) -> int:
+    """A stage's --level argument: one of the levels params.yaml builds."""
+    if level not in p.levels:
+        from gendiv.cli import UserError
+
+        raise UserError(f"--level {level}: not in levels = {p.levels}")
+    return level
+
+
 def check_params_command(params: Path = Path(PARAMS_FILE), marker: Path | None = None) -> None:
     """Validate params.yaml and exit non-zero with every problem named.
 

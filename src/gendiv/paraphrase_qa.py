@@ -22,7 +22,7 @@ from gendiv.cli import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
 from gendiv.llm import GenerationStats, Group, Reject, Template, collect, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
-from gendiv.params import load_params
+from gendiv.params import load_params, require_level
 from gendiv.topics import REFUSALS
 
 OUT_DIR = Path("data/generated/qa")
@@ -198,8 +198,7 @@ def level_main(level: int = typer.Option(..., help="Gen-D level index"),
                out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
     """Select the QA Gen-D set of one level from the pool (data/generated/qa/d{level}.jsonl)."""
     p = load_params(params)
-    if level not in p.levels:
-        raise UserError(f"--level {level}: not in levels = {p.levels}")
+    require_level(p, level)
     pool_file = out_dir / "pool.jsonl"
     if not pool_file.is_file():
         raise UserError(f"{pool_file} is missing: run `gendiv generate-qa-pool` first")

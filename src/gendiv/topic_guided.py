@@ -21,7 +21,7 @@ from gendiv.cli import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
 from gendiv.llm import GenerationStats, Group, Reject, Template, collect, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
-from gendiv.params import load_params
+from gendiv.params import load_params, require_level
 from gendiv.prepare_real import split_sentences
 from gendiv.topics import REFUSALS
 
@@ -89,8 +89,7 @@ def main(level: int = typer.Option(..., help="Gen-D level index"),
          out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
     """Generate the story Gen-D set of one level (data/generated/story/d{level}.jsonl)."""
     p = load_params(params)
-    if level not in p.levels:
-        raise UserError(f"--level {level}: not in levels = {p.levels}")
+    require_level(p, level)
     topics_file = out_dir / "topics.json"
     if not topics_file.is_file():
         raise UserError(f"{topics_file} is missing: run `gendiv generate-topics` first")

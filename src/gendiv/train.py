@@ -25,7 +25,7 @@ from gendiv.cli import UserError
 from gendiv.datasets import dataset_path, real_test_path
 from gendiv.evaluate import evaluate_rows, fit_examples
 from gendiv.io import read_jsonl, write_json
-from gendiv.params import TASKS, Params, load_params
+from gendiv.params import load_params, Params, require_task
 
 ADAPTER_DIR = Path("models/adapters")
 RUN_METRICS_DIR = Path("metrics/runs")
@@ -197,8 +197,7 @@ def main(
 ) -> None:
     """Fine-tune a LoRA adapter on one training set and score it on the real test set."""
     p = load_params(params)
-    if task not in TASKS:
-        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    require_task(task)
     try:
         dataset_path(task, dataset)
     except ValueError as err:

@@ -20,7 +20,7 @@ import typer
 from gendiv.cli import UserError
 from gendiv.io import atomic_open, read_jsonl
 from gendiv.measure.sets import measured_sets, set_path
-from gendiv.params import TASKS, load_params
+from gendiv.params import load_params, require_task
 
 EMBEDDINGS_DIR = Path("data/embeddings")
 
@@ -105,8 +105,7 @@ def main(
 ) -> None:
     """Embed every sample of each dataset into data/embeddings/{task}/{dataset}.npy."""
     p = load_params(params)
-    if task not in TASKS:
-        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    require_task(task)
     names = dataset or [name for name, _ in measured_sets(p, task)]
     sources = {}
     for name in names:

@@ -30,7 +30,7 @@ from gendiv.io import atomic_open, read_jsonl, write_json
 from gendiv.measure import distances, distinct, lengths, maps
 from gendiv.measure.embeddings import embedding_path, sample_text
 from gendiv.measure.sets import REAL_TEST, comparison_group, measured_sets
-from gendiv.params import TASKS, Params, load_params
+from gendiv.params import load_params, Params, require_task
 
 METRICS_DIR = Path("metrics/diversity")
 PLOTS_DIR = Path("reports/plots")
@@ -222,8 +222,7 @@ def main(
 ) -> None:
     """Measure diversity and distribution shift of every dataset of a task."""
     p = load_params(params)
-    if task not in TASKS:
-        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
+    require_task(task)
     if not Path(p.models.base.dir, "tokenizer_config.json").is_file():
         raise UserError(f"{p.models.base.dir}: no base model tokenizer (run `gendiv base-model`); "
                         "token lengths are counted with it")
