@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from gendiv.llm import LLM, GenerationStats, Request
 from gendiv.llm.cache import CallCache
 from gendiv.llm.hf_backend import HFBackend
 from gendiv.params import Generator
-from gen_helpers import REPO
+from tiny_model import base_tokenizer
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    tok = AutoTokenizer.from_pretrained(REPO / "models/base")
+    tok = base_tokenizer()
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
