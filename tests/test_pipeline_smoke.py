@@ -105,12 +105,14 @@ def test_fresh_clone_pulls_instead_of_regenerating(smoke_ws, tmp_path):
 
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ws), str(clone)], check=True)
-    assert not (clone / "models/adapters").exists()
+    adapter = clone / "models/adapters/qa/real/s0/adapter_config.json"
+    assert not adapter.exists()  # only DVC's .gitignore files come with git
     dvc(clone, "pull")
     out = dvc(clone, "repro").stdout
     assert "Running stage" not in out, out
     assert not (clone / ".gendiv_cache/llm").exists(), "a generator call was made"
     assert not (clone / ".gendiv_cache/train").exists(), "a training run started"
     assert "up to date" in dvc(clone, "status").stdout
+    assert adapter.is_file()
     for path in ("data/generated/story/d6.jsonl", "models/adapters/qa/real/s0/adapter_config.json"):
         assert (clone / path).read_bytes() == (ws / path).read_bytes()
