@@ -34,7 +34,8 @@ def _setup(tmp_path, repo, raw_params, gen_trend: int):
         losses.update({f"expand_d{lv}_r{r}": 2.5 - 0.01 * lv for lv in (1, 3, 5) for r in (0.5, 0.8)})
         _write_runs(tmp_path, task, losses)
         div = {"real": {"distinct_5": 0.8, "completion_words_mean": 9.0, "answer_words_mean": 4.0},
-               "real_test": {"mmd_rbf": 0.01, "frechet": 0.5}}
+               "real_test": {"mmd_rbf": 0.01, "frechet": 0.5},
+               "fixed_r0.5": {"distinct_5": 0.5, "mmd_rbf": 0.05}}
         for lv in range(7):
             div[f"d{lv}"] = {"distinct_5": 0.3 + 0.05 * lv, "mmd_rbf": 0.2 - 0.01 * lv, "frechet": 3.0,
                              "completion_words_mean": 12.0 + lv, "answer_words_mean": 3.0 + lv}
@@ -110,6 +111,7 @@ def test_report_has_provenance_and_paper_distinct5(tmp_path, repo, raw_params):
     assert "git commit:" in text and "dvc.lock sha256" in text and "torch" in text
     assert "2.4507" in text and "0.0057" in text  # the paper's Distinct-5 beside ours
     assert "| real_test |" in text  # reference distance between two real samples
+    assert "| fixed_r0.5 |" in text and "| 5.mmd_rbf" not in text  # dotted names stay whole
 
 
 def test_empty_metrics_say_so(tmp_path, repo, raw_params):

@@ -45,17 +45,16 @@ def loss_summary(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def diversity_metrics(root: Path, task: str) -> dict[str, dict[str, float]]:
-    """{dataset: {metric: value}} from metrics/diversity/{task}.json ({} if not measured)."""
+    """{dataset: {metric: value}} from metrics/diversity/{task}.json ({} if not measured).
+
+    The file is nested by dataset; names like fixed_r0.5 contain dots, so it is read as
+    nested, never flattened and split.
+    """
     path = root / DIVERSITY_DIR / f"{task}.json"
     if not path.is_file():
         return {}
-    flat = _flatten(read_json(path))
-    nested: dict[str, dict[str, float]] = {}
-    for key, value in flat.items():
-        dataset, _, metric = key.partition(".")
-        if metric and isinstance(value, (int, float)) and not isinstance(value, bool):
-            nested.setdefault(dataset, {})[metric] = float(value)
-    return nested
+    return {dataset: _numbers(values) for dataset, values in read_json(path).items()
+            if isinstance(values, dict)}
 
 
 def _flatten(obj, prefix: str = "") -> dict:
