@@ -20,10 +20,9 @@ import typer
 
 from gendiv.cli import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
-from gendiv.llm import GenerationStats, Group, Reject, Template, collect, open_llm
+from gendiv.llm import check_answer, collect, GenerationStats, Group, open_llm, Reject, Template
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params, require_level
-from gendiv.topics import REFUSALS
 
 OUT_DIR = Path("data/generated/qa")
 REAL_TRAIN = Path("data/real/qa/train.jsonl")
@@ -51,18 +50,9 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def _check_text(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise Reject("empty")
-    if text.lower().startswith(REFUSALS):
-        raise Reject("refusal")
-    return text
-
-
 def parse_pair(text: str, examples: list[str]) -> dict:
     """The first "Q: ... A: ..." pair of an answer, or raise Reject."""
-    match = _PAIR.search(_check_text(text).replace("**", ""))
+    match = _PAIR.search(check_answer(text).replace("**", ""))
     if not match:
         raise Reject("no_qa_pair")
     question, answer = match["q"].strip(), match["a"].strip().strip('"')
@@ -77,7 +67,7 @@ def parse_pair(text: str, examples: list[str]) -> dict:
 
 def parse_paraphrase(text: str, original: str) -> str:
     """The first line of an answer as a question that differs from the original, or raise Reject."""
-    line = _LABEL.sub("", _check_text(text).replace("**", "").splitlines()[0].strip()).strip().strip('"')
+    line = _LABEL.sub("", check_answer(text).replace("**", "").splitlines()[0].strip()).strip().strip('"')
     if not line.endswith("?") or len(_words(line)) < 3:
         raise Reject("not_a_question")
     if _words(line) == _words(original):

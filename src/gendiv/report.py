@@ -26,6 +26,7 @@ import yaml  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from gendiv import results  # noqa: E402
+from gendiv.cli import TIMINGS_DIR  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
 
@@ -33,7 +34,6 @@ REPORT = Path("reports/REPORT.md")
 SUMMARY = Path("metrics/summary.json")
 FIGURES = Path("reports/figures/results")
 ALL_FIGURES = Path("reports/figures")
-TIMINGS = Path(".gendiv_cache/timings")
 PAPER_PROFILE = Path("profiles/paper.yaml")
 TASKS = ("story", "qa")
 TASK_TITLE = {"story": "Story completion (ROCStories)", "qa": "Long-context QA (NarrativeQA)"}
@@ -264,21 +264,12 @@ def findings(summary: pd.DataFrame, div_by_task: dict, levels: list[int]) -> lis
 
 # ---------------------------------------------------------------- provenance
 
-def _flatten(obj, prefix=""):
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else k))
-        return out
-    return {prefix: obj}
-
-
 def params_vs_paper(root: Path) -> list[tuple[str, object, object]]:
     path = root / PAPER_PROFILE
     if not path.is_file():
         return []
-    ours = _flatten(yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")))
-    paper = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
+    ours = results.flatten(yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")))
+    paper = results.flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
     return [(k, ours.get(k), paper.get(k)) for k in sorted(set(ours) | set(paper)) if ours.get(k) != paper.get(k)]
 
 
@@ -309,7 +300,7 @@ def provenance(root: Path) -> dict:
         accel, threads = "unknown", 0
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else 0
     timings = []
-    for path in sorted((root / TIMINGS).glob("*.json")):
+    for path in sorted((root / TIMINGS_DIR).glob("*.json")):
         rec = read_json(path)
         timings.append((rec["stage"], rec["seconds"]))
     return {

@@ -57,17 +57,18 @@ def diversity_metrics(root: Path, task: str) -> dict[str, dict[str, float]]:
             if isinstance(values, dict)}
 
 
-def _flatten(obj, prefix: str = "") -> dict:
+def flatten(obj, prefix: str = "") -> dict:
+    """Nested mappings as one level of dotted keys."""
     if not isinstance(obj, dict):
         return {prefix: obj}
     out = {}
     for key, value in obj.items():
-        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return out
 
 
 def _numbers(obj: dict) -> dict:
-    return {k: v for k, v in _flatten(obj).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: v for k, v in flatten(obj).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def level_of(dataset: str) -> int | None:

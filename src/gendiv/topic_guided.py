@@ -19,11 +19,10 @@ import typer
 
 from gendiv.cli import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
-from gendiv.llm import GenerationStats, Group, Reject, Template, collect, open_llm
+from gendiv.llm import check_answer, collect, GenerationStats, Group, open_llm, Reject, Template
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params, require_level
 from gendiv.prepare_real import split_sentences
-from gendiv.topics import REFUSALS
 
 OUT_DIR = Path("data/generated/story")
 REAL_TRAIN = Path("data/real/story/train.jsonl")
@@ -49,11 +48,7 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
 
     Two or more sentences copied verbatim from the seed stories are a copy, not a new story.
     """
-    text = text.strip()
-    if not text:
-        raise Reject("empty")
-    if text.lower().startswith(REFUSALS):
-        raise Reject("refusal")
+    text = check_answer(text)
     lines = [_LABEL.sub("", ln.strip()) for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not _PREAMBLE.search(ln)]
     sentences = split_sentences(" ".join(lines).replace("**", ""))

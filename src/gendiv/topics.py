@@ -20,7 +20,7 @@ import typer
 
 from gendiv.cli import UserError
 from gendiv.io import write_json
-from gendiv.llm import GenerationStats, Request, Template, open_llm
+from gendiv.llm import check_answer, GenerationStats, open_llm, Reject, Request, Template
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params
 
@@ -41,7 +41,6 @@ HINTS = (
 )
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]+|\d+\s*[.):-]|[a-zA-Z]\))\s*")
 _ALLOWED = re.compile(r"^[A-Za-z][A-Za-z' -]*$")
-REFUSALS = ("i'm sorry", "i am sorry", "i cannot", "i can't", "as an ai")
 
 
 def normalize_topic(line: str) -> str | None:
@@ -78,12 +77,10 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int) -> tuple[list[st
                     for i in range(index, min(index + chunk, max_calls))]
         index += len(requests)
         for answer in llm.complete(requests, desc=f"topics ({len(pool)}/{pool_size})"):
-            text = answer.text.strip()
-            if not text:
-                stats.rejects["empty"] += 1
-                continue
-            if text.lower().startswith(REFUSALS):
-                stats.rejects["refusal"] += 1
+            try:
+                text = check_answer(answer.text)
+            except Reject as reject:
+                stats.rejects[reject.reason] += 1
                 continue
             topics, bad = parse_topics(text)
             unusable_lines += bad

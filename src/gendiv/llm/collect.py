@@ -25,6 +25,19 @@ class Reject(ValueError):
         self.reason = reason
 
 
+REFUSALS = ("i'm sorry", "i am sorry", "i cannot", "i can't", "as an ai")
+
+
+def check_answer(text: str) -> str:
+    """The stripped answer, or Reject("empty") / Reject("refusal"): every parser starts here."""
+    text = text.strip()
+    if not text:
+        raise Reject("empty")
+    if text.lower().startswith(REFUSALS):
+        raise Reject("refusal")
+    return text
+
+
 class GenerationFailed(UserError):
     """A group dropped more samples than it needs: the generator mostly misses the format."""
 
