@@ -36,7 +36,9 @@ def answer_for(prompt: str, seed) -> str:
         return "\n".join(f"{k + 1}. The {pick(k, WORDS)} {WORDS[(h >> k) % len(WORDS)]}" for k in range(10))
     if "five-sentence story" in prompt:
         name = pick(0, NAMES)
-        return " ".join(f"{name} found a {pick(k + 1, WORDS)} near the {pick(k + 2, WORDS)}." for k in range(5))
+        days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+        return "\n".join(f"{k + 1}. On {day} {name} found a {pick(k + 1, WORDS)} near the {pick(k + 2, WORDS)}."
+                         for k, day in enumerate(days))
     if "Q: <question>" in prompt:
         return f"Q: Who took the {pick(1, WORDS)} to the {pick(2, WORDS)}?\nA: {pick(3, NAMES)} did."
     if "Paraphrase the last question" in prompt:

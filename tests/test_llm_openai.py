@@ -90,7 +90,7 @@ def test_rows_carry_provenance_and_topics_come_from_the_level_subset(tmp_path, m
     for r in d0:
         assert set(r) == {"id", "context", "completion", "level", "topic", "generator", "template_version"}
         assert r["level"] == 0 and r["generator"] == "openai:fake-gpt"
-        assert r["template_version"] == "story_topic_guided@2"
+        assert r["template_version"] == "story_topic_guided@3"
 
 
 def test_faults_are_retried_and_bad_answers_rejected_never_written(tmp_path, monkeypatch, raw_params):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gendiv.llm import Reject
-from gendiv.topic_guided import parse_story, topic_subset
+from gendiv.topic_guided import parse_story, story_prompt, topic_subset
 
 FIVE = "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him. They went out for pie."
 
@@ -39,6 +39,8 @@ def test_longer_answers_keep_five_only_when_allowed():
     ("Ann baked a cake. She burned it. Her dog ate it. Ann laughed", "too_few_sentences"),
     ("Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him. They went", "too_few_sentences"),
     ("Ann baked a cake. Oh no. Her dog ate the rest. Ann laughed at him. They went out for pie.", "sentence_too_short"),
+    ("1. Ann baked a cake.\n2. Her dog ate it.\n3. Her dog ate it.\n4. Ann cried a lot.\n5. They went out.",
+     "repeated_sentence"),
 ])
 def test_rejects_name_their_reason(text, reason):
     with pytest.raises(Reject) as err:
@@ -51,3 +53,22 @@ def test_topic_subsets_are_nested_and_seeded():
     small, big = topic_subset(pool, 5, seed=0), topic_subset(pool, 20, seed=0)
     assert big[:5] == small and len(set(big)) == 20
     assert topic_subset(pool, 20, seed=1) != big
+
+
+def test_numbered_answers_keep_the_list_and_drop_the_chatter_after_it():
+    numbered = "\n".join(f"{k + 1}. {x}." for k, x in enumerate(FIVE[:-1].split(". ")))
+    row = parse_story("Here you go:\n" + numbered + "\n\nThis story shows that cake is fun.", truncate=False)
+    assert row == parse_story(FIVE, truncate=False)
+
+
+def test_prompt_shows_seed_stories_as_numbered_example_turns():
+    real = [{"context": "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him.",
+             "completion": "They went out for pie."},
+            {"context": "Bo ran fast. He won the race. His mom cheered loudly. They ate ice cream.",
+             "completion": "It was the best day."}]
+    template, fields = story_prompt(real, ["space travel"], n_seeds=2, seed=0, level=0)(0)
+    messages = template.messages(**fields)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
+    assert messages[1]["content"].splitlines()[4] in {"5. They went out for pie.", "5. It was the best day."}
+    assert '"space travel"' in messages[-1]["content"] and "numbered 1 to 5" in messages[-1]["content"]
+    assert fields["words"] == 21      # mean of 22 and 20 words

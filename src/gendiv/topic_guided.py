@@ -2,10 +2,15 @@
 
 Level i draws every sample's topic from T_i, the first |T_i| topics of a seeded shuffle
 of the pool (so the subsets are nested and only their size changes between levels),
-shows `story_gen.n_seed_stories` real training stories, and asks for a five-sentence
-story of about their length. Answers are split into sentences: fewer than five complete
-sentences, refusals, or a sentence under 3 words are rejected and re-asked; more than
+shows `story_gen.n_seed_stories` real training stories as earlier chat turns (the model's
+"own" numbered five-sentence answers, each with its word count), and asks for a new
+numbered five-sentence story about the topic of about the seeds' length. Answers are split
+into sentences: fewer than five complete sentences, refusals, a sentence under 3 words, a
+repeated sentence or two sentences copied from a seed are rejected and re-asked; more than
 five keep the first five when `story_gen.truncate_long_stories` is true (else rejected).
+
+Template 2 described the format in one user message; SmolLM2-135M followed it in ~30% of
+answers. Template 3's example turns raise that to ~90% (measured on 64 prompts).
 """
 
 from __future__ import annotations
@@ -27,11 +32,11 @@ from gendiv.prepare_real import split_sentences
 OUT_DIR = Path("data/generated/story")
 REAL_TRAIN = Path("data/real/story/train.jsonl")
 TEMPLATE = Template(
-    id="story_topic_guided", version="2",
-    user=("Write a short story about \"{topic}\" in exactly five short sentences, about {words} words in "
-          "total, in the style of these examples:\n\n{examples}\n\nNow write a new five-sentence story about "
-          "\"{topic}\". Reply with the story only."),
+    id="story_topic_guided", version="3",
+    user="Write a five-sentence story about \"{topic}\" of about {words} words, numbered 1 to 5.",
 )
+SHOT_REQUEST = "Write a five-sentence story of about {words} words, numbered 1 to 5."
+_NUMBERED = re.compile(r"^\s*[1-9][.)]\s*(.+)$")
 _PREAMBLE = re.compile(r"^(?:title|topic)\b|:\s*$", re.IGNORECASE)
 _LABEL = re.compile(r"^(?:story\s*\d*|new story)\s*:\s*", re.IGNORECASE)
 
@@ -49,6 +54,9 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
     Two or more sentences copied verbatim from the seed stories are a copy, not a new story.
     """
     text = check_answer(text)
+    numbered = [m.group(1) for m in map(_NUMBERED.match, text.splitlines()) if m]
+    if len(numbered) >= 5:
+        text = "\n".join(numbered)      # the asked-for format: whatever follows the list is chatter
     lines = [_LABEL.sub("", ln.strip()) for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not _PREAMBLE.search(ln)]
     sentences = split_sentences(" ".join(lines).replace("**", ""))
@@ -61,6 +69,8 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
     sentences = sentences[:5]
     if any(len(s.split()) < 3 for s in sentences):
         raise Reject("sentence_too_short")
+    if len({x.lower() for x in sentences}) < 5:
+        raise Reject("repeated_sentence")
     seen = {x for seed in seeds for x in split_sentences(seed)}
     if sum(s in seen for s in sentences) >= 2:
         raise Reject("copied_seed")
@@ -73,8 +83,9 @@ def story_prompt(real: list[dict], subset: list[str], n_seeds: int, seed: int, l
         topic = subset[rng.randrange(len(subset))]
         seeds = [f"{r['context']} {r['completion']}" for r in rng.sample(real, n_seeds)]
         words = round(sum(len(s.split()) for s in seeds) / len(seeds))
-        examples = "\n\n".join(f"Story {k + 1}: {s}" for k, s in enumerate(seeds))
-        return TEMPLATE, {"examples": examples, "topic": topic, "words": words, "seeds": seeds}
+        shots = tuple((SHOT_REQUEST.format(words=len(s.split())),
+                       "\n".join(f"{k + 1}. {x}" for k, x in enumerate(split_sentences(s)))) for s in seeds)
+        return TEMPLATE, {"shots": shots, "topic": topic, "words": words, "seeds": seeds}
     return prompt
 
 

@@ -9,15 +9,22 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Template:
-    """A versioned prompt; bump `version` whenever the wording changes (it is in every key)."""
+    """A versioned prompt; bump `version` whenever the wording changes (it is in every key).
+
+    `shots` are rendered (user, assistant) example turns placed before the request: small
+    models copy a format shown as their own earlier answers far more reliably than one
+    described in words.
+    """
 
     id: str
     version: str
     user: str
     system: str | None = None
 
-    def messages(self, **fields) -> list[dict]:
+    def messages(self, shots: tuple[tuple[str, str], ...] = (), **fields) -> list[dict]:
         msgs = [{"role": "system", "content": self.system}] if self.system else []
+        for user, assistant in shots:
+            msgs += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         return msgs + [{"role": "user", "content": self.user.format(**fields)}]
 
 
