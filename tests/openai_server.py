@@ -41,7 +41,7 @@ def answer_for(prompt: str, seed) -> str:
                          for k, day in enumerate(days))
     if "Q: <question>" in prompt:
         return f"Q: Who took the {pick(1, WORDS)} to the {pick(2, WORDS)}?\nA: {pick(3, NAMES)} did."
-    if "Paraphrase the last question" in prompt:
+    if "Rewrite this question" in prompt:
         return f"In other words, which {pick(1, WORDS)} is meant here, {pick(2, NAMES)}?"
     return "ok"
 

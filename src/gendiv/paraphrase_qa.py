@@ -35,12 +35,12 @@ PAIR_TEMPLATE = Template(
 FEW_SHOT = (("Where did Tom go after school?", "After school, where did Tom go?"),
             ("Why is Mary angry with her brother?", "What made Mary angry with her brother?"))
 PARAPHRASE_TEMPLATE = Template(
-    id="qa_paraphrase_question", version="2",
-    user=("Paraphrase the last question: use different words but keep its meaning, so that it has the same "
-          "answer. Do not answer it.\n\n"
-          + "".join(f"Question: {q}\nParaphrase: {a}\n\n" for q, a in FEW_SHOT)
-          + "Question: {question}\nParaphrase:"),
+    id="qa_paraphrase_question", version="3",
+    user="Rewrite this question in different words. Keep its meaning; do not answer it.\n\nQuestion: {question}",
 )
+# Shown as earlier turns: SmolLM2-135M answered the question instead of rewriting it in ~80% of
+# answers when the examples were inside one message (version 2); as turns, ~25% are rejected.
+PARAPHRASE_SHOTS = tuple((PARAPHRASE_TEMPLATE.user.format(question=q), a) for q, a in FEW_SHOT)
 _PAIR = re.compile(r"Q(?:uestion)?\s*\d*\s*[:.]\s*(?P<q>[^\n]+?)\s*\n+\s*A(?:nswer)?\s*\d*\s*[:.]\s*(?P<a>[^\n]+)",
                    re.IGNORECASE)
 _LABEL = re.compile(r"^[^?:]{1,40}:\s+")   # "Paraphrase: ...", "Rewritten question: ..."
@@ -120,7 +120,7 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
         for src in chosen_questions(rows, max(q.replaced_questions), p.seed):
             gid = f"qa/{doc}/paraphrase/{src['id']}"
             groups.append(Group(gid, q.paraphrases_per_question,
-                                lambda _i, s=src: (PARAPHRASE_TEMPLATE, {"question": s["question"]}),
+                                lambda _i, s=src: (PARAPHRASE_TEMPLATE, {"question": s["question"], "shots": PARAPHRASE_SHOTS}),
                                 lambda text, _i, s=src: parse_paraphrase(text, s["question"])))
             meta[gid] = {"document_id": doc, "kind": "paraphrase", "source": src}
     return groups, meta

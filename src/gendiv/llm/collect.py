@@ -6,6 +6,11 @@ rejected (counted by reason, never returned) and asked again with attempt + 1 (a
 call key) up to `max_rejects` times; then the sample is dropped and index need, need+1, ...
 takes its place. Rounds are built in a fixed order from answers alone, so the same
 answers (e.g. from the cache after a kill) always lead to the same calls.
+
+A backend whose batches cost about the same whether full or not (`fills_batches`, the
+local hf model) gets the idle rows of a round's last batch filled with the next attempts
+of the round's first samples: a sample takes its first attempt that parses, later ones are
+counted as unused. Without this, re-asks run as a tail of nearly empty batches.
 """
 
 from __future__ import annotations
@@ -65,23 +70,24 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
     next_index = {g.id: g.need for g in groups}
     dropped = {g.id: 0 for g in groups}
     todo = [(g, i, 0) for g in groups for i in range(g.need)]
+    unit = llm.backend.unit if getattr(llm.backend, "fills_batches", False) else 1
     round_no = 0
     while todo:
         round_no += 1
+        tries = _with_spare_attempts(todo, unit, max_rejects)
         requests, templates = [], []
-        for g, i, attempt in todo:
+        for g, i, attempts in tries:
             template, fields = g.prompt(i)
+            messages = template.messages(**fields)
             templates.append(template)
-            requests.append(Request(template.id, template.version, template.messages(**fields),
-                                    f"{g.id}/{i}", attempt))
-        answers = llm.complete(requests, desc=f"{desc} (round {round_no})")
+            requests += [Request(template.id, template.version, messages, f"{g.id}/{i}", a) for a in attempts]
+        answers = iter(llm.complete(requests, desc=f"{desc} (round {round_no})"))
         again = []
-        for (g, i, attempt), template, answer in zip(todo, templates, answers):
-            try:
-                accepted[g.id].append(Accepted(i, attempt, g.parse(answer.text, i), template))
+        for (g, i, attempts), template in zip(tries, templates):
+            answered = [next(answers).text for _ in attempts]
+            attempt = _first_parsed(g, i, template, attempts, answered, accepted[g.id], stats)
+            if attempt is None:
                 continue
-            except Reject as rej:
-                stats.rejects[rej.reason] += 1
             if attempt < max_rejects:
                 again.append((g, i, attempt + 1))
                 continue
@@ -98,3 +104,32 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
     for rows in accepted.values():
         rows.sort(key=lambda a: a.index)
     return accepted
+
+
+def _with_spare_attempts(todo: list, unit: int, max_rejects: int) -> list[tuple[Group, int, list[int]]]:
+    """Each (group, index, attempt) with the attempts to ask now: one, plus spares up to a full batch."""
+    tries = [(g, i, [attempt]) for g, i, attempt in todo]
+    spare = -len(todo) % unit
+    while spare:
+        grew = False
+        for _, _, attempts in tries:
+            if spare and attempts[-1] < max_rejects:
+                attempts.append(attempts[-1] + 1)
+                spare, grew = spare - 1, True
+        if not grew:
+            break
+    return tries
+
+
+def _first_parsed(g: Group, i: int, template: Template, attempts: list[int], answered: list[str],
+                  accepted: list, stats) -> int | None:
+    """Accept the first attempt that parses (None); else count the rejects, return the last attempt."""
+    for k, (attempt, text) in enumerate(zip(attempts, answered)):
+        try:
+            accepted.append(Accepted(i, attempt, g.parse(text, i), template))
+        except Reject as rej:
+            stats.rejects[rej.reason] += 1
+            continue
+        stats.unused += len(attempts) - k - 1
+        return None
+    return attempts[-1]

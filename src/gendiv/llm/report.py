@@ -19,6 +19,7 @@ class GenerationStats:
     rejects: Counter = field(default_factory=Counter)
     dropped: int = 0          # samples given up after generator.max_rejects re-asks
     filled: int = 0           # extra sample indices drawn to replace dropped samples
+    unused: int = 0           # hf: spare attempts that filled a batch but were not needed
     batches: list = field(default_factory=list)   # openai Batch API ids used
 
     def as_dict(self, cfg) -> dict:
@@ -36,6 +37,7 @@ class GenerationStats:
             "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
             "rejects": dict(sorted(self.rejects.items())), "rejects_total": sum(self.rejects.values()),
             "dropped_samples": self.dropped, "filled_samples": self.filled,
+            "unused_answers": self.unused,
             "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
             "tokens_in_all": self.tokens_in_all, "tokens_out_all": self.tokens_out_all,
             "estimated_cost_usd": cost(self.tokens_in, self.tokens_out),
