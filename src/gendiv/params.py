@@ -62,8 +62,20 @@ class BaseModelParams(_Section):
     dir: str = "models/base"
 
 
+class GeneratorModel(_Section):
+    """An extra local generator, converted from a GGUF in a PyPI package like models.base."""
+
+    gguf_package: str
+    gguf_file: str
+    dir: str
+
+
+ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
 class Models(_Section):
     base: BaseModelParams
+    generators: dict[ModelName, GeneratorModel] = {}
 
 
 class Generator(_Section):
@@ -206,6 +218,41 @@ class Train(_Section):
         return self
 
 
+class SourceGenerator(_Section):
+    """One generator of the pool: overrides of the `generator` section (unset = inherited)."""
+
+    name: ModelName
+    model: str
+    backend: Literal["hf", "openai"] | None = None
+    base_url: str | None = None
+
+
+class SourceDiversity(_Section):
+    generators: list[SourceGenerator]
+    level: Annotated[int, Field(ge=0)]
+    n_samples: PosInt | None = None
+    prompts: Annotated[int, Field(ge=2)] = 16
+    samples_per_prompt: Annotated[int, Field(ge=2, le=64)] = 4
+    max_new_tokens: Annotated[int, Field(ge=4, le=1024)] = 40
+    temperature: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    distinct_max_n: Annotated[int, Field(ge=2, le=5)] = 3
+
+    @model_validator(mode="after")
+    def _pool(self) -> "SourceDiversity":
+        names = [g.name for g in self.generators]
+        if len(names) < 2 or len(set(names)) != len(names) or "multi" in names:
+            raise ValueError(
+                f"source_diversity.generators names {names}: at least two generators with distinct names "
+                "('multi' is the name of the mixed set)")
+        return self
+
+    def generator(self, name: str, base: Generator) -> Generator:
+        """The full generator config of pool member `name`."""
+        src = next(g for g in self.generators if g.name == name)
+        update = {k: v for k, v in src.model_dump().items() if k != "name" and v is not None}
+        return Generator.model_validate({**base.model_dump(), **update})
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)]
     levels: list[Annotated[int, Field(ge=0)]]
@@ -217,6 +264,7 @@ class Params(_Section):
     measure: Measure
     mixing: Mixing
     train: Train
+    source_diversity: SourceDiversity
 
     @property
     def n_levels(self) -> int:
@@ -232,6 +280,10 @@ class Params(_Section):
         if task == "story" and self.story_gen.n_samples is not None:
             return self.story_gen.n_samples
         return self.n_real_train(task)
+
+    def n_source_samples(self) -> int:
+        """Size of every source-diversity set (each single-source set and the multi-source set)."""
+        return self.source_diversity.n_samples or self.n_real_train("story")
 
     @model_validator(mode="after")
     def _cross_section(self) -> "Params":
@@ -280,6 +332,19 @@ class Params(_Section):
             )
         for task in TASKS:
             self._check_mixing_fits(task)
+        sd = self.source_diversity
+        if sd.level not in self.levels:
+            raise ValueError(f"source_diversity.level = {sd.level}: not in levels = {self.levels}")
+        if sd.prompts > self.data.story.n_test:
+            raise ValueError(f"source_diversity.prompts = {sd.prompts}: more than data.story.n_test = "
+                             f"{self.data.story.n_test} held-out stories")
+        local = {m.dir for m in self.models.generators.values()} | {self.models.base.dir}
+        for g in sd.generators:
+            backend = g.backend or self.generator.backend
+            if backend == "hf" and g.model not in local:
+                raise ValueError(
+                    f"source_diversity.generators[{g.name}].model = {g.model!r}: an hf generator must be "
+                    f"models.base.dir or a models.generators dir ({', '.join(sorted(local))})")
         return self
 
     def _check_mixing_fits(self, task: str) -> None:
@@ -395,11 +460,11 @@ def _check_environment(p: Params, root: Path) -> None:
                     f"has {usable} contexts with at least {need_qa} QA pairs "
                     "(data.qa.qa_per_doc / test_qa_per_doc)"
                 )
-    if p.models.base.source == "gguf" and importlib.util.find_spec(p.models.base.gguf_package) is None:
-        problems.append(
-            f"models.base.gguf_package = {p.models.base.gguf_package!r}: package not installed "
-            "(run scripts/install.sh)"
-        )
+    packages = [("models.base.gguf_package", p.models.base.gguf_package)] if p.models.base.source == "gguf" else []
+    packages += [(f"models.generators.{name}.gguf_package", m.gguf_package) for name, m in p.models.generators.items()]
+    for key, package in packages:
+        if importlib.util.find_spec(package) is None:
+            problems.append(f"{key} = {package!r}: package not installed (run scripts/install.sh)")
     if problems:
         raise ParamsError("params.yaml is invalid; nothing was written:\n" + "\n".join(f"  - {x}" for x in problems))
 

@@ -400,6 +400,10 @@ def render(p: Params, root: Path) -> str:
         md += ["### Length distributions and 2-D embedding maps (paper fig. 4)", ""]
         md += [f"![{f.stem}]({_rel(f, root)})" for f in measure_figs] + [""]
 
+    from gendiv.report_sources import section   # imports this module's helpers
+
+    md += section(p, root)
+
     prov = provenance(root)
     md += ["## Provenance", "",
            f"- git commit: `{prov['git_commit']}`",

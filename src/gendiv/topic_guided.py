@@ -89,14 +89,13 @@ def story_prompt(real: list[dict], subset: list[str], n_seeds: int, seed: int, l
     return prompt
 
 
-def main(level: int = typer.Option(..., help="Gen-D level index"),
-         params: Path = typer.Option(Path("params.yaml"), help="params file"),
-         cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
-         out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
-    """Generate the story Gen-D set of one level (data/generated/story/d{level}.jsonl)."""
-    p = load_params(params)
-    require_level(p, level)
-    topics_file = out_dir / "topics.json"
+def write_story_set(p, level: int, generator, n: int, out_file: Path, report_file: Path, id_prefix: str,
+                    cache_dir: Path = DEFAULT_DIR, topics_file: Path = OUT_DIR / "topics.json") -> list[dict]:
+    """Generate `n` stories with level `level`'s prompts using `generator`; write them and the report.
+
+    Sample i always gets the same prompt at a level, whichever generator answers it, so
+    the source-diversity sets differ only in their generator.
+    """
     if not topics_file.is_file():
         raise UserError(f"{topics_file} is missing: run `gendiv generate-topics` first")
     size = p.story_gen.topic_subset_sizes[level]
@@ -105,25 +104,36 @@ def main(level: int = typer.Option(..., help="Gen-D level index"),
         raise UserError(f"{topics_file} holds {len(pool)} topics; level {level} needs {size}: rerun generate-topics")
     subset = topic_subset(pool, size, p.seed)
     real = read_jsonl(REAL_TRAIN)
-    n = p.n_generated("story")
     start, stats = time.perf_counter(), GenerationStats()
-    llm = open_llm(p.generator, p.seed, stats, cache_dir)
+    llm = open_llm(generator, p.seed, stats, cache_dir)
     prompt = story_prompt(real, subset, p.story_gen.n_seed_stories, p.seed, level)
     truncate = p.story_gen.truncate_long_stories
     group = Group(f"story/d{level}", n, prompt,
                   lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"]))
     try:
-        accepted = collect(llm, [group], p.generator.max_rejects, desc=f"story d{level}")[group.id]
+        accepted = collect(llm, [group], generator.max_rejects, desc=f"{id_prefix}")[group.id]
     finally:
-        write_json(out_dir / f"d{level}.report.json", {
-            **stats.as_dict(p.generator), "level": level, "topic_subset_size": size, "n_samples": n,
+        write_json(report_file, {
+            **stats.as_dict(generator), "level": level, "topic_subset_size": size, "n_samples": n,
             "template": f"{TEMPLATE.id}@{TEMPLATE.version}", "elapsed_s": round(time.perf_counter() - start, 1)})
-    rows = [{"id": f"story-d{level}-{a.index:06d}", **a.value, "level": level,
+    rows = [{"id": f"{id_prefix}-{a.index:06d}", **a.value, "level": level,
              "topic": prompt(a.index)[1]["topic"], "generator": llm.label,
              "template_version": f"{a.template.id}@{a.template.version}"} for a in accepted]
-    write_jsonl(out_dir / f"d{level}.jsonl", rows)
-    print(f"story d{level}: {len(rows)} stories, {stats.calls} calls, {stats.cache_hits} cached, "
-          f"{sum(stats.rejects.values())} rejected, {stats.dropped} dropped")
+    write_jsonl(out_file, rows)
+    print(f"{id_prefix}: {len(rows)} stories, {stats.calls} calls, {stats.cache_hits} cached, "
+          f"{sum(stats.rejects.values())} rejected, {stats.unused} unused, {stats.dropped} dropped")
+    return rows
+
+
+def main(level: int = typer.Option(..., help="Gen-D level index"),
+         params: Path = typer.Option(Path("params.yaml"), help="params file"),
+         cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
+         out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
+    """Generate the story Gen-D set of one level (data/generated/story/d{level}.jsonl)."""
+    p = load_params(params)
+    require_level(p, level)
+    write_story_set(p, level, p.generator, p.n_generated("story"), out_dir / f"d{level}.jsonl",
+                    out_dir / f"d{level}.report.json", f"story-d{level}", cache_dir, out_dir / "topics.json")
 
 
 if __name__ == "__main__":

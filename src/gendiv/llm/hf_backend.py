@@ -1,6 +1,8 @@
 """A local transformers model (the embedded default: SmolLM2 from the base-model stage).
 
-Prompts go through the model's chat template, left-padded, in fixed batches. Each batch
+Prompts go through the model's chat template, left-padded, in fixed batches. A model
+without one (a pretrained, not instruction-tuned model such as Gemma 3 270M) gets the turns
+as plain text, one paragraph each, which it continues like a document of examples. Each batch
 samples under a torch seed derived from the global seed and its first request's key, so a
 batch run again (after a kill) gives the same answers.
 """
@@ -29,6 +31,7 @@ def fingerprint(model_dir: Path) -> str:
 
 class HFBackend:
     name = "hf"
+    fills_batches = True      # a batch costs about the same whether full or not (see llm.collect)
 
     def __init__(self, cfg, seed: int, model, tokenizer, model_id: str):
         self.cfg, self.seed, self.model_obj, self.tok = cfg, seed, model, tokenizer
@@ -57,9 +60,14 @@ class HFBackend:
         return {"backend": self.name, "model": self.model_id, "temperature": c.temperature, "top_p": c.top_p,
                 "max_new_tokens": c.max_new_tokens, "batch_size": c.batch_size, "seed": self.seed}
 
+    def render(self, messages: list[dict]) -> str:
+        if self.tok.chat_template:
+            return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return "\n\n".join(m["content"] for m in messages) + "\n"
+
     def generate(self, messages: list[list[dict]], seed: int) -> list[Completion]:
-        prompts = [self.tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
-        enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        prompts = [self.render(m) for m in messages]
+        enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=not self.tok.chat_template)
         enc = enc.to(self.model_obj.device)
         sampling = ({"do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
                     if self.cfg.temperature > 0 else {"do_sample": False})

@@ -1,0 +1,124 @@
+"""The report's source-diversity section (second study), from metrics/source_diversity.json.
+
+Claims are judged on paired per-prompt differences of the intra-prompt measures (the same
+held-out prompts for every model): a difference counts only when it is in the claimed
+direction and larger than twice its standard error over prompts. A claim holds when, for
+every comparison it makes, a majority of the three measures count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from gendiv.io import read_json
+from gendiv.output_diversity import METRICS, OUT_DIR
+from gendiv.params import Params
+from gendiv.report import _fmt as fmt, _rel as rel, _save, _table as table
+
+FIGURE = Path("reports/figures/results/source_diversity.png")
+# measure -> +1 if a larger value means broader outputs, -1 if smaller does
+MEASURES = {"distinct_2": 1, "self_bleu": -1, "embedding_spread": 1}
+
+
+@dataclass
+class Comparison:
+    broader: str      # the model claimed to write broader outputs
+    narrower: str
+    diffs: dict[str, tuple[float, float]]   # measure -> (mean paired difference, its standard error)
+
+    def counts(self, measure: str) -> bool:
+        mean, se = self.diffs[measure]
+        return MEASURES[measure] * mean > 2 * se
+
+    @property
+    def majority(self) -> bool:
+        return sum(self.counts(m) for m in MEASURES) * 2 > len(MEASURES)
+
+    def evidence(self) -> str:
+        parts = [f"{m} {mean:+.3f} ± {se:.3f}{' ✓' if self.counts(m) else ''}"
+                 for m, (mean, se) in self.diffs.items()]
+        return f"{self.broader} − {self.narrower}: " + ", ".join(parts)
+
+
+def compare(per_prompt: dict, broader: str, narrower: str) -> Comparison:
+    """Paired per-prompt differences broader − narrower of each intra measure."""
+    diffs = {}
+    for m in MEASURES:
+        d = np.asarray(per_prompt[broader][m]) - np.asarray(per_prompt[narrower][m])
+        diffs[m] = (float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))))
+    return Comparison(broader, narrower, diffs)
+
+
+def claims(p: Params, per_prompt: dict) -> list[tuple[str, str, str]]:
+    """(claim, verdict, evidence) for each claim of the second study that this pipeline tests."""
+    singles = [f"src_{g.name}" for g in p.source_diversity.generators]
+    tests = [
+        ("Fine-tuning on multi-source synthetic data keeps outputs broader than single-source data "
+         "(mitigates distribution collapse)", [compare(per_prompt, "src_multi", s) for s in singles]),
+        ("Human (real) data keeps outputs broader than multi-source synthetic data",
+         [compare(per_prompt, "real", "src_multi")]),
+        ("Fine-tuning on single-source synthetic data narrows outputs relative to the base model (collapse)",
+         [compare(per_prompt, "base", s) for s in singles]),
+    ]
+    out = [(claim, "holds" if all(c.majority for c in comps) else "not shown",
+            "; ".join(c.evidence() for c in comps)) for claim, comps in tests]
+    out.append(("Fine-tuning reduces self-preference bias (human data most, then multi-source)",
+                "not run at this scale",
+                "needs a judge model scoring pairs of outputs in both orders; not part of the embedded CPU budget"))
+    return out
+
+
+def figure(models: dict, path: Path) -> Path:
+    """Intra- and inter-prompt measures per model, side by side."""
+    names = list(models)
+    fig, axes = plt.subplots(2, len(MEASURES), figsize=(4 * len(MEASURES), 6))
+    series = {}
+    for row, scope in enumerate(("intra", "inter")):
+        for col, m in enumerate(MEASURES):
+            values = [models[n][scope][m] for n in names]
+            errors = [models[n][scope].get(f"{m}_se", 0.0) for n in names]
+            ax = axes[row][col]
+            ax.bar(range(len(names)), values, yerr=errors, color="tab:purple" if scope == "intra" else "tab:gray")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+            ax.set_title(f"{scope}: {m}" + (" (lower = broader)" if MEASURES[m] < 0 else ""), fontsize=9)
+            series[f"{scope}.{m}"] = dict(zip(names, values))
+    return _save(fig, path, series)
+
+
+def section(p: Params, root: Path) -> list[str]:
+    """Markdown lines of the section (empty notice when the stage has not run)."""
+    md = ["## Source diversity: one generator vs several (second study)", ""]
+    if not (root / METRICS).is_file():
+        return md + ["The `output_diversity` stage has not run; no numbers yet.", ""]
+    metrics = read_json(root / METRICS)
+    per_prompt = read_json(root / OUT_DIR / "per_prompt.json")
+    sd = p.source_diversity
+    models, data = metrics["models"], metrics["data"]
+    md += [f"Every generator of the pool ({', '.join(f'`{g.name}`: {g.model}' for g in sd.generators)}) answered "
+           f"the same Gen-D{sd.level} prompts; the multi-source set has the same size ({p.n_source_samples()} "
+           "stories) with equal shares. The base model was fine-tuned on each set, then each model continued "
+           f"{metrics['n_prompts']} held-out test stories {metrics['samples_per_prompt']} times (temperature "
+           f"{sd.temperature:g}). Intra = across the samples of one prompt (mean ± standard error over prompts); "
+           "inter = across prompts. Self-BLEU: higher means more alike.", ""]
+    md += ["**Training data** (do the sources differ at all?)", ""]
+    md.append(table(["set", "stories", "distinct-2", "embedding spread"],
+                    [[n, d["n_samples"], fmt(d["distinct_2"]), fmt(d["embedding_spread"])] for n, d in data.items()]))
+    md += ["", "**Outputs of the fine-tuned models**", ""]
+    rows = []
+    for n, m in models.items():
+        intra, inter = m["intra"], m["inter"]
+        rows.append([n] + [f"{fmt(intra[k])} ± {fmt(intra[k + '_se'])}" for k in MEASURES]
+                    + [fmt(inter[k]) for k in MEASURES])
+    md.append(table(["model"] + [f"intra {k}" for k in MEASURES] + [f"inter {k}" for k in MEASURES], rows))
+    md += ["", "**Claims of the second study at this scale** (a difference counts (✓) when it is in the "
+           "claimed direction and larger than twice its standard error over prompts; a claim holds when a "
+           "majority of the three measures count in every comparison it makes)", ""]
+    md.append(table(["claim", "verdict", "paired differences (intra, mean ± s.e.)"],
+                    [[c, f"**{v}**", e] for c, v, e in claims(p, per_prompt)]))
+    fig = figure(models, root / FIGURE)
+    md += ["", f"![source diversity]({rel(fig, root)})", ""]
+    return md

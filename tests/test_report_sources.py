@@ -1,0 +1,59 @@
+"""Source-diversity claims: judged on paired per-prompt differences, not on typed-in numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from gendiv.io import write_json
+from gendiv.output_diversity import METRICS, OUT_DIR
+from gendiv.params import load_params
+from gendiv.report_sources import FIGURE, compare, claims, section
+
+N = 12
+
+
+def _prompts(distinct: float, bleu: float, spread: float, noise: float = 0.01, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"distinct_2": (distinct + noise * rng.standard_normal(N)).tolist(),
+            "self_bleu": (bleu + noise * rng.standard_normal(N)).tolist(),
+            "embedding_spread": (spread + noise * rng.standard_normal(N)).tolist()}
+
+
+def _per_prompt(multi_gain: float) -> dict:
+    return {"base": _prompts(0.9, 0.1, 0.6, seed=1), "real": _prompts(0.85, 0.15, 0.55, seed=2),
+            "src_smollm2": _prompts(0.6, 0.4, 0.3, seed=3), "src_gemma3": _prompts(0.62, 0.38, 0.32, seed=4),
+            "src_multi": _prompts(0.6 + multi_gain, 0.4 - multi_gain, 0.3 + multi_gain, seed=5)}
+
+
+def test_compare_counts_only_differences_beyond_two_standard_errors():
+    pp = _per_prompt(0.2)
+    assert compare(pp, "src_multi", "src_smollm2").majority
+    weak = compare(_per_prompt(0.0), "src_multi", "src_smollm2")
+    assert not weak.majority and "±" in weak.evidence()
+
+
+def test_verdicts_follow_the_numbers(repo):
+    p = load_params(repo / "params.yaml")
+    verdicts = {c[:40]: v for c, v, _ in claims(p, _per_prompt(0.2))}
+    assert list(verdicts.values()) == ["holds", "holds", "holds", "not run at this scale"]
+    verdicts = {c[:40]: v for c, v, _ in claims(p, _per_prompt(0.0))}
+    assert list(verdicts.values())[0] == "not shown"
+
+
+def test_section_renders_tables_and_a_figure_with_its_series(repo, tmp_path):
+    p = load_params(repo / "params.yaml")
+    assert "has not run" in "\n".join(section(p, tmp_path))
+    pp = _per_prompt(0.2)
+    models = {n: {"intra": {**{k: float(np.mean(v)) for k, v in m.items()},
+                            **{f"{k}_se": 0.01 for k in m}},
+                  "inter": {k: float(np.mean(v)) for k, v in m.items()}} for n, m in pp.items()}
+    data = {n: {"n_samples": 48, "distinct_2": 0.5, "embedding_spread": 0.7} for n in list(pp)[1:]}
+    write_json(tmp_path / METRICS, {"models": models, "data": data, "n_prompts": N, "samples_per_prompt": 4})
+    write_json(tmp_path / OUT_DIR / "per_prompt.json", pp)
+    text = "\n".join(section(p, tmp_path))
+    assert "| src_multi |" in text and "**holds**" in text and "source_diversity.png" in text
+    series = json.loads(Image.open(tmp_path / FIGURE).text["Description"])
+    assert series["intra.distinct_2"]["src_multi"] == models["src_multi"]["intra"]["distinct_2"]
