@@ -37,6 +37,25 @@ def test_every_stage_runs_and_the_report_is_written(smoke_ws):
         assert rows and all(r["level"] == 0 for r in rows)
 
 
+def test_source_diversity_runs_both_generators_and_reports_their_outputs(smoke_ws):
+    ws, _ = smoke_ws
+    gemma = [json.loads(line) for line in (ws / "data/sources/story/single/gemma3.jsonl").read_text().splitlines()]
+    smol = [json.loads(line) for line in (ws / "data/sources/story/single/smollm2.jsonl").read_text().splitlines()]
+    assert len(gemma) == len(smol) == 12
+    assert {r["generator"] for r in gemma} == {"hf:models/generators/gemma3"}
+    assert {r["generator"] for r in smol} == {"hf:models/base"}
+    multi = [json.loads(line) for line in (ws / "data/sources/story/multi.jsonl").read_text().splitlines()]
+    assert sorted(r["source"] for r in multi) == ["gemma3"] * 6 + ["smollm2"] * 6
+    metrics = json.loads((ws / "metrics/source_diversity.json").read_text())
+    assert set(metrics["models"]) == {"base", "real", "src_smollm2", "src_gemma3", "src_multi"}
+    for m in metrics["models"].values():
+        assert 0.0 <= m["intra"]["self_bleu"] <= 1.0 and 0.0 < m["inter"]["distinct_1"] <= 1.0
+    summary = json.loads((ws / "metrics/summary.json").read_text())
+    assert {"src_smollm2", "src_gemma3", "src_multi"} <= set(summary["loss_story"])
+    report = (ws / "reports/REPORT.md").read_text()
+    assert "## Source diversity: one generator vs several" in report and "not run at this scale" in report
+
+
 def test_rerun_does_nothing(smoke_ws):
     ws, _ = smoke_ws
     out = dvc(ws, "repro").stdout

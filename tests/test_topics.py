@@ -52,3 +52,15 @@ def test_too_small_a_pool_is_a_user_error(tmp_path, monkeypatch, raw_params):
         with pytest.raises(UserError, match="topic pool holds 0 distinct topics"):
             main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
     assert not (ws / "out/topics.json").exists() and (ws / "out/topics.report.json").exists()
+
+
+def test_rounds_are_whole_batches_sized_to_the_pool():
+    from types import SimpleNamespace
+
+    from gendiv.topics import round_size
+
+    hf = SimpleNamespace(backend="hf", batch_size=12, concurrency=4)
+    assert round_size(hf, 8) == 12                      # a tiny pool: one batch
+    assert round_size(hf, 200) == 36                    # ~32 requests, in whole batches
+    api = SimpleNamespace(backend="openai", batch_size=12, concurrency=4)
+    assert round_size(api, 10_000) == 32

@@ -60,10 +60,11 @@ def parse_topics(text: str) -> tuple[list[str], int]:
     return topics, len(lines) - len(topics)
 
 
-def round_size(cfg) -> int:
-    """Requests per round: whole hf batches (fixed batch composition) or a few per worker."""
+def round_size(cfg, pool_size: int) -> int:
+    """Requests per round: whole hf batches (fixed batch composition) or a few per worker,
+    about one request per 3 topics still wanted (answers hold 3+ new topics), at most ~32."""
     unit = cfg.batch_size if cfg.backend == "hf" else cfg.concurrency
-    return unit * max(1, math.ceil(32 / unit))
+    return unit * max(1, math.ceil(min(32, math.ceil(pool_size / 3)) / unit))
 
 
 def build_pool(llm, pool_size: int, chunk: int, max_calls: int) -> tuple[list[str], dict]:
@@ -105,7 +106,7 @@ def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(g, p.seed, stats, cache_dir)
     wanted, largest = p.story_gen.topic_pool_size, p.story_gen.topic_subset_sizes[-1]
-    pool, counts = build_pool(llm, wanted, round_size(g), max_calls=max(3 * wanted, 64))
+    pool, counts = build_pool(llm, wanted, round_size(g, wanted), max_calls=max(3 * wanted, 64))
     report = {**stats.as_dict(g), **counts, "requested_size": wanted, "size": len(pool),
               "template": f"{TEMPLATE.id}@{TEMPLATE.version}", "elapsed_s": round(time.perf_counter() - start, 1)}
     write_json(out_dir / "topics.report.json", report)

@@ -2,7 +2,9 @@
 
 Prompts go through the model's chat template, left-padded, in fixed batches. A model
 without one (a pretrained, not instruction-tuned model such as Gemma 3 270M) gets the turns
-as plain text, one paragraph each, which it continues like a document of examples. Each batch
+as plain text, one paragraph each, which it continues like a document of examples; its
+answer ends at the first blank line (generation stops there instead of running on into
+the next made-up request). Each batch
 samples under a torch seed derived from the global seed and its first request's key, so a
 batch run again (after a kill) gives the same answers.
 """
@@ -27,6 +29,9 @@ def fingerprint(model_dir: Path) -> str:
             for block in iter(lambda: fh.read(1 << 22), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+PARAGRAPH_END = "\n\n"
 
 
 class HFBackend:
@@ -71,6 +76,9 @@ class HFBackend:
         enc = enc.to(self.model_obj.device)
         sampling = ({"do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
                     if self.cfg.temperature > 0 else {"do_sample": False})
+        plain = not self.tok.chat_template
+        if plain:
+            sampling |= {"stop_strings": [PARAGRAPH_END], "tokenizer": self.tok}
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.model_obj.generate(**enc, max_new_tokens=self.cfg.max_new_tokens,
@@ -82,7 +90,10 @@ class HFBackend:
         for row, n_in in zip(new, enc["attention_mask"].sum(dim=1).tolist()):
             end = next((i for i, t in enumerate(row) if t in stops), None)
             ids = row if end is None else row[:end]
-            results.append(Completion(self.tok.decode(ids, skip_special_tokens=True), int(n_in),
+            text = self.tok.decode(ids, skip_special_tokens=True)
+            if plain:
+                text = text.split(PARAGRAPH_END, 1)[0]
+            results.append(Completion(text, int(n_in),
                                       len(ids) + (0 if end is None else 1), "length" if end is None else "stop"))
         return results
 
