@@ -1,4 +1,4 @@
-"""Distinct-n: hand-computed cases, edge cases, a naive reference and the `diversity` package."""
+"""Distinct-n and its tokenizers: hand-computed and edge cases, naive references, the `diversity` package."""
 
 import importlib.util
 import random
@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gendiv.measure import distinct
 from gendiv.measure.distinct import (
     distinct_corpus,
     distinct_per_group,
     make_tokenizer,
     ngram_counts,
+    whitespace_token_ids,
     whitespace_tokens,
 )
 
@@ -75,6 +77,72 @@ def test_matches_naive_implementation_on_random_text(seed):
         members = [t for t, gg in zip(texts, groups) if gg == g]
         for n in range(1, 5):
             assert per[n][g_index] == pytest.approx(naive_distinct(members, n), abs=1e-12)
+
+
+def first_sight_ids(token_lists):
+    """Token ids numbered in order of first sight, end to end, and tokens per text."""
+    vocab = {}
+    ids = [vocab.setdefault(t, len(vocab)) for tokens in token_lists for t in tokens]
+    return ids, [len(tokens) for tokens in token_lists]
+
+
+TRICKY_TEXTS = [
+    "The cat sat.", "", "   ", "don't stop__ now: 3.14, ok?!", "tab\tnew\nline\x1cfile\x0bsep",
+    "Ünïcödé café — «quoted» naïve", "ΣΊΣΥΦΟΣ ΟΔΟΣ.", "İstanbul", "e\u0301 combining", "中文，标点。",
+    "emoji 😀👍🏽 ok", "nbsp\xa0here\u2003em", "lone \ud800 surrogate", "x", "²³ ½ Ⅻ ٣",
+]
+
+
+@pytest.mark.parametrize("texts", [TRICKY_TEXTS, [t for t in TRICKY_TEXTS if t.isascii()]],
+                         ids=["unicode", "ascii"])
+def test_vectorised_tokenizer_matches_whitespace_tokens(texts):
+    got = whitespace_token_ids(texts)
+    ids, lengths = first_sight_ids([whitespace_tokens(t) for t in texts])
+    np.testing.assert_array_equal(got.ids, ids)
+    np.testing.assert_array_equal(got.lengths, lengths)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vectorised_tokenizer_on_random_text(seed, monkeypatch):
+    monkeypatch.setattr(distinct, "_CHUNK_CHARS", [1 << 18, 40, 7, 1][seed])  # texts split in chunks
+    rng = random.Random(seed)
+    alphabet = "aAbB_9 .,'\n\té€Σς中😀\xa0"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(50)]
+    got = whitespace_token_ids(texts)
+    token_lists = [whitespace_tokens(t) for t in texts]
+    ids, lengths = first_sight_ids(token_lists)
+    np.testing.assert_array_equal(got.ids, ids)
+    np.testing.assert_array_equal(got.lengths, lengths)
+    groups = [rng.randint(0, 5) for _ in texts]
+    for n, (unique, total) in ngram_counts(got, groups, 4).items():
+        expected = ngram_counts(token_lists, groups, 4)[n]
+        np.testing.assert_array_equal(unique, expected[0])
+        np.testing.assert_array_equal(total, expected[1])
+
+
+def test_large_corpora_wide_vocabularies_and_many_groups():
+    rng = np.random.default_rng(0)
+    # n-gram starts over several sort buckets; ids beyond 16 bits (two radix keys a token)
+    wide = [rng.integers(0, 100_000, size=rng.integers(0, 60)).tolist() for _ in range(4000)]
+    # two tokens: most n-grams repeat, and some buckets stay empty
+    narrow = [rng.integers(0, 2, size=50).tolist() for _ in range(4000)]
+    for texts in (wide, narrow):
+        got = distinct_corpus(texts, 5)
+        for n in range(1, 6):
+            assert got[n] == pytest.approx(naive_distinct(texts, n), abs=1e-12)
+    # more than 2**16 groups (two radix keys a group), in no particular order
+    texts = [rng.integers(0, 30, size=rng.integers(0, 4)).tolist() for _ in range(90_000)]
+    groups = rng.integers(0, 70_000, size=len(texts))
+    members = {}
+    for tokens, g in zip(texts, groups):
+        members.setdefault(g, []).append(tokens)
+    counts = ngram_counts(texts, groups, 3)
+    for n in range(1, 4):
+        unique = np.zeros(groups.max() + 1, np.int64)
+        for g, texts_of_g in members.items():
+            flat = [t for tokens in texts_of_g for t in tokens]
+            unique[g] = len({tuple(flat[i:i + n]) for i in range(len(flat) - n + 1)})
+        np.testing.assert_array_equal(counts[n][0], unique)
 
 
 def test_integer_tokens_from_a_model_tokenizer_work_like_strings():

@@ -51,7 +51,8 @@ def _seed(p: Params, name: str) -> int:
 def distinct_metrics(task: str, rows: list[dict], tokenize, max_n: int) -> dict[str, float]:
     """Distinct-1..max_n with the paper's aggregation for the task."""
     texts = [sample_text(task, row) for row in rows]
-    tokens = [tokenize(t) for t in texts]
+    tokens = (distinct.whitespace_token_ids(texts) if tokenize is distinct.whitespace_tokens   # vectorised, same ids
+              else [tokenize(t) for t in texts])
     out: dict[str, float] = {}
     if task == "story":
         values = distinct.distinct_corpus(tokens, max_n)
