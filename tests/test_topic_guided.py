@@ -41,6 +41,7 @@ def test_longer_answers_keep_five_only_when_allowed():
     ("Ann baked a cake. Oh no. Her dog ate the rest. Ann laughed at him. They went out for pie.", "sentence_too_short"),
     ("1. Ann baked a cake.\n2. Her dog ate it.\n3. Her dog ate it.\n4. Ann cried a lot.\n5. They went out.",
      "repeated_sentence"),
+    ("1. Ann baked a cake.\n2. Her dog ate it.\n3. Ann cried a lot.", "too_few_sentences"),   # not "1." as a sentence
 ])
 def test_rejects_name_their_reason(text, reason):
     with pytest.raises(Reject) as err:

@@ -57,7 +57,7 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
     numbered = [m.group(1) for m in map(_NUMBERED.match, text.splitlines()) if m]
     if len(numbered) >= 5:
         text = "\n".join(numbered)      # the asked-for format: whatever follows the list is chatter
-    lines = [_LABEL.sub("", ln.strip()) for ln in text.splitlines()]
+    lines = [_LABEL.sub("", _NUMBERED.sub(r"\1", ln.strip())) for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not _PREAMBLE.search(ln)]
     sentences = split_sentences(" ".join(lines).replace("**", ""))
     if sentences and not sentences[-1].endswith((".", "!", "?", '"', "'")):
