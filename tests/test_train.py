@@ -33,6 +33,9 @@ def tiny_dir(tmp_path_factory):
 def params_for(raw_params, repo, tiny_dir):
     def build(**train):
         raw_params["models"]["base"]["dir"] = str(tiny_dir)
+        for g in raw_params["source_diversity"]["generators"]:  # the pool's base-model entry moves with it
+            if g["model"] == "models/base":
+                g["model"] = str(tiny_dir)
         raw_params["train"].update({"max_length": 64, "batch_size": 4, "eval_batch_size": 8, "epochs": 1,
                                     "learning_rate": 5e-3, **train})
         return validate(raw_params, root=repo)
