@@ -4,8 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from gendiv.evaluate import (UnscorableExampleError, completion_loss, encode, evaluate_rows,
-                             fit_example)
+from gendiv.evaluate import UnscorableExampleError, completion_nll, encode, fit_example, score_rows
 from tiny_model import make_tiny_llama
 
 STORIES = [
@@ -24,7 +23,7 @@ def tiny(tmp_path_factory):
     return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32), AutoTokenizer.from_pretrained(path)
 
 
-def direct_loss(model, tokenizer, pairs):
+def direct_loss(model, tokenizer, pairs) -> tuple[float, int]:
     """Reference: one unpadded forward pass per example, NLL summed over completion tokens."""
     total, count = 0.0, 0
     for pair in pairs:
@@ -44,12 +43,15 @@ def direct_loss(model, tokenizer, pairs):
 def test_loss_equals_plain_forward_computation(tiny, task, rows):
     model, tokenizer = tiny
     pairs = [fit_example(tokenizer, task, r, 64) for r in rows]
-    for batch_size in (1, 2):  # padding must not change the number
-        loss, tokens = completion_loss(model, tokenizer, pairs, batch_size)
+    for batch_size in (1, 2):  # padding must not change the numbers
+        nll, tokens = completion_nll(model, tokenizer, pairs, batch_size)
+        for pair, example_nll, example_tokens in zip(pairs, nll, tokens):  # per example, in input order
+            ref, ref_tokens = direct_loss(model, tokenizer, [pair])
+            assert example_tokens == ref_tokens
+            assert abs(example_nll / example_tokens - ref) < 1e-4
         ref, ref_tokens = direct_loss(model, tokenizer, pairs)
-        assert tokens == ref_tokens
-        assert abs(loss - ref) < 1e-4
-    assert loss > 1.0  # a random model is far from perfect: the comparison is not trivially 0 == 0
+        assert sum(tokens) == ref_tokens and abs(sum(nll) / sum(tokens) - ref) < 1e-4
+    assert ref > 1.0  # a random model is far from perfect: the comparison is not trivially 0 == 0
 
 
 def test_contexts_are_cut_never_completions(tiny):
@@ -67,12 +69,14 @@ def test_example_without_room_for_its_completion_is_named(tiny):
     model, tokenizer = tiny
     long_end = {"id": "too-long-7", "context": "Short start.", "completion": "word " * 60}
     with pytest.raises(UnscorableExampleError, match="too-long-7"):
-        evaluate_rows(model, tokenizer, "story", STORIES[:1] + [long_end], 32, 4)
+        score_rows(model, tokenizer, "story", STORIES[:1] + [long_end], 32, 4)
 
 
-def test_evaluate_rows_reports_token_weighted_mean(tiny):
+def test_score_rows_reports_token_weighted_mean_and_each_example(tiny):
     model, tokenizer = tiny
-    out = evaluate_rows(model, tokenizer, "story", STORIES, 64, 2)
+    out, per_example = score_rows(model, tokenizer, "story", STORIES, 64, 2)
+    assert per_example["id"] == ["s1", "s2", "s3"] and per_example["tokens"] == [
+        direct_loss(model, tokenizer, [fit_example(tokenizer, "story", r, 64)])[1] for r in STORIES]
     pairs = [fit_example(tokenizer, "story", r, 64) for r in STORIES]
     per_example = [direct_loss(model, tokenizer, [p]) for p in pairs]
     weighted = sum(l * n for l, n in per_example) / sum(n for _, n in per_example)

@@ -31,6 +31,7 @@ def test_every_stage_runs_and_the_report_is_written(smoke_ws):
         assert all(0.0 < v < 20.0 for v in losses.values()), losses
     report = (ws / "reports/REPORT.md").read_text()
     assert "## Findings of the paper at this scale" in report
+    assert " ± " in report  # loss effects come with their standard errors over test examples
     assert "No fine-tuning run has recorded metrics yet." not in report
     for task in ("story", "qa"):
         rows = [json.loads(line) for line in (ws / f"data/generated/{task}/d0.jsonl").read_text().splitlines()]
@@ -89,16 +90,23 @@ def test_verify_passes_then_catches_a_tampered_metric(smoke_ws, tmp_path):
     assert res.returncode == 0 and f"Scores on {own}" in res.stdout
 
     metrics = ws / "metrics/runs/story/real/s0.json"
-    original = metrics.read_text()
-    record = json.loads(original)
+    examples = ws / "metrics/examples/qa/d6/s0.json"
+    originals = {metrics: metrics.read_text(), examples: examples.read_text()}
+    record = json.loads(originals[metrics])
     record["test_loss"] += 0.01
     metrics.write_text(json.dumps(record))
+    scores = json.loads(originals[examples])
+    scores["nll"][0] += 1.0  # one example's score: the paired comparisons in the report rest on these
+    examples.write_text(json.dumps(scores))
     try:
         res = _gendiv(ws, "verify", "--skip-diversity")
         assert res.returncode == 1
-        assert "FAIL" in res.stdout and "test loss story/real/s0" in res.stdout
+        failed = [line for line in res.stdout.splitlines() if line.rstrip().endswith("FAIL")]
+        assert {" ".join(line.split()[:-4]) for line in failed} == {
+            "test loss story/real/s0", "per-example test scores qa/d6/s0"}, res.stdout
     finally:
-        metrics.write_text(original)
+        for path, text in originals.items():
+            path.write_text(text)
 
 
 def test_metrics_are_listed_by_dvc(smoke_ws):

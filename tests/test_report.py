@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -12,17 +13,39 @@ from gendiv.io import write_json
 from gendiv.params import validate
 
 
-def _write_runs(root, task, losses: dict):
+N_EXAMPLES = 60
+TOKENS = np.array([4 + i % 9 for i in range(N_EXAMPLES)], dtype=float)
+
+
+def _centred(rng, scale):
+    """Per-token noise whose token-weighted mean is exactly 0 (the set's loss stays as given)."""
+    e = rng.normal(0.0, scale, N_EXAMPLES)
+    return e - (e @ TOKENS) / TOKENS.sum()
+
+
+def _examples(loss, shared, rng, run_noise):
+    """Per-example scores of a run with this loss: a test-example pattern shared by every run
+    (hard and easy examples) plus noise of this run alone."""
+    per_token = loss + shared + _centred(rng, run_noise)
+    return {"id": [f"t{i}" for i in range(N_EXAMPLES)], "nll": list(per_token * TOKENS), "tokens": list(TOKENS)}
+
+
+def _write_runs(root, task, losses: dict, run_noise=0.01):
+    rng = np.random.default_rng(0)
+    shared = _centred(rng, 1.0)
     for name, loss in losses.items():
         if name == "base":
             write_json(root / f"metrics/runs/{task}/base.json", {"test_loss": loss})
+            write_json(root / f"metrics/examples/{task}/base.json", _examples(loss, shared, rng, run_noise))
         else:
             for seed, jitter in ((0, 0.0), (1, 0.002)):
                 write_json(root / f"metrics/runs/{task}/{name}/s{seed}.json",
                            {"test_loss": loss + jitter, "train_loss": loss - 0.5})
+                write_json(root / f"metrics/examples/{task}/{name}/s{seed}.json",
+                           _examples(loss + jitter, shared, rng, run_noise))
 
 
-def _setup(tmp_path, repo, raw_params, gen_trend: int):
+def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
     raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
@@ -32,7 +55,7 @@ def _setup(tmp_path, repo, raw_params, gen_trend: int):
         losses.update({f"d{lv}": 3.0 + gen_trend * 0.1 * lv for lv in range(7)})
         losses.update({"fixed_r0.0": 2.1, "fixed_r0.25": 2.2, "fixed_r0.5": 2.3, "fixed_r0.75": 2.4})
         losses.update({f"expand_d{lv}_r{r}": 2.5 - 0.01 * lv for lv in (1, 3, 5) for r in (0.5, 0.8)})
-        _write_runs(tmp_path, task, losses)
+        _write_runs(tmp_path, task, losses, run_noise)
         div = {"real": {"distinct_5": 0.8, "completion_words_mean": 9.0, "answer_words_mean": 4.0},
                "real_test": {"mmd_rbf": 0.01, "frechet": 0.5},
                "fixed_r0.5": {"distinct_5": 0.5, "mmd_rbf": 0.05}}
@@ -79,6 +102,26 @@ def test_rising_loss_is_reported_as_not_reproduced(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=+1)
     v = _verdicts(report.run(p, tmp_path).read_text())
     assert v[("Test loss falls as diversity rises (Gen-D0 to Gen-D6)", "qa")] == "not reproduced"
+
+
+def test_effects_smaller_than_test_noise_are_inconclusive(tmp_path, repo, raw_params):
+    """The same means as a clear result, but each run's per-example noise swamps the 0.1-0.3
+    differences between sets: the verdicts must say the data cannot tell."""
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1, run_noise=5.0)
+    text = report.run(p, tmp_path).read_text()
+    v = _verdicts(text)
+    assert v[("Fixed-size mixing: any share of generated data raises test loss", "story")] == (
+        "inconclusive (within noise)")
+    assert v[("Adding generated data to scarce real data helps (QA)", "qa")] == "inconclusive (within noise)"
+    assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == "reproduced"  # no noise model
+
+
+def test_missing_per_example_scores_are_not_judged(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    shutil.rmtree(tmp_path / "metrics/examples/story/real")
+    v = _verdicts(report.run(p, tmp_path).read_text())
+    assert v[("Every Gen-D set stays worse than real data", "story")] == "not judged"
+    assert v[("Every Gen-D set stays worse than real data", "qa")] == "reproduced"
 
 
 def test_figures_are_valid_pngs_with_expected_series_and_all_linked(tmp_path, repo, raw_params):

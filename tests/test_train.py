@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
-from gendiv.evaluate import encode, evaluate_rows, fit_examples, load_model
+from gendiv.evaluate import encode, fit_examples, load_model, score_rows
 from gendiv.io import read_jsonl, write_jsonl
 from gendiv.params import validate
 from gendiv.train import _resume_or_reset, build_trainer, run_paths, train_run
@@ -89,6 +89,10 @@ def test_run_writes_loadable_adapter_curves_and_metrics(params_for, workdir):
     assert not paths["checkpoints"].exists()
     saved = json.loads(paths["metrics"].read_text())
     assert saved == metrics and saved["n_train"] == 12 and saved["steps"] == 3 and saved["test_tokens"] > 0
+    per_example = json.loads(paths["examples"].read_text())  # what the report pairs runs on
+    assert per_example["id"] == [r["id"] for r in _stories(6, offset=100)]
+    assert sum(per_example["tokens"]) == saved["test_tokens"]
+    assert sum(per_example["nll"]) / sum(per_example["tokens"]) == pytest.approx(saved["test_loss"], abs=1e-6)
     assert saved["train_tokens"] == sum(len(encode(AutoTokenizer.from_pretrained(p.models.base.dir), **x)[0])
                                         for x in fit_examples(AutoTokenizer.from_pretrained(p.models.base.dir),
                                                               "story", _stories(12), 64))
@@ -100,10 +104,10 @@ def test_run_writes_loadable_adapter_curves_and_metrics(params_for, workdir):
     model, tokenizer = load_model(p.models.base.dir, paths["adapter"])
     lora_b = [t for n, t in model.named_parameters() if "lora_B" in n]
     assert lora_b and any(float(t.abs().sum()) > 0 for t in lora_b)  # training moved the adapter
-    again = evaluate_rows(model, tokenizer, "story", read_jsonl("data/real/story/test.jsonl"), 64, 8)
+    again, _ = score_rows(model, tokenizer, "story", read_jsonl("data/real/story/test.jsonl"), 64, 8)
     assert abs(again["test_loss"] - saved["test_loss"]) < 1e-4
     base, _ = load_model(p.models.base.dir)
-    base_loss = evaluate_rows(base, tokenizer, "story", read_jsonl("data/real/story/test.jsonl"), 64, 8)
+    base_loss, _ = score_rows(base, tokenizer, "story", read_jsonl("data/real/story/test.jsonl"), 64, 8)
     assert base_loss["test_loss"] != saved["test_loss"]
 
 

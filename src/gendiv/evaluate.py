@@ -20,6 +20,7 @@ from gendiv.cli import UserError
 from gendiv.datasets import qa_prompt, real_test_path, to_prompt_completion
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, require_task
+from gendiv.results import RUNS_DIR, examples_path
 
 
 class UnscorableExampleError(UserError):
@@ -78,9 +79,13 @@ def fit_examples(tokenizer, task: str, rows: list[dict], max_length: int) -> lis
     return [fit_example(tokenizer, task, row, max_length) for row in rows]
 
 
-def completion_loss(model, tokenizer, pairs: list[dict], batch_size: int,
-                    ids: list[str] | None = None) -> tuple[float, int]:
-    """(sum of completion-token NLL / number of completion tokens, number of those tokens)."""
+def completion_nll(model, tokenizer, pairs: list[dict], batch_size: int,
+                   ids: list[str] | None = None) -> tuple[list[float], list[int]]:
+    """Per example (in input order): summed NLL of its completion tokens, and their number.
+
+    Kept per example so that two runs scored on the same test set can be compared pairwise
+    (the report's standard errors); the set's loss is their token-weighted ratio.
+    """
     import torch
 
     encoded = [encode(tokenizer, p["prompt"], p["completion"]) for p in pairs]
@@ -91,12 +96,13 @@ def completion_loss(model, tokenizer, pairs: list[dict], batch_size: int,
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # less padding
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
-    total, count = 0.0, 0
+    nll_of, tokens_of = [0.0] * len(encoded), [0] * len(encoded)
     was_training = model.training
     model.eval()
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
-            batch = [encoded[i] for i in order[b:b + batch_size]]
+            members = order[b:b + batch_size]
+            batch = [encoded[i] for i in members]
             width = max(len(seq) for seq, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
@@ -113,11 +119,13 @@ def completion_loss(model, tokenizer, pairs: list[dict], batch_size: int,
             logits = out.logits[:, -keep:-1, :].float()
             target = labels[:, width - keep + 1:].to(device)
             nll = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100, reduction="sum")
-            total += float(nll)
-            count += int((target != -100).sum())
+                logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100, reduction="none")
+            per_row = nll.view(len(batch), -1).sum(dim=1).double().cpu().tolist()
+            counts = (target != -100).sum(dim=1).cpu().tolist()
+            for i, value, count in zip(members, per_row, counts):
+                nll_of[i], tokens_of[i] = value, int(count)
     model.train(was_training)
-    return total / count, count
+    return nll_of, tokens_of
 
 
 def load_model(base_dir: str | Path, adapter: Path | None = None):
@@ -136,11 +144,16 @@ def load_model(base_dir: str | Path, adapter: Path | None = None):
     return model, tokenizer
 
 
-def evaluate_rows(model, tokenizer, task: str, rows: list[dict], max_length: int, batch_size: int) -> dict:
+def score_rows(model, tokenizer, task: str, rows: list[dict], max_length: int,
+               batch_size: int) -> tuple[dict, dict]:
+    """(test metrics, per-example scores {"id", "nll", "tokens"}) of `rows`."""
     pairs = fit_examples(tokenizer, task, rows, max_length)
-    loss, tokens = completion_loss(model, tokenizer, pairs, batch_size, ids=[r.get("id") for r in rows])
-    return {"test_loss": round(loss, 6), "test_tokens": tokens, "test_examples": len(rows),
-            "test_perplexity": round(math.exp(loss), 4)}
+    ids = [r.get("id") for r in rows]
+    nll, tokens = completion_nll(model, tokenizer, pairs, batch_size, ids=ids)
+    loss = math.fsum(nll) / sum(tokens)
+    metrics = {"test_loss": round(loss, 6), "test_tokens": sum(tokens), "test_examples": len(rows),
+               "test_perplexity": round(math.exp(loss), 4)}
+    return metrics, {"id": ids, "nll": nll, "tokens": tokens}
 
 
 def main(
@@ -159,13 +172,16 @@ def main(
     rows = read_jsonl(test_file)
     if not rows:
         raise UserError(f"--test-file {test_file}: no examples")
-    if out is None and adapter is None:
-        out = Path("metrics/runs") / task / "base.json"
+    reference = out is None and adapter is None  # the base model's reference run of the pipeline
+    if reference:
+        out = RUNS_DIR / task / "base.json"
     model, tokenizer = load_model(p.models.base.dir, adapter)
-    result = evaluate_rows(model, tokenizer, task, rows, p.train.max_length, p.train.eval_batch_size)
+    result, per_example = score_rows(model, tokenizer, task, rows, p.train.max_length, p.train.eval_batch_size)
     result.update({"task": task, "adapter": str(adapter) if adapter else None, "test_file": str(test_file)})
     if out is not None:
         write_json(out, result)
+    if reference:
+        write_json(examples_path(task, "base"), per_example)
     print(f"{task} test loss {result['test_loss']:.4f} over {result['test_tokens']} completion tokens")
 
 

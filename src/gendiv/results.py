@@ -1,20 +1,29 @@
 """Read every recorded metric into tidy tables: the report and verify both start here.
 
 Run metrics live at metrics/runs/{task}/{dataset}/s{seed}.json (one fine-tuning run each)
-and metrics/runs/{task}/base.json (the base model without adapter); diversity and
-distribution metrics at metrics/diversity/{task}.json, flat "{dataset}.{metric}" keys.
+and metrics/runs/{task}/base.json (the base model without adapter); each run's per-example
+test scores beside them under metrics/examples/ (same layout); diversity and distribution
+metrics at metrics/diversity/{task}.json, nested by dataset.
+
+Every run is scored on the same real test examples, so two runs are compared pairwise:
+the standard error of a loss difference comes from the spread of per-example differences,
+which is far smaller than the spread of the losses themselves.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gendiv.io import read_json
 
 RUNS_DIR = Path("metrics/runs")
+EXAMPLES_DIR = Path("metrics/examples")
 DIVERSITY_DIR = Path("metrics/diversity")
 _SEED_FILE = re.compile(r"^s(\d+)\.json$")
 
@@ -86,3 +95,71 @@ def expansion_of(dataset: str) -> tuple[int, float] | None:
     """(source level, ratio) of an expansion set like 'expand_d3_r0.5'."""
     match = re.fullmatch(r"expand_d(\d+)_r([0-9.]+)", dataset)
     return (int(match.group(1)), float(match.group(2))) if match else None
+
+
+def examples_path(task: str, dataset: str, seed: int | None = None) -> Path:
+    """Per-example test scores of a run; without a seed, of the base model's reference run."""
+    return EXAMPLES_DIR / task / (f"{dataset}.json" if seed is None else f"{dataset}/s{seed}.json")
+
+
+@dataclass(frozen=True)
+class ExampleScores:
+    """Completion NLL (summed over its tokens) and token count of every test example."""
+
+    ids: tuple[str, ...]
+    nll: np.ndarray
+    tokens: np.ndarray
+
+    @property
+    def loss(self) -> float:
+        return float(self.nll.sum() / self.tokens.sum())
+
+
+def example_scores(root: Path, task: str, dataset: str) -> ExampleScores | None:
+    """Per-example scores of a training set, NLL averaged over its seeds (None: none recorded)."""
+    if dataset == "base":
+        files = [root / examples_path(task, "base")]
+    else:
+        files = sorted((root / EXAMPLES_DIR / task / dataset).glob("s*.json"))
+    records = [read_json(f) for f in files if f.is_file()]
+    if not records:
+        return None
+    first = records[0]
+    for other in records[1:]:
+        if other["id"] != first["id"] or other["tokens"] != first["tokens"]:
+            raise ValueError(f"{task}/{dataset}: seeds were scored on different test examples")
+    nll = np.mean([np.asarray(r["nll"], dtype=np.float64) for r in records], axis=0)
+    return ExampleScores(tuple(first["id"]), nll, np.asarray(first["tokens"], dtype=np.float64))
+
+
+def loss_contrast(scores: list[ExampleScores], weights: list[float]) -> tuple[float, float]:
+    """sum_k w_k * loss_k and its standard error over test examples, the runs paired by example.
+
+    All losses share the token counts t_i, so the contrast is the ratio sum_i d_i / sum_i t_i
+    with d_i = sum_k w_k nll_ki; its standard error is the linearised one of a ratio
+    estimator, sqrt(n / (n - 1) * sum_i (d_i - C t_i)^2) / sum_i t_i.
+    """
+    first = scores[0]
+    for s in scores[1:]:
+        if s.ids != first.ids or not np.array_equal(s.tokens, first.tokens):
+            raise ValueError("runs were scored on different test examples; they cannot be paired")
+    d = sum(w * s.nll for w, s in zip(weights, scores))
+    t = first.tokens
+    n = len(t)
+    contrast = float(d.sum() / t.sum())
+    if n < 2:
+        return contrast, math.nan
+    resid = d - contrast * t
+    return contrast, float(math.sqrt(n / (n - 1) * float(resid @ resid)) / t.sum())
+
+
+def loss_difference(a: ExampleScores, b: ExampleScores) -> tuple[float, float]:
+    """loss(a) - loss(b) on the same test examples, and its paired standard error."""
+    return loss_contrast([a, b], [1.0, -1.0])
+
+
+def loss_slope(xs: list[float], scores: list[ExampleScores]) -> tuple[float, float]:
+    """Least-squares slope of loss against x (e.g. the Gen-D level), with its paired standard error."""
+    x = np.asarray(xs, dtype=np.float64)
+    centred = x - x.mean()
+    return loss_contrast(scores, list(centred / float(centred @ centred)))

@@ -4,6 +4,7 @@ A run is (task, dataset name, seed). Loss is on completion tokens only (TRL mask
 prompt of prompt/completion data). Outputs:
   models/adapters/{task}/{dataset}/s{seed}/      peft adapter (PeftModel.from_pretrained)
   metrics/runs/{task}/{dataset}/s{seed}.json     test and train metrics of the run
+  metrics/examples/{task}/{dataset}/s{seed}.json each test example's completion NLL and tokens
   metrics/runs/{task}/{dataset}/s{seed}_live/    DVCLive training curves (dvc plots)
 The adapter is written to a staging folder and renamed into place last, so a killed run
 never leaves a folder that looks finished. Trainer checkpoints (one per epoch) live in
@@ -23,20 +24,21 @@ import typer
 
 from gendiv.cli import UserError
 from gendiv.datasets import dataset_path, real_test_path
-from gendiv.evaluate import evaluate_rows, fit_examples
+from gendiv.evaluate import fit_examples, score_rows
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, Params, require_task
+from gendiv.results import RUNS_DIR, examples_path
 
 ADAPTER_DIR = Path("models/adapters")
-RUN_METRICS_DIR = Path("metrics/runs")
 CHECKPOINT_DIR = Path(".gendiv_cache/train")
 
 
 def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
     return {
         "adapter": ADAPTER_DIR / task / name / f"s{seed}",
-        "metrics": RUN_METRICS_DIR / task / name / f"s{seed}.json",
-        "live": RUN_METRICS_DIR / task / name / f"s{seed}_live",
+        "metrics": RUNS_DIR / task / name / f"s{seed}.json",
+        "examples": examples_path(task, name, seed),
+        "live": RUNS_DIR / task / name / f"s{seed}_live",
         "checkpoints": CHECKPOINT_DIR / task / name / f"s{seed}",
     }
 
@@ -170,8 +172,8 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
     shutil.rmtree(paths["adapter"], ignore_errors=True)
     os.replace(staging, paths["adapter"])
 
-    metrics = evaluate_rows(trainer.model, tokenizer, task, test_rows, p.train.max_length,
-                            p.train.eval_batch_size)
+    metrics, per_example = score_rows(trainer.model, tokenizer, task, test_rows, p.train.max_length,
+                                      p.train.eval_batch_size)
     train_tokens = round(seq_tokens * p.train.epochs)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     metrics.update({
@@ -184,6 +186,7 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
         "tokens_per_second": round(train_tokens / seconds, 1) if not resume else None,
         "resumed": resume,
     })
+    write_json(paths["examples"], per_example)
     write_json(paths["metrics"], metrics)
     shutil.rmtree(paths["checkpoints"], ignore_errors=True)
     return metrics

@@ -41,33 +41,44 @@ class Check:
         return abs(self.recorded - self.recomputed) <= self.tolerance * max(1.0, abs(self.recorded))
 
 
-def _runs(root: Path, task: str) -> list[tuple[str, Path, Path | None]]:
-    """(label, metrics file, adapter dir or None for the base model) of every recorded run."""
+def _runs(root: Path, task: str) -> list[tuple[str, Path, Path, Path | None]]:
+    """(label, metrics file, per-example file, adapter dir or None for the base model) of every run."""
     out = []
     base = root / results.RUNS_DIR / task / "base.json"
     if base.is_file():
-        out.append((f"{task}/base", base, None))
+        out.append((f"{task}/base", base, root / results.examples_path(task, "base"), None))
     for metrics in sorted((root / results.RUNS_DIR / task).glob("*/s*.json")):
         name, seed = metrics.parent.name, metrics.stem
-        out.append((f"{task}/{name}/{seed}", metrics, root / ADAPTERS / task / name / seed))
+        out.append((f"{task}/{name}/{seed}", metrics, root / results.examples_path(task, name, int(seed[1:])),
+                    root / ADAPTERS / task / name / seed))
     return out
 
 
+def _examples_loss(path: Path) -> float | None:
+    """The test loss that a per-example scores file adds up to (None when it is missing)."""
+    if not path.is_file():
+        return None
+    rec = read_json(path)
+    return math.fsum(rec["nll"]) / sum(rec["tokens"])
+
+
 def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows: list[dict] | None):
-    from gendiv.evaluate import evaluate_rows, load_model
+    from gendiv.evaluate import load_model, score_rows
 
     test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
     checks, extra = [], []
-    for label, metrics_file, adapter in _runs(root, task):
+    for label, metrics_file, examples_file, adapter in _runs(root, task):
         recorded = read_json(metrics_file).get("test_loss")
         if adapter is not None and not (adapter / "adapter_config.json").is_file():
             checks.append(Check(f"test loss {label} (adapter missing: {adapter})", recorded, None, tolerance))
             continue
         model, tokenizer = load_model(root / p.models.base.dir, adapter)
-        got = evaluate_rows(model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size)
+        got, per_example = score_rows(model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size)
         checks.append(Check(f"test loss {label}", recorded, got["test_loss"], tolerance))
+        checks.append(Check(f"per-example test scores {label}", _examples_loss(examples_file),
+                            math.fsum(per_example["nll"]) / sum(per_example["tokens"]), tolerance))
         if extra_rows is not None:
-            own = evaluate_rows(model, tokenizer, task, extra_rows, p.train.max_length, p.train.eval_batch_size)
+            own, _ = score_rows(model, tokenizer, task, extra_rows, p.train.max_length, p.train.eval_batch_size)
             extra.append({"run": label, "test_loss": own["test_loss"], "test_tokens": own["test_tokens"]})
     return checks, extra
 
