@@ -5,6 +5,7 @@ same pipeline with bigger params and runs under `pytest -m slow`.
 """
 
 import json
+import re
 
 import pytest
 
@@ -143,3 +144,37 @@ def test_fresh_clone_pulls_instead_of_regenerating(smoke_ws, tmp_path):
     assert adapter.is_file()
     for path in ("data/generated/story/d6.jsonl", "models/adapters/qa/real/s0/adapter_config.json"):
         assert (clone / path).read_bytes() == (ws / path).read_bytes()
+
+
+def test_queued_experiment_reruns_only_what_its_change_touches(smoke_ws):
+    """`dvc exp run --queue` + `dvc queue start -j 1` on the real pipeline: a change to the
+    sampling temperature of the source-diversity study reruns that stage and the report only,
+    and `dvc exp show` lists the experiment with its param and its own metrics."""
+    import subprocess
+    import time
+
+    from dvc_helpers import experiments
+
+    ws, _ = smoke_ws
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(git + ["add", "-A"], cwd=ws, check=True, capture_output=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "baseline results"], cwd=ws, check=True,
+                   capture_output=True)
+    baseline = json.loads((ws / "metrics/source_diversity.json").read_text())
+    dvc(ws, "exp", "run", "--queue", "-n", "hot", "-S", "source_diversity.temperature=1.5")
+    dvc(ws, "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 900
+    while True:
+        status = dvc(ws, "queue", "status").stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(5)
+    assert "Success" in status, status + dvc(ws, "queue", "logs", "hot", check=False).stdout
+    log = dvc(ws, "queue", "logs", "hot").stdout
+    ran = set(re.findall(r"Running stage '([^']+)'", log))
+    assert ran == {"check_params", "output_diversity", "report"}, ran
+    table = experiments(json.loads(dvc(ws, "exp", "show", "--json").stdout))
+    assert table["hot"]["params"]["source_diversity"]["temperature"] == 1.5
+    assert table["hot"]["metrics"]["models"] != baseline["models"]  # its own sampled outputs were measured
+    assert "loss_story" in table["hot"]["metrics"]
