@@ -57,3 +57,18 @@ def test_section_renders_tables_and_a_figure_with_its_series(repo, tmp_path):
     assert "| src_multi |" in text and "**holds**" in text and "source_diversity.png" in text
     series = json.loads(Image.open(tmp_path / FIGURE).text["Description"])
     assert series["intra.distinct_2"]["src_multi"] == models["src_multi"]["intra"]["distinct_2"]
+
+
+def test_test_loss_lines_pair_multi_source_with_each_single_source(repo, tmp_path):
+    from gendiv.report_sources import test_loss_lines
+    from gendiv.results import examples_path
+
+    p = load_params(repo / "params.yaml")
+    assert "per-example scores missing for real" in test_loss_lines(p, tmp_path)[0]
+    shared = np.linspace(1.0, 3.0, N)  # hard and easy test examples, the same for every model
+    for name, shift in (("real", 0.0), ("src_smollm2", 0.3), ("src_gemma3", 0.2), ("src_multi", 0.1)):
+        write_json(tmp_path / examples_path("story", name, 0),
+                   {"id": [f"t{i}" for i in range(N)], "nll": list(2 * (shared + shift)), "tokens": [2] * N})
+    text = "\n".join(test_loss_lines(p, tmp_path))
+    assert "| src_smollm2 | " in text and "-0.2000 ± 0.0000" in text and "-0.1000 ± 0.0000" in text
+    assert "| real | 2.0000 | +0.1000 ± 0.0000 |" in text

@@ -378,10 +378,10 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def render(p: Params, root: Path) -> str:
-    runs = results.run_metrics(root)
+    summary = results.loss_summary(results.run_metrics(root))
     scores: Scores = {(t, d): results.example_scores(root, t, d)
-                      for t, d in results.loss_summary(runs)[["task", "dataset"]].itertuples(index=False)}
-    summary = with_test_se(results.loss_summary(runs), scores)
+                      for t, d in summary[["task", "dataset"]].itertuples(index=False)}
+    summary = with_test_se(summary, scores)
     div = {t: results.diversity_metrics(root, t) for t in TASKS}
     levels = p.levels
     figs = {

@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gendiv import results
 from gendiv.io import read_json
 from gendiv.output_diversity import METRICS, OUT_DIR
 from gendiv.params import Params
@@ -72,6 +73,19 @@ def claims(p: Params, per_prompt: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+def test_loss_lines(p: Params, root: Path) -> list[str]:
+    """Real test loss of each source's model, and multi-source minus each single source (paired)."""
+    names = ["real"] + [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
+    scores = {n: results.example_scores(root, "story", n) for n in names}
+    if not all(scores.values()):
+        return ["Real test loss: per-example scores missing for " + ", ".join(n for n, s in scores.items() if not s)]
+    rows = [[n, fmt(scores[n].loss), "" if n == "src_multi" else
+             "{:+.4f} ± {:.4f}".format(*results.loss_difference(scores["src_multi"], scores[n]))] for n in names]
+    return ["**Real test loss of the fine-tuned models** (the second study measures collapse in outputs, "
+            "not loss; shown so both views sit side by side)", "",
+            table(["model", "test loss", "src_multi − this (paired, ± s.e.)"], rows)]
+
+
 def figure(models: dict, path: Path) -> Path:
     """Intra- and inter-prompt measures per model, side by side."""
     names = list(models)
@@ -114,6 +128,7 @@ def section(p: Params, root: Path) -> list[str]:
         rows.append([n] + [f"{fmt(intra[k])} ± {fmt(intra[k + '_se'])}" for k in MEASURES]
                     + [fmt(inter[k]) for k in MEASURES])
     md.append(table(["model"] + [f"intra {k}" for k in MEASURES] + [f"inter {k}" for k in MEASURES], rows))
+    md += ["", *test_loss_lines(p, root)]
     md += ["", "**Claims of the second study at this scale** (a difference counts (✓) when it is in the "
            "claimed direction and larger than twice its standard error over prompts; a claim holds when a "
            "majority of the three measures count in every comparison it makes)", ""]
