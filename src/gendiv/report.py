@@ -96,7 +96,18 @@ def _distinct5_normalized(div: dict, levels: list[int]) -> dict[str, float]:
     return {k: (v / top if top > 0 else 0.0) for k, v in values.items()}
 
 
-def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path) -> Path | None:
+def _paired_se(scores: Scores, task: str, dataset: str, reference: str) -> float:
+    """Standard error of loss(dataset) - loss(reference) over the shared test examples (0 if unknown).
+
+    Error bars use it, not each loss's own s.e.: the latter is dominated by how hard the test
+    examples are, which every run shares, and would hide differences the paired test resolves.
+    """
+    a, b = scores.get((task, dataset)), scores.get((task, reference))
+    return results.loss_difference(a, b)[1] if a and b and dataset != reference else 0.0
+
+
+def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path,
+                  scores: Scores) -> Path | None:
     tasks = [t for t in TASKS if any(_loss(summary, t, f"d{lv}") for lv in levels)]
     if not tasks:
         return None
@@ -106,9 +117,9 @@ def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], o
         xs, ys, es = [], [], []
         for lv in levels:
             if (got := _loss(summary, task, f"d{lv}")):
-                xs.append(lv), ys.append(got[0]), es.append(got[3])
+                xs.append(lv), ys.append(got[0]), es.append(_paired_se(scores, task, f"d{lv}", "real"))
         ax.errorbar(xs, ys, yerr=es, marker="o", color="tab:blue", capsize=3,
-                    label="Gen-D (test loss ± 1 s.e.)")
+                    label="Gen-D (test loss; bars: ± 1 paired s.e. vs real)")
         series[f"{task}:gen_loss"] = dict(zip(map(str, xs), ys))
         for name, style in (("real", "--"), ("base", ":")):
             if (ref := _loss(summary, task, name)):
@@ -140,8 +151,8 @@ def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], o
     return _save(fig, out, series)
 
 
-def figure_fixed_mixing(summary: pd.DataFrame, out: Path) -> Path | None:
-    present = {t: sorted((r, _loss(summary, t, d)[0], _loss(summary, t, d)[3])
+def figure_fixed_mixing(summary: pd.DataFrame, out: Path, scores: Scores) -> Path | None:
+    present = {t: sorted((r, _loss(summary, t, d)[0], _paired_se(scores, t, d, "fixed_r0.0"))
                          for d in summary[summary.task == t].dataset
                          if (r := results.fixed_ratio_of(d)) is not None) for t in TASKS}
     tasks = [t for t in TASKS if present[t]]
@@ -153,7 +164,7 @@ def figure_fixed_mixing(summary: pd.DataFrame, out: Path) -> Path | None:
         rhos, means, errs = zip(*present[task])
         ax.errorbar(rhos, means, yerr=errs, marker="o", capsize=3)
         ax.set_xlabel("mixing ratio rho = |gen| / (|gen| + |real|)")
-        ax.set_ylabel("test loss (± 1 s.e. over test examples)")
+        ax.set_ylabel("test loss (bars: ± 1 paired s.e. vs rho = 0)")
         ax.set_title(f"Fixed-size mixing: {task}")
         series[f"{task}:fixed"] = dict(zip(map(str, rhos), means))
     return _save(fig, out, series)
@@ -254,8 +265,9 @@ def findings(summary: pd.DataFrame, div_by_task: dict, levels: list[int], scores
             out.append(Finding(
                 claim, task, _verdict([slope], -1),
                 f"least-squares slope of test loss per level = {_pm(slope)}; Spearman(level, loss) = {rho:.2f} "
-                f"(p = {pval:.2f}); loss D{gen[0][0]} = {_fmt(gen[0][1])}, D{gen[-1][0]} = {_fmt(gen[-1][1])}; "
-                f"largest std over seeds = {_fmt(spread)} (n = {gen[0][3]} seed(s)). Rule: slope below 0 by {rule}"))
+                f"(p = {pval:.2f}); loss D{gen[0][0]} = {_fmt(gen[0][1])}, D{gen[-1][0]} = {_fmt(gen[-1][1])}; " +
+                (f"largest std over seeds = {_fmt(spread)} ({gen[0][3]} seeds). " if gen[0][3] > 1 else
+                 "seed-to-seed spread not measured (1 seed). ") + f"Rule: slope below 0 by {rule}"))
         if gen and _loss(summary, task, "real"):
             out.append(loss_finding(
                 "Every Gen-D set stays worse than real data", task,
@@ -385,8 +397,8 @@ def render(p: Params, root: Path) -> str:
     div = {t: results.diversity_metrics(root, t) for t in TASKS}
     levels = p.levels
     figs = {
-        "levels": figure_levels(summary, div, levels, root / FIGURES / "loss_vs_diversity.png"),
-        "fixed": figure_fixed_mixing(summary, root / FIGURES / "fixed_mixing.png"),
+        "levels": figure_levels(summary, div, levels, root / FIGURES / "loss_vs_diversity.png", scores),
+        "fixed": figure_fixed_mixing(summary, root / FIGURES / "fixed_mixing.png", scores),
         "expansion": figure_expansion(summary, root / FIGURES / "expansion.png"),
     }
     md = ["# gendiv report: diversity of LLM-generated data and fine-tuning quality", "",
