@@ -49,6 +49,7 @@ def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
     raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
+    raw_params["train"]["seeds"] = [0, 1]
     p = validate(raw_params, root=repo)
     for task in ("story", "qa"):
         losses = {"base": 4.0, "real": 2.0, "expand_real": 2.6}
@@ -164,3 +165,15 @@ def test_empty_metrics_say_so(tmp_path, repo, raw_params):
     text = report.run(p, tmp_path).read_text()
     assert "No fine-tuning run has recorded metrics yet." in text
     assert not (tmp_path / "reports/figures/results/loss_vs_diversity.png").exists()
+
+
+def test_runs_outside_the_params_grid_are_left_out(tmp_path, repo, raw_params):
+    """DVC keeps the files of runs whose stages left the grid (a smaller `dvc exp run -S`):
+    the report must not mix them in."""
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    write_json(tmp_path / "metrics/runs/story/fixed_r0.9/s0.json", {"test_loss": 9.0})
+    write_json(tmp_path / "metrics/runs/story/d0/s7.json", {"test_loss": 9.0})
+    report.run(p, tmp_path)
+    summary = json.loads((tmp_path / "metrics/summary.json").read_text())
+    assert "fixed_r0.9" not in summary["loss_story"]
+    assert summary["loss_story"]["d0"] == pytest.approx(3.001)  # seed 7 is not in train.seeds

@@ -390,8 +390,8 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def render(p: Params, root: Path) -> str:
-    summary = results.loss_summary(results.run_metrics(root))
-    scores: Scores = {(t, d): results.example_scores(root, t, d)
+    summary = results.loss_summary(results.run_metrics(root, p))
+    scores: Scores = {(t, d): results.example_scores(root, t, d, p.train.seeds)
                       for t, d in summary[["task", "dataset"]].itertuples(index=False)}
     summary = with_test_se(summary, scores)
     div = {t: results.diversity_metrics(root, t) for t in TASKS}
@@ -490,9 +490,9 @@ def render(p: Params, root: Path) -> str:
     return "\n".join(md) + "\n"
 
 
-def summary_metrics(root: Path) -> dict:
+def summary_metrics(p: Params, root: Path) -> dict:
     """Mean test loss per task and training set: short column names for `dvc exp show`."""
-    summary = results.loss_summary(results.run_metrics(root))
+    summary = results.loss_summary(results.run_metrics(root, p))
     out: dict[str, dict[str, float]] = {}
     for _, row in summary.iterrows():
         out.setdefault(f"loss_{row.task}", {})[row.dataset] = round(float(row["mean"]), 6)
@@ -500,7 +500,7 @@ def summary_metrics(root: Path) -> dict:
 
 
 def run(p: Params, root: Path = Path(".")) -> Path:
-    write_json(root / SUMMARY, summary_metrics(root))
+    write_json(root / SUMMARY, summary_metrics(p, root))
     text = render(p, root)
     with atomic_open(root / REPORT) as fh:
         fh.write(text)

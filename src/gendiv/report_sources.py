@@ -76,7 +76,7 @@ def claims(p: Params, per_prompt: dict) -> list[tuple[str, str, str]]:
 def test_loss_lines(p: Params, root: Path) -> list[str]:
     """Real test loss of each source's model, and multi-source minus each single source (paired)."""
     names = ["real"] + [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
-    scores = {n: results.example_scores(root, "story", n) for n in names}
+    scores = {n: results.example_scores(root, "story", n, p.train.seeds) for n in names}
     if not all(scores.values()):
         return ["Real test loss: per-example scores missing for " + ", ".join(n for n, s in scores.items() if not s)]
     rows = [[n, fmt(scores[n].loss), "" if n == "src_multi" else

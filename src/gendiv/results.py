@@ -21,22 +21,41 @@ import numpy as np
 import pandas as pd
 
 from gendiv.io import read_json
+from gendiv.params import TASKS, Params
 
 RUNS_DIR = Path("metrics/runs")
 EXAMPLES_DIR = Path("metrics/examples")
 DIVERSITY_DIR = Path("metrics/diversity")
 _SEED_FILE = re.compile(r"^s(\d+)\.json$")
+_SUBSET = re.compile(r"(?:real|d\d+)_n\d+")
 
 
-def run_metrics(root: Path = Path(".")) -> pd.DataFrame:
-    """One row per fine-tuning run: task, dataset, seed and every number the run recorded."""
+def planned_runs(p: Params) -> set[tuple[str, str, int]]:
+    """(task, dataset, seed) of every run the params ask dvc.yaml for; the base model has seed -1.
+
+    Files of runs that the params no longer ask for stay in the workspace (DVC does not delete
+    outputs of stages that left the grid), so readers select by this set, never by glob alone.
+    """
+    from gendiv.datasets import dataset_names
+
+    sources = [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
+    runs = {(task, "base", -1) for task in TASKS}
+    for task in TASKS:
+        names = [n for n in dataset_names(p, task) if not _SUBSET.fullmatch(n)]  # subsets are not trained
+        names += sources if task == "story" else []
+        runs |= {(task, name, seed) for name in names for seed in p.train.seeds}
+    return runs
+
+
+def run_metrics(root: Path, p: Params) -> pd.DataFrame:
+    """One row per fine-tuning run of the params' grid: task, dataset, seed and its recorded numbers."""
+    planned = planned_runs(p)
     rows = []
     for path in sorted((root / RUNS_DIR).glob("*/*/s*.json")):
         match = _SEED_FILE.match(path.name)
-        if not match:
-            continue
         task, dataset = path.parent.parent.name, path.parent.name
-        rows.append({"task": task, "dataset": dataset, "seed": int(match.group(1)), **_numbers(read_json(path))})
+        if match and (task, dataset, int(match.group(1))) in planned:
+            rows.append({"task": task, "dataset": dataset, "seed": int(match.group(1)), **_numbers(read_json(path))})
     for path in sorted((root / RUNS_DIR).glob("*/base.json")):
         rows.append({"task": path.parent.name, "dataset": "base", "seed": -1, **_numbers(read_json(path))})
     columns = ["task", "dataset", "seed", "test_loss"]
@@ -115,12 +134,12 @@ class ExampleScores:
         return float(self.nll.sum() / self.tokens.sum())
 
 
-def example_scores(root: Path, task: str, dataset: str) -> ExampleScores | None:
-    """Per-example scores of a training set, NLL averaged over its seeds (None: none recorded)."""
+def example_scores(root: Path, task: str, dataset: str, seeds: list[int]) -> ExampleScores | None:
+    """Per-example scores of a training set, NLL averaged over `seeds` (None: none recorded)."""
     if dataset == "base":
         files = [root / examples_path(task, "base")]
     else:
-        files = sorted((root / EXAMPLES_DIR / task / dataset).glob("s*.json"))
+        files = [root / examples_path(task, dataset, seed) for seed in seeds]
     records = [read_json(f) for f in files if f.is_file()]
     if not records:
         return None

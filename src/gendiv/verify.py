@@ -41,16 +41,19 @@ class Check:
         return abs(self.recorded - self.recomputed) <= self.tolerance * max(1.0, abs(self.recorded))
 
 
-def _runs(root: Path, task: str) -> list[tuple[str, Path, Path, Path | None]]:
-    """(label, metrics file, per-example file, adapter dir or None for the base model) of every run."""
+def _runs(p: Params, root: Path, task: str) -> list[tuple[str, Path, Path, Path | None]]:
+    """(label, metrics file, per-example file, adapter dir or None for the base model) of every
+    run the params ask for, recorded or not (a missing one fails its check)."""
     out = []
-    base = root / results.RUNS_DIR / task / "base.json"
-    if base.is_file():
-        out.append((f"{task}/base", base, root / results.examples_path(task, "base"), None))
-    for metrics in sorted((root / results.RUNS_DIR / task).glob("*/s*.json")):
-        name, seed = metrics.parent.name, metrics.stem
-        out.append((f"{task}/{name}/{seed}", metrics, root / results.examples_path(task, name, int(seed[1:])),
-                    root / ADAPTERS / task / name / seed))
+    for run_task, name, seed in sorted(results.planned_runs(p)):
+        if run_task != task:
+            continue
+        if name == "base":
+            out.append((f"{task}/base", root / results.RUNS_DIR / task / "base.json",
+                        root / results.examples_path(task, "base"), None))
+        else:
+            out.append((f"{task}/{name}/s{seed}", root / results.RUNS_DIR / task / name / f"s{seed}.json",
+                        root / results.examples_path(task, name, seed), root / ADAPTERS / task / name / f"s{seed}"))
     return out
 
 
@@ -67,7 +70,10 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
 
     test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
     checks, extra = [], []
-    for label, metrics_file, examples_file, adapter in _runs(root, task):
+    for label, metrics_file, examples_file, adapter in _runs(p, root, task):
+        if not metrics_file.is_file():
+            checks.append(Check(f"test loss {label} (metrics missing: {metrics_file})", None, None, tolerance))
+            continue
         recorded = read_json(metrics_file).get("test_loss")
         if adapter is not None and not (adapter / "adapter_config.json").is_file():
             checks.append(Check(f"test loss {label} (adapter missing: {adapter})", recorded, None, tolerance))
