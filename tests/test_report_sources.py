@@ -61,7 +61,7 @@ def test_section_renders_tables_and_a_figure_with_its_series(repo, tmp_path):
 
 def test_test_loss_lines_pair_multi_source_with_each_single_source(repo, tmp_path):
     from gendiv.report_sources import test_loss_lines
-    from gendiv.results import examples_path
+    from gendiv.runs import examples_path
 
     p = load_params(repo / "params.yaml")
     assert "per-example scores missing for real" in test_loss_lines(p, tmp_path)[0]

@@ -5,6 +5,7 @@ import pytest
 
 from gendiv import results
 from gendiv.io import write_json
+from gendiv.runs import examples_path
 
 
 def _scores(nll, tokens, ids=None):
@@ -53,11 +54,11 @@ def test_runs_on_different_examples_cannot_be_paired():
 
 def test_example_scores_average_the_seeds_of_a_set(tmp_path):
     for seed, nll in ((0, [2.0, 4.0]), (1, [4.0, 8.0])):
-        write_json(tmp_path / results.examples_path("qa", "d1", seed), {"id": ["a", "b"], "nll": nll, "tokens": [1, 2]})
+        write_json(tmp_path / examples_path("qa", "d1", seed), {"id": ["a", "b"], "nll": nll, "tokens": [1, 2]})
     got = results.example_scores(tmp_path, "qa", "d1", [0, 1])
     assert list(got.nll) == [3.0, 6.0] and got.loss == pytest.approx(9.0 / 3)
     assert results.example_scores(tmp_path, "qa", "d2", [0, 1]) is None
     assert list(results.example_scores(tmp_path, "qa", "d1", [1]).nll) == [4.0, 8.0]  # only the asked seeds
-    write_json(tmp_path / results.examples_path("qa", "d1", 2), {"id": ["a", "b"], "nll": [1, 1], "tokens": [2, 2]})
+    write_json(tmp_path / examples_path("qa", "d1", 2), {"id": ["a", "b"], "nll": [1, 1], "tokens": [2, 2]})
     with pytest.raises(ValueError, match="different test examples"):
         results.example_scores(tmp_path, "qa", "d1", [0, 2])

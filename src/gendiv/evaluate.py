@@ -20,7 +20,7 @@ from gendiv.cli import UserError
 from gendiv.datasets import qa_prompt, real_test_path, to_prompt_completion
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, require_task
-from gendiv.results import RUNS_DIR, examples_path
+from gendiv.runs import RUNS_DIR, examples_path
 
 
 class UnscorableExampleError(UserError):

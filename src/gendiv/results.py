@@ -22,9 +22,8 @@ import pandas as pd
 
 from gendiv.io import read_json
 from gendiv.params import TASKS, Params
+from gendiv.runs import RUNS_DIR, examples_path
 
-RUNS_DIR = Path("metrics/runs")
-EXAMPLES_DIR = Path("metrics/examples")
 DIVERSITY_DIR = Path("metrics/diversity")
 _SEED_FILE = re.compile(r"^s(\d+)\.json$")
 _SUBSET = re.compile(r"(?:real|d\d+)_n\d+")
@@ -114,11 +113,6 @@ def expansion_of(dataset: str) -> tuple[int, float] | None:
     """(source level, ratio) of an expansion set like 'expand_d3_r0.5'."""
     match = re.fullmatch(r"expand_d(\d+)_r([0-9.]+)", dataset)
     return (int(match.group(1)), float(match.group(2))) if match else None
-
-
-def examples_path(task: str, dataset: str, seed: int | None = None) -> Path:
-    """Per-example test scores of a run; without a seed, of the base model's reference run."""
-    return EXAMPLES_DIR / task / (f"{dataset}.json" if seed is None else f"{dataset}/s{seed}.json")
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,14 @@ from gendiv.datasets import dataset_path, real_test_path
 from gendiv.evaluate import fit_examples, score_rows
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, Params, require_task
-from gendiv.results import RUNS_DIR, examples_path
+from gendiv.runs import ADAPTERS_DIR, RUNS_DIR, examples_path
 
-ADAPTER_DIR = Path("models/adapters")
 CHECKPOINT_DIR = Path(".gendiv_cache/train")
 
 
 def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
     return {
-        "adapter": ADAPTER_DIR / task / name / f"s{seed}",
+        "adapter": ADAPTERS_DIR / task / name / f"s{seed}",
         "metrics": RUNS_DIR / task / name / f"s{seed}.json",
         "examples": examples_path(task, name, seed),
         "live": RUNS_DIR / task / name / f"s{seed}_live",

@@ -21,8 +21,8 @@ from gendiv import results
 from gendiv.cli import UserError
 from gendiv.io import read_json, read_jsonl, write_json
 from gendiv.params import TASKS, Params, load_params
+from gendiv.runs import ADAPTERS_DIR, RUNS_DIR, examples_path
 
-ADAPTERS = Path("models/adapters")
 
 
 @dataclass
@@ -49,11 +49,10 @@ def _runs(p: Params, root: Path, task: str) -> list[tuple[str, Path, Path, Path 
         if run_task != task:
             continue
         if name == "base":
-            out.append((f"{task}/base", root / results.RUNS_DIR / task / "base.json",
-                        root / results.examples_path(task, "base"), None))
+            out.append((f"{task}/base", root / RUNS_DIR / task / "base.json", root / examples_path(task, "base"), None))
         else:
-            out.append((f"{task}/{name}/s{seed}", root / results.RUNS_DIR / task / name / f"s{seed}.json",
-                        root / results.examples_path(task, name, seed), root / ADAPTERS / task / name / f"s{seed}"))
+            out.append((f"{task}/{name}/s{seed}", root / RUNS_DIR / task / name / f"s{seed}.json",
+                        root / examples_path(task, name, seed), root / ADAPTERS_DIR / task / name / f"s{seed}"))
     return out
 
 
