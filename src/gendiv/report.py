@@ -71,13 +71,13 @@ def _save(fig, path: Path, series: dict) -> Path:
     return path
 
 
-def _loss(summary: pd.DataFrame, task: str, dataset: str) -> tuple[float, float, int, float] | None:
-    """(mean test loss, std over seeds, seeds, standard error over test examples) of a set."""
+def _loss(summary: pd.DataFrame, task: str, dataset: str) -> tuple[float, float, int] | None:
+    """(mean test loss, std over seeds, seeds) of a set."""
     row = summary[(summary.task == task) & (summary.dataset == dataset)]
     if row.empty:
         return None
     r = row.iloc[0]
-    return float(r["mean"]), float(r["std"]), int(r["n"]), float(r.get("se", float("nan")))
+    return float(r["mean"]), float(r["std"]), int(r["n"])
 
 
 def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
