@@ -78,6 +78,7 @@ def build_app(selected: str | None = None) -> typer.Typer:
 
 
 TIMINGS_DIR = Path(".gendiv_cache/timings")
+UNTIMED = {"verify", "apply-profile"}  # tools run beside the pipeline, not stages of it
 
 
 def _record_timing(argv: list[str], seconds: float) -> None:
@@ -96,7 +97,7 @@ def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
     except _user_error_types() as err:
         _report(err)
     except SystemExit as done:
-        if done.code in (0, None) and "--help" not in argv:
+        if done.code in (0, None) and "--help" not in argv and not UNTIMED.intersection(label[:1]):
             _record_timing(label, time.perf_counter() - start)
         raise
 

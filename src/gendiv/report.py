@@ -486,6 +486,8 @@ def render(p: Params, root: Path) -> str:
                _table(["key", "this run", "paper"], [[f"`{k}`", a, b] for k, a, b in diffs]), ""]
     if prov["timings"]:
         md += ["### Wall time per stage (as run on this machine)", "",
+               "The last run of each stage; a stage whose work came from a cache (LLM calls, "
+               "embeddings) shows that run's time, not the first one's.", "",
                _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in prov["timings"]]), ""]
     return "\n".join(md) + "\n"
 

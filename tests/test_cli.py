@@ -1,0 +1,27 @@
+"""The `gendiv` command: stages are timed for the report, tools run beside the pipeline are not."""
+
+import json
+
+import pytest
+import typer
+
+from gendiv import cli
+
+
+def _ok_app() -> typer.Typer:
+    app = typer.Typer(add_completion=False)
+    app.command()(lambda: None)
+    return app
+
+
+@pytest.mark.parametrize("label,timed", [(["mix", "--task", "qa"], True), (["verify", "--out", "x"], False),
+                                         (["apply-profile", "p.yaml"], False)])
+def test_only_pipeline_stages_are_timed(tmp_path, monkeypatch, label, timed):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        cli._run(_ok_app(), [], label)
+    assert done.value.code in (0, None)
+    files = list((tmp_path / cli.TIMINGS_DIR).glob("*.json")) if (tmp_path / cli.TIMINGS_DIR).exists() else []
+    assert len(files) == (1 if timed else 0)
+    if timed:
+        assert json.loads(files[0].read_text())["stage"] == "gendiv " + " ".join(label)
