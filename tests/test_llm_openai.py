@@ -238,3 +238,26 @@ def test_an_endpoint_that_keeps_failing_stops_with_a_clear_error_and_keeps_answe
         with pytest.raises(EndpointError, match="kept failing after 1 retries"):
             llm.complete(reqs)
         assert len(llm.cache) == srv.calls > 0      # every answered request was cached
+
+
+def test_the_sampling_seed_depends_on_the_request_not_on_the_endpoint_url(tmp_path, raw_params, monkeypatch):
+    """The same params through two endpoint URLs (here two ports) send the same seeds, so a
+    proxy or another host serving the same model samples the same data."""
+    import copy
+
+    from gendiv.llm.base import request_seed
+
+    reqs = [Request("t", "1", [{"role": "user", "content": f"topic {i}"}], f"s/{i}") for i in range(8)]
+    seen, answers = [], []
+    for run in ("a", "b"):
+        ws = tmp_path / run
+        ws.mkdir()
+        monkeypatch.chdir(ws)
+        with FakeOpenAI(malformed_every=3) as srv:
+            make_workspace(ws, copy.deepcopy(raw_params), srv.base_url)
+            p = load_params(ws / "params.yaml")
+            answers.append([c.text for c in open_llm(p.generator, p.seed, GenerationStats(), ws / "cache").complete(reqs)])
+            seen.append(sorted(srv.arrivals))
+    assert seen[0] == seen[1] and answers[0] == answers[1]
+    assert request_seed(p.seed, reqs[0]) != request_seed(p.seed + 1, reqs[0])
+    assert len({request_seed(p.seed, r) for r in reqs}) == len(reqs)

@@ -69,3 +69,13 @@ def call_key(settings: dict, request: Request) -> str:
 def derived_seed(seed: int, key: str) -> int:
     """A 31-bit seed from the global seed and a call key (for sampling reproducibly)."""
     return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+def request_seed(seed: int, request: Request) -> int:
+    """The sampling seed an API request carries: global seed + the request alone.
+
+    Not the call key: that also holds the endpoint URL and the client's settings, so the same
+    params sent through another URL (a proxy, a local port) or in batch mode would sample
+    differently.
+    """
+    return derived_seed(seed, call_key({}, request))

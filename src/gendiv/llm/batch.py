@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from gendiv.io import atomic_open, read_json
-from gendiv.llm.base import Completion, derived_seed
+from gendiv.llm.base import Completion, request_seed
 from gendiv.llm.openai_backend import EndpointError, OpenAIBackend, chat_body, parse_chat
 
 MAX_REQUESTS = 50_000
@@ -37,7 +37,7 @@ class BatchBackend(OpenAIBackend):
         if state.is_file():
             return read_json(state)["batch_id"]
         lines = [json.dumps({"custom_id": k, "method": "POST", "url": "/v1/chat/completions",
-                             "body": chat_body(self.cfg, r, derived_seed(self.seed, k))}, ensure_ascii=False)
+                             "body": chat_body(self.cfg, r, request_seed(self.seed, r))}, ensure_ascii=False)
                  for k, r in items]
         data = ("\n".join(lines) + "\n").encode("utf-8")
         upload = self.with_retries(lambda: self.client.files.create(file=("batch.jsonl", data), purpose="batch"), stats)

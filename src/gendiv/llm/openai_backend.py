@@ -16,7 +16,7 @@ import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from gendiv.cli import UserError
-from gendiv.llm.base import Completion, Request, derived_seed
+from gendiv.llm.base import Completion, Request, request_seed
 from gendiv.llm.ratelimit import RateLimiter
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
@@ -102,7 +102,7 @@ class OpenAIBackend:
             raise EndpointError(f"the endpoint refused a request: {err.status_code} {err.message}") from None
 
     def call(self, key: str, request: Request, stats) -> Completion:
-        body = chat_body(self.cfg, request, derived_seed(self.seed, key))
+        body = chat_body(self.cfg, request, request_seed(self.seed, request))
 
         def send() -> dict:
             waited = self.limiter.acquire(estimate_tokens(request, self.cfg.max_new_tokens))
