@@ -177,3 +177,34 @@ def test_runs_outside_the_params_grid_are_left_out(tmp_path, repo, raw_params):
     summary = json.loads((tmp_path / "metrics/summary.json").read_text())
     assert "fixed_r0.9" not in summary["loss_story"]
     assert summary["loss_story"]["d0"] == pytest.approx(3.001)  # seed 7 is not in train.seeds
+
+
+@pytest.mark.parametrize("size_slope, growth_verdict", [(+0.01, "reproduced"), (-0.01, "not reproduced")])
+def test_dataset_size_claims_follow_the_numbers(tmp_path, repo, raw_params, size_slope, growth_verdict):
+    raw_params["mixing"]["subset_sizes"] = [6, 12]
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)     # full Gen-D sets: 3.0 - 0.1 x level
+    full = p.n_generated("qa")
+    for task in ("story", "qa"):
+        losses = {"real_n6": 1.9, "real_n12": 1.8}
+        losses.update({f"d{lv}_n{n}": 3.0 - 0.1 * lv + size_slope * (n - full) for lv in range(7) for n in (6, 12)})
+        _write_runs(tmp_path, task, losses)
+    text = report.run(p, tmp_path).read_text()
+    v = _verdicts(text)
+    worse = "At every dataset size, every Gen-D subset stays worse than the real subset of that size"
+    trend = "The diversity trend of experiment 1 (loss falls as diversity rises) holds at every dataset size"
+    growth = "More LLM-generated data can be harmful: larger Gen-D sets give higher test loss"
+    assert v[(worse, "story")] == v[(worse, "qa")] == "reproduced"
+    assert v[(trend, "story")] == v[(trend, "qa")] == "reproduced"
+    assert v[(growth, "qa")] == growth_verdict and (growth, "story") not in v
+    series = json.loads(Image.open(tmp_path / "reports/figures/results/dataset_size.png").text["Description"])
+    assert set(series["qa:real"]) == {"6", "12", str(p.n_real_train("qa"))}
+    assert series["qa:d2"]["6"] == pytest.approx(2.8 + size_slope * (6 - full) + 0.001)   # mean of 2 seeds
+    d2 = [2.8 + size_slope * (n - full) + 0.001 for n in (6, 12, full)]
+    assert f"| set | n = 6 | n = 12 | n = {full} |" in text and "| d2 | {:.4f} | {:.4f} | {:.4f} |".format(*d2) in text
+
+
+def test_dataset_size_section_says_how_to_run_it_when_off(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    text = report.run(p, tmp_path).read_text()
+    assert "Not run at this scale: `mixing.subset_sizes` is empty. Each size adds 32 fine-tuning runs" in text
+    assert not (tmp_path / "reports/figures/results/dataset_size.png").exists()

@@ -438,6 +438,10 @@ def render(p: Params, root: Path) -> str:
     if figs["expansion"]:
         md += ["### Variable-size expansion (paper figs. 6-7)", "", f"![expansion]({_rel(figs['expansion'], root)})", ""]
 
+    from gendiv import report_size   # imports this module's helpers
+
+    md += report_size.section(p, root, summary, scores)
+
     md += ["## Diversity: Distinct-5 beside the paper's values", "",
            "The paper's numbers use an aggregation it does not define (their scale differs from "
            "ours); compare the trend across levels, not the absolute values.", ""]

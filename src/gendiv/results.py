@@ -26,7 +26,6 @@ from gendiv.runs import RUNS_DIR, examples_path
 
 DIVERSITY_DIR = Path("metrics/diversity")
 _SEED_FILE = re.compile(r"^s(\d+)\.json$")
-_SUBSET = re.compile(r"(?:real|d\d+)_n\d+")
 
 
 def planned_runs(p: Params) -> set[tuple[str, str, int]]:
@@ -40,8 +39,7 @@ def planned_runs(p: Params) -> set[tuple[str, str, int]]:
     sources = [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
     runs = {(task, "base", -1) for task in TASKS}
     for task in TASKS:
-        names = [n for n in dataset_names(p, task) if not _SUBSET.fullmatch(n)]  # subsets are not trained
-        names += sources if task == "story" else []
+        names = dataset_names(p, task) + (sources if task == "story" else [])
         runs |= {(task, name, seed) for name in names for seed in p.train.seeds}
     return runs
 
@@ -107,6 +105,12 @@ def level_of(dataset: str) -> int | None:
 def fixed_ratio_of(dataset: str) -> float | None:
     match = re.fullmatch(r"fixed_r([0-9.]+)", dataset)
     return float(match.group(1)) if match else None
+
+
+def subset_of(dataset: str) -> tuple[str, int] | None:
+    """(source, size) of a dataset-size subset like 'd3_n100' or 'real_n100'."""
+    match = re.fullmatch(r"(real|d\d+)_n(\d+)", dataset)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 def expansion_of(dataset: str) -> tuple[int, float] | None:

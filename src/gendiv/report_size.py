@@ -1,0 +1,150 @@
+"""The report's dataset-size section (paper sec 4.4): experiment 1 repeated on n-sample subsets.
+
+Each subset run is scored on the same real test examples as every other run, so its claims
+are judged like the main findings: on paired per-example loss differences, an effect
+counting only beyond report.SIGNIFICANT standard errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from gendiv import results
+from gendiv.params import Params
+from gendiv.report import (Finding, NOT_JUDGED, SIGNIFICANT, Scores, TASKS, _fmt as fmt, _loss, _pm as pm,
+                           _rel as rel, _save, _table as table, _verdict as verdict)
+
+FIGURE = Path("reports/figures/results/dataset_size.png")
+
+
+def size_grid(p: Params, summary: pd.DataFrame, task: str) -> dict[str, dict[int, str]]:
+    """{source: {size: dataset}} of the trained sets: the subsets, plus each full set at its size."""
+    grid: dict[str, dict[int, str]] = {}
+    for dataset in summary[summary.task == task].dataset:
+        if (sub := results.subset_of(dataset)):
+            grid.setdefault(sub[0], {})[sub[1]] = dataset
+    if not grid:
+        return {}
+    full = {"real": p.n_real_train(task), **{f"d{lv}": p.n_generated(task) for lv in p.levels}}
+    for source, sizes in grid.items():
+        if _loss(summary, task, source):
+            sizes[full[source]] = source
+    return {s: dict(sorted(grid[s].items())) for s in sorted(grid, key=lambda s: (s != "real", len(s), s))}
+
+
+def _judge(claim: str, task: str, effects: list[tuple[str, tuple[float, float] | None]], sign: int,
+           rule: str) -> Finding:
+    missing = [label for label, e in effects if e is None]
+    if missing:
+        return Finding(claim, task, NOT_JUDGED, "per-example test scores missing for " + ", ".join(missing))
+    if not effects:
+        return Finding(claim, task, "not run at this scale", "no comparison available")
+    return Finding(claim, task, verdict([e for _, e in effects], sign),
+                   "; ".join(f"{label}: {pm(e)}" for label, e in effects) + f". Rule: {rule}")
+
+
+def findings(p: Params, summary: pd.DataFrame, scores: Scores) -> list[Finding]:
+    """The paper's sec 4.4 claims, judged per task on the subset runs."""
+    out = []
+    beyond = f"by more than {SIGNIFICANT:g} s.e."
+    for task in TASKS:
+        grid = size_grid(p, summary, task)
+        if not grid:
+            continue
+        sc = lambda name: scores.get((task, name))  # noqa: E731
+        pair = lambda a, b: results.loss_difference(sc(a), sc(b)) if sc(a) and sc(b) else None  # noqa: E731
+        real = grid.get("real", {})
+        gen = {s: sizes for s, sizes in grid.items() if s != "real"}
+        worse = [(f"{s.upper()} − real at n={n}", pair(name, real[n])) for s, sizes in gen.items()
+                 for n, name in sizes.items() if n in real and name != s]
+        out.append(_judge("At every dataset size, every Gen-D subset stays worse than the real subset of that size",
+                          task, worse, +1, f"every Gen-D subset's loss above real's of the same size {beyond}"))
+        trend = []
+        for n in sorted({n for sizes in gen.values() for n in sizes}):
+            at_n = [(int(s[1:]), name) for s, sizes in gen.items() if (name := sizes.get(n))]
+            if len(at_n) >= 3:
+                ok = all(sc(name) for _, name in at_n)
+                trend.append((f"slope per level at n={n}", results.loss_slope(
+                    [lv for lv, _ in at_n], [sc(name) for _, name in at_n]) if ok else None))
+        if trend:
+            out.append(_judge("The diversity trend of experiment 1 (loss falls as diversity rises) holds at every "
+                              "dataset size", task, trend, -1, f"every least-squares slope below 0 {beyond}"))
+        if task == "qa":
+            growth = []
+            for s, sizes in gen.items():
+                if len(sizes) >= 2:
+                    ok = all(sc(name) for name in sizes.values())
+                    growth.append((f"{s.upper()} slope per 1,000 samples", _per_thousand(results.loss_slope(
+                        list(sizes), [sc(name) for name in sizes.values()])) if ok else None))
+            out.append(_judge("More LLM-generated data can be harmful: larger Gen-D sets give higher test loss", task,
+                              growth, +1, f"every level's slope of loss against size above 0 {beyond}"))
+    return out
+
+
+def _per_thousand(effect: tuple[float, float]) -> tuple[float, float]:
+    return effect[0] * 1000, effect[1] * 1000
+
+
+def figure(p: Params, summary: pd.DataFrame, scores: Scores, path: Path) -> Path | None:
+    grids = {t: g for t in TASKS if (g := size_grid(p, summary, t))}
+    if not grids:
+        return None
+    fig, axes = plt.subplots(1, len(grids), figsize=(5.5 * len(grids), 4), squeeze=False)
+    series = {}
+    cmap = plt.get_cmap("viridis")
+    for ax, (task, grid) in zip(axes[0], grids.items()):
+        real = grid.get("real", {})
+        for source, sizes in grid.items():
+            xs = list(sizes)
+            ys = [_loss(summary, task, name)[0] for name in sizes.values()]
+            errs = []
+            for n, name in sizes.items():
+                a, b = scores.get((task, name)), scores.get((task, real.get(n, "")))
+                errs.append(results.loss_difference(a, b)[1] if a and b and source != "real" else 0.0)
+            style = {"color": "black", "linestyle": "--"} if source == "real" else \
+                {"color": cmap(int(source[1:]) / max(1, max(p.levels)))}
+            ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=source if source == "real" else
+                        f"Gen-D{source[1:]}", **style)
+            series[f"{task}:{source}"] = {str(n): y for n, y in zip(xs, ys)}
+        ax.set_xlabel("training samples (rightmost point: the full set)")
+        ax.set_ylabel("test loss (bars: ± 1 paired s.e. vs real, same size)")
+        ax.set_title(f"Dataset size: {task}")
+        ax.legend(fontsize=7)
+    return _save(fig, path, series)
+
+
+def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores) -> list[str]:
+    """Markdown lines of the section; says how to run it when the params leave it off."""
+    md = ["## Dataset size (paper sec 4.4)", ""]
+    sizes = p.mixing.subset_sizes
+    if not sizes:
+        n = 2 * (1 + len(p.levels)) * len(p.train.seeds)
+        return md + ["Not run at this scale: `mixing.subset_sizes` is empty. Each size adds "
+                     f"{n} fine-tuning runs (real and every Gen-D level, both tasks, every seed), e.g. "
+                     "`dvc exp run -S 'mixing.subset_sizes=[8,16]'`.", ""]
+    md += [f"Experiment 1 repeated on the first n samples of one seeded order of real and of each Gen-D "
+           f"level (n = {', '.join(map(str, sizes))}; QA subsets take contexts round-robin, so each context keeps "
+           "its share of QA pairs); the full sets are the rightmost points. Every run is scored on the same "
+           "real test examples.", ""]
+    claims = findings(p, summary, scores)
+    if claims:
+        md.append(table(["claim", "task", "verdict", "numbers that decide it"],
+                        [[f.claim, f.task, f"**{f.verdict}**", f.evidence] for f in claims]))
+        md.append("")
+    fig = figure(p, summary, scores, root / FIGURE)
+    if fig:
+        md += [f"![dataset size]({rel(fig, root)})", ""]
+    else:
+        md += ["No subset run has recorded metrics yet.", ""]
+    for task in TASKS:
+        grid = size_grid(p, summary, task)
+        sizes_seen = sorted({n for by_n in grid.values() for n in by_n})
+        if grid:
+            rows = [[src] + [fmt(_loss(summary, task, by_n[n])[0]) if n in by_n else "-" for n in sizes_seen]
+                    for src, by_n in grid.items()]
+            md += [f"**{task}**: test loss by training samples", "",
+                   table(["set"] + [f"n = {n}" for n in sizes_seen], rows), ""]
+    return md
