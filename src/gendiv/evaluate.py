@@ -20,7 +20,7 @@ from gendiv.cli import UserError
 from gendiv.datasets import qa_prompt, real_test_path, to_prompt_completion
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, require_task
-from gendiv.runs import RUNS_DIR, examples_path
+from gendiv.runs import examples_path, metrics_path
 
 
 class UnscorableExampleError(UserError):
@@ -174,7 +174,7 @@ def main(
         raise UserError(f"--test-file {test_file}: no examples")
     reference = out is None and adapter is None  # the base model's reference run of the pipeline
     if reference:
-        out = RUNS_DIR / task / "base.json"
+        out = metrics_path(task, "base")
     model, tokenizer = load_model(p.models.base.dir, adapter)
     result, per_example = score_rows(model, tokenizer, task, rows, p.train.max_length, p.train.eval_batch_size)
     result.update({"task": task, "adapter": str(adapter) if adapter else None, "test_file": str(test_file)})

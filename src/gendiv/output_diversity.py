@@ -32,10 +32,10 @@ from gendiv.llm.base import derived_seed
 from gendiv.measure.distinct import distinct_corpus, whitespace_tokens
 from gendiv.params import Params, load_params
 from gendiv.prepare_real import split_sentences
+from gendiv.runs import adapter_path
 
 OUT_DIR = Path("data/outputs/story")
 METRICS = Path("metrics/source_diversity.json")
-ADAPTERS = Path("models/adapters/story")
 
 
 def model_names(p: Params) -> list[str]:
@@ -131,7 +131,7 @@ def run(p: Params) -> dict:
     jobs = [(name, seed) for name in model_names(p) for seed in (p.train.seeds if name != "base" else [p.seed])]
     runs: dict[str, list[dict]] = {}
     for name, seed in tqdm(jobs, desc="sampling outputs", unit="model"):
-        adapter = None if name == "base" else ADAPTERS / name / f"s{seed}"
+        adapter = None if name == "base" else adapter_path("story", name, seed)
         if adapter is not None and not (adapter / "adapter_config.json").is_file():
             from gendiv.cli import UserError
 

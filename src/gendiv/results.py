@@ -22,10 +22,9 @@ import pandas as pd
 
 from gendiv.io import read_json
 from gendiv.params import TASKS, Params
-from gendiv.runs import RUNS_DIR, examples_path
+from gendiv.runs import examples_path, metrics_path
 
 DIVERSITY_DIR = Path("metrics/diversity")
-_SEED_FILE = re.compile(r"^s(\d+)\.json$")
 
 
 def planned_runs(p: Params) -> set[tuple[str, str, int]]:
@@ -46,15 +45,11 @@ def planned_runs(p: Params) -> set[tuple[str, str, int]]:
 
 def run_metrics(root: Path, p: Params) -> pd.DataFrame:
     """One row per fine-tuning run of the params' grid: task, dataset, seed and its recorded numbers."""
-    planned = planned_runs(p)
     rows = []
-    for path in sorted((root / RUNS_DIR).glob("*/*/s*.json")):
-        match = _SEED_FILE.match(path.name)
-        task, dataset = path.parent.parent.name, path.parent.name
-        if match and (task, dataset, int(match.group(1))) in planned:
-            rows.append({"task": task, "dataset": dataset, "seed": int(match.group(1)), **_numbers(read_json(path))})
-    for path in sorted((root / RUNS_DIR).glob("*/base.json")):
-        rows.append({"task": path.parent.name, "dataset": "base", "seed": -1, **_numbers(read_json(path))})
+    for task, dataset, seed in sorted(planned_runs(p)):
+        path = root / metrics_path(task, dataset, None if dataset == "base" else seed)
+        if path.is_file():
+            rows.append({"task": task, "dataset": dataset, "seed": seed, **_numbers(read_json(path))})
     columns = ["task", "dataset", "seed", "test_loss"]
     return pd.DataFrame(rows, columns=None if rows else columns)
 

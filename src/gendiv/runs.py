@@ -13,6 +13,25 @@ RUNS_DIR = Path("metrics/runs")
 EXAMPLES_DIR = Path("metrics/examples")
 
 
+def _file(folder: Path, task: str, dataset: str, seed: int | None) -> Path:
+    return folder / task / (f"{dataset}.json" if seed is None else f"{dataset}/s{seed}.json")
+
+
+def metrics_path(task: str, dataset: str, seed: int | None = None) -> Path:
+    """Test (and train) metrics of a run; without a seed, of the base model's reference run."""
+    return _file(RUNS_DIR, task, dataset, seed)
+
+
 def examples_path(task: str, dataset: str, seed: int | None = None) -> Path:
     """Per-example test scores of a run; without a seed, of the base model's reference run."""
-    return EXAMPLES_DIR / task / (f"{dataset}.json" if seed is None else f"{dataset}/s{seed}.json")
+    return _file(EXAMPLES_DIR, task, dataset, seed)
+
+
+def adapter_path(task: str, dataset: str, seed: int) -> Path:
+    """The peft adapter folder of a run (PeftModel.from_pretrained loads it)."""
+    return ADAPTERS_DIR / task / dataset / f"s{seed}"
+
+
+def live_path(task: str, dataset: str, seed: int) -> Path:
+    """The DVCLive folder of a run's training curves."""
+    return RUNS_DIR / task / dataset / f"s{seed}_live"

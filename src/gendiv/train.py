@@ -27,17 +27,17 @@ from gendiv.datasets import dataset_path, real_test_path
 from gendiv.evaluate import fit_examples, score_rows
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, Params, require_task
-from gendiv.runs import ADAPTERS_DIR, RUNS_DIR, examples_path
+from gendiv.runs import adapter_path, examples_path, live_path, metrics_path
 
 CHECKPOINT_DIR = Path(".gendiv_cache/train")
 
 
 def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
     return {
-        "adapter": ADAPTERS_DIR / task / name / f"s{seed}",
-        "metrics": RUNS_DIR / task / name / f"s{seed}.json",
+        "adapter": adapter_path(task, name, seed),
+        "metrics": metrics_path(task, name, seed),
         "examples": examples_path(task, name, seed),
-        "live": RUNS_DIR / task / name / f"s{seed}_live",
+        "live": live_path(task, name, seed),
         "checkpoints": CHECKPOINT_DIR / task / name / f"s{seed}",
     }
 

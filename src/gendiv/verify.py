@@ -21,7 +21,7 @@ from gendiv import results
 from gendiv.cli import UserError
 from gendiv.io import read_json, read_jsonl, write_json
 from gendiv.params import TASKS, Params, load_params
-from gendiv.runs import ADAPTERS_DIR, RUNS_DIR, examples_path
+from gendiv.runs import adapter_path, metrics_path
 
 
 
@@ -41,27 +41,24 @@ class Check:
         return abs(self.recorded - self.recomputed) <= self.tolerance * max(1.0, abs(self.recorded))
 
 
-def _runs(p: Params, root: Path, task: str) -> list[tuple[str, Path, Path, Path | None]]:
-    """(label, metrics file, per-example file, adapter dir or None for the base model) of every
-    run the params ask for, recorded or not (a missing one fails its check)."""
+def _runs(p: Params, root: Path, task: str) -> list[tuple[str, str, int | None, Path | None]]:
+    """(label, dataset, seed, adapter dir) of every run the params ask for, recorded or not (a
+    missing one fails its check); the base model has seed and adapter None."""
     out = []
     for run_task, name, seed in sorted(results.planned_runs(p)):
         if run_task != task:
             continue
         if name == "base":
-            out.append((f"{task}/base", root / RUNS_DIR / task / "base.json", root / examples_path(task, "base"), None))
+            out.append((f"{task}/base", name, None, None))
         else:
-            out.append((f"{task}/{name}/s{seed}", root / RUNS_DIR / task / name / f"s{seed}.json",
-                        root / examples_path(task, name, seed), root / ADAPTERS_DIR / task / name / f"s{seed}"))
+            out.append((f"{task}/{name}/s{seed}", name, seed, root / adapter_path(task, name, seed)))
     return out
 
 
-def _examples_loss(path: Path) -> float | None:
-    """The test loss that a per-example scores file adds up to (None when it is missing)."""
-    if not path.is_file():
-        return None
-    rec = read_json(path)
-    return math.fsum(rec["nll"]) / sum(rec["tokens"])
+def _examples_loss(root: Path, task: str, name: str, seed: int | None) -> float | None:
+    """The test loss that a run's per-example scores add up to (None when they are missing)."""
+    scores = results.example_scores(root, task, name, [] if seed is None else [seed])
+    return scores.loss if scores else None
 
 
 def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows: list[dict] | None):
@@ -69,7 +66,8 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
 
     test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
     checks, extra = [], []
-    for label, metrics_file, examples_file, adapter in _runs(p, root, task):
+    for label, name, seed, adapter in _runs(p, root, task):
+        metrics_file = root / metrics_path(task, name, seed)
         if not metrics_file.is_file():
             checks.append(Check(f"test loss {label} (metrics missing: {metrics_file})", None, None, tolerance))
             continue
@@ -80,7 +78,7 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
         model, tokenizer = load_model(root / p.models.base.dir, adapter)
         got, per_example = score_rows(model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size)
         checks.append(Check(f"test loss {label}", recorded, got["test_loss"], tolerance))
-        checks.append(Check(f"per-example test scores {label}", _examples_loss(examples_file),
+        checks.append(Check(f"per-example test scores {label}", _examples_loss(root, task, name, seed),
                             math.fsum(per_example["nll"]) / sum(per_example["tokens"]), tolerance))
         if extra_rows is not None:
             own, _ = score_rows(model, tokenizer, task, extra_rows, p.train.max_length, p.train.eval_batch_size)
