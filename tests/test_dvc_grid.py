@@ -1,0 +1,27 @@
+"""dvc.yaml trains exactly the runs that the report and verify read (results.planned_runs)."""
+
+import re
+
+import pytest
+import yaml
+from dvc.repo import Repo
+
+from gendiv import results
+from gendiv.params import validate
+from workspace import copy_workspace, edit_params
+
+_RUN = re.compile(r"metrics/runs/(story|qa)/(?:([^/]+)/s(\d+)|base)\.json")
+
+
+@pytest.mark.parametrize("updates", [{}, {"mixing.subset_sizes": [6, 12], "train.seeds": [0, 3]}],
+                         ids=["default", "subsets-and-two-seeds"])
+def test_dvc_yaml_trains_exactly_the_planned_runs(tmp_path, updates):
+    ws = copy_workspace(tmp_path)
+    edit_params(ws, updates)
+    with Repo(str(ws)) as repo:
+        outs = [str(out.def_path) for stage in repo.index.stages for out in stage.outs]
+    trained = {(m[1], m[2] or "base", int(m[3]) if m[3] else -1) for m in map(_RUN.fullmatch, outs) if m}
+    p = validate(yaml.safe_load((ws / "params.yaml").read_text()), root=ws)
+    assert trained == results.planned_runs(p)
+    if updates:
+        assert ("qa", "d6_n12", 3) in trained and ("story", "real_n6", 0) in trained
