@@ -102,8 +102,8 @@ def _paired_se(scores: Scores, task: str, dataset: str, reference: str) -> float
     Error bars use it, not each loss's own s.e.: the latter is dominated by how hard the test
     examples are, which every run shares, and would hide differences the paired test resolves.
     """
-    a, b = scores.get((task, dataset)), scores.get((task, reference))
-    return results.loss_difference(a, b)[1] if a and b and dataset != reference else 0.0
+    effect = paired_difference(scores, task, dataset, reference) if dataset != reference else None
+    return effect[1] if effect else 0.0
 
 
 def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path,
@@ -229,6 +229,24 @@ def _verdict(effects: list[tuple[float, float]], sign: int) -> str:
     return "inconclusive (within noise)"
 
 
+def paired_difference(scores: Scores, task: str, a: str, b: str) -> tuple[float, float] | None:
+    """loss(a) - loss(b) with its paired s.e. (None when either set's per-example scores are missing)."""
+    sa, sb = scores.get((task, a)), scores.get((task, b))
+    return results.loss_difference(sa, sb) if sa and sb else None
+
+
+def judge(claim: str, task: str, effects: list[tuple[str, tuple[float, float] | None]], sign: int,
+          note: str) -> Finding:
+    """A loss claim judged on labelled effects (estimate, s.e.); None marks missing scores."""
+    missing = [label for label, e in effects if e is None]
+    if missing:
+        return Finding(claim, task, NOT_JUDGED, "per-example test scores missing for " + ", ".join(missing))
+    if not effects:
+        return Finding(claim, task, "not run at this scale", "no comparison available")
+    evidence = "; ".join(f"{label}: {_pm(e)}" for label, e in effects)
+    return Finding(claim, task, _verdict([e for _, e in effects], sign), f"{evidence}. {note}")
+
+
 def findings(summary: pd.DataFrame, div_by_task: dict, levels: list[int], scores: Scores) -> list[Finding]:
     """Every claim of the paper judged on the recorded numbers.
 
@@ -238,18 +256,10 @@ def findings(summary: pd.DataFrame, div_by_task: dict, levels: list[int], scores
     out: list[Finding] = []
     rule = f"more than {SIGNIFICANT:g} s.e."
 
-    def diff(task: str, a: str, b: str) -> tuple[float, float] | None:
-        sa, sb = scores.get((task, a)), scores.get((task, b))
-        return results.loss_difference(sa, sb) if sa and sb else None
-
     def loss_finding(claim: str, task: str, pairs: list[tuple[str, str, str]], sign: int, note: str) -> Finding:
         """pairs: (label, set, reference set); each effect is loss(set) - loss(reference)."""
-        effects = [(label, diff(task, a, b)) for label, a, b in pairs]
-        missing = [label for label, e in effects if e is None]
-        if missing:
-            return Finding(claim, task, NOT_JUDGED, "per-example test scores missing for " + ", ".join(missing))
-        evidence = "; ".join(f"{label}: {_pm(e)}" for label, e in effects)
-        return Finding(claim, task, _verdict([e for _, e in effects], sign), f"{evidence}. {note}")
+        return judge(claim, task, [(label, paired_difference(scores, task, a, b)) for label, a, b in pairs],
+                     sign, note)
 
     for task in TASKS:
         gen = [(lv, *_loss(summary, task, f"d{lv}")) for lv in levels if _loss(summary, task, f"d{lv}")]
@@ -389,8 +399,8 @@ def _rel(path: Path, root: Path) -> str:
     return os.path.relpath(root / path, root / REPORT.parent).replace(os.sep, "/")
 
 
-def render(p: Params, root: Path) -> str:
-    summary = results.loss_summary(results.run_metrics(root, p))
+def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
+    """REPORT.md's text; `summary` is results.loss_summary of the params' runs."""
     scores: Scores = {(t, d): results.example_scores(root, t, d, p.train.seeds)
                       for t, d in summary[["task", "dataset"]].itertuples(index=False)}
     summary = with_test_se(summary, scores)
@@ -496,9 +506,8 @@ def render(p: Params, root: Path) -> str:
     return "\n".join(md) + "\n"
 
 
-def summary_metrics(p: Params, root: Path) -> dict:
+def summary_metrics(summary: pd.DataFrame) -> dict:
     """Mean test loss per task and training set: short column names for `dvc exp show`."""
-    summary = results.loss_summary(results.run_metrics(root, p))
     out: dict[str, dict[str, float]] = {}
     for _, row in summary.iterrows():
         out.setdefault(f"loss_{row.task}", {})[row.dataset] = round(float(row["mean"]), 6)
@@ -506,8 +515,9 @@ def summary_metrics(p: Params, root: Path) -> dict:
 
 
 def run(p: Params, root: Path = Path(".")) -> Path:
-    write_json(root / SUMMARY, summary_metrics(p, root))
-    text = render(p, root)
+    summary = results.loss_summary(results.run_metrics(root, p))
+    write_json(root / SUMMARY, summary_metrics(summary))
+    text = render(p, root, summary)
     with atomic_open(root / REPORT) as fh:
         fh.write(text)
     return root / REPORT

@@ -14,8 +14,8 @@ import pandas as pd
 
 from gendiv import results
 from gendiv.params import Params
-from gendiv.report import (Finding, NOT_JUDGED, SIGNIFICANT, Scores, TASKS, _fmt as fmt, _loss, _pm as pm,
-                           _rel as rel, _save, _table as table, _verdict as verdict)
+from gendiv.report import (Finding, SIGNIFICANT, Scores, TASKS, _fmt as fmt, _loss, _paired_se, _rel as rel,
+                           _save, _table as table, judge, paired_difference)
 
 FIGURE = Path("reports/figures/results/dataset_size.png")
 
@@ -35,61 +35,45 @@ def size_grid(p: Params, summary: pd.DataFrame, task: str) -> dict[str, dict[int
     return {s: dict(sorted(grid[s].items())) for s in sorted(grid, key=lambda s: (s != "real", len(s), s))}
 
 
-def _judge(claim: str, task: str, effects: list[tuple[str, tuple[float, float] | None]], sign: int,
-           rule: str) -> Finding:
-    missing = [label for label, e in effects if e is None]
-    if missing:
-        return Finding(claim, task, NOT_JUDGED, "per-example test scores missing for " + ", ".join(missing))
-    if not effects:
-        return Finding(claim, task, "not run at this scale", "no comparison available")
-    return Finding(claim, task, verdict([e for _, e in effects], sign),
-                   "; ".join(f"{label}: {pm(e)}" for label, e in effects) + f". Rule: {rule}")
+Grids = dict[str, dict[str, dict[int, str]]]  # task -> size_grid of that task (tasks with subsets only)
 
 
-def findings(p: Params, summary: pd.DataFrame, scores: Scores) -> list[Finding]:
+def findings(grids: Grids, scores: Scores) -> list[Finding]:
     """The paper's sec 4.4 claims, judged per task on the subset runs."""
     out = []
     beyond = f"by more than {SIGNIFICANT:g} s.e."
-    for task in TASKS:
-        grid = size_grid(p, summary, task)
-        if not grid:
-            continue
-        sc = lambda name: scores.get((task, name))  # noqa: E731
-        pair = lambda a, b: results.loss_difference(sc(a), sc(b)) if sc(a) and sc(b) else None  # noqa: E731
+    for task, grid in grids.items():
+        def slope(xs: list[int], names: list[str]) -> tuple[float, float] | None:
+            found = [scores.get((task, name)) for name in names]
+            return results.loss_slope(xs, found) if all(found) else None
+
         real = grid.get("real", {})
         gen = {s: sizes for s, sizes in grid.items() if s != "real"}
-        worse = [(f"{s.upper()} − real at n={n}", pair(name, real[n])) for s, sizes in gen.items()
-                 for n, name in sizes.items() if n in real and name != s]
-        out.append(_judge("At every dataset size, every Gen-D subset stays worse than the real subset of that size",
-                          task, worse, +1, f"every Gen-D subset's loss above real's of the same size {beyond}"))
+        worse = [(f"{s.upper()} − real at n={n}", paired_difference(scores, task, name, real[n]))
+                 for s, sizes in gen.items() for n, name in sizes.items() if n in real and name != s]
+        out.append(judge("At every dataset size, every Gen-D subset stays worse than the real subset of that size",
+                         task, worse, +1, f"Rule: every Gen-D subset's loss above real's of the same size {beyond}"))
         trend = []
         for n in sorted({n for sizes in gen.values() for n in sizes}):
             at_n = [(int(s[1:]), name) for s, sizes in gen.items() if (name := sizes.get(n))]
             if len(at_n) >= 3:
-                ok = all(sc(name) for _, name in at_n)
-                trend.append((f"slope per level at n={n}", results.loss_slope(
-                    [lv for lv, _ in at_n], [sc(name) for _, name in at_n]) if ok else None))
+                trend.append((f"slope per level at n={n}", slope(*map(list, zip(*at_n)))))
         if trend:
-            out.append(_judge("The diversity trend of experiment 1 (loss falls as diversity rises) holds at every "
-                              "dataset size", task, trend, -1, f"every least-squares slope below 0 {beyond}"))
+            out.append(judge("The diversity trend of experiment 1 (loss falls as diversity rises) holds at every "
+                             "dataset size", task, trend, -1, f"Rule: every least-squares slope below 0 {beyond}"))
         if task == "qa":
-            growth = []
-            for s, sizes in gen.items():
-                if len(sizes) >= 2:
-                    ok = all(sc(name) for name in sizes.values())
-                    growth.append((f"{s.upper()} slope per 1,000 samples", _per_thousand(results.loss_slope(
-                        list(sizes), [sc(name) for name in sizes.values()])) if ok else None))
-            out.append(_judge("More LLM-generated data can be harmful: larger Gen-D sets give higher test loss", task,
-                              growth, +1, f"every level's slope of loss against size above 0 {beyond}"))
+            growth = [(f"{s.upper()} slope per 1,000 samples", _per_thousand(slope(list(sizes), list(sizes.values()))))
+                      for s, sizes in gen.items() if len(sizes) >= 2]
+            out.append(judge("More LLM-generated data can be harmful: larger Gen-D sets give higher test loss", task,
+                             growth, +1, f"Rule: every level's slope of loss against size above 0 {beyond}"))
     return out
 
 
-def _per_thousand(effect: tuple[float, float]) -> tuple[float, float]:
-    return effect[0] * 1000, effect[1] * 1000
+def _per_thousand(effect: tuple[float, float] | None) -> tuple[float, float] | None:
+    return (effect[0] * 1000, effect[1] * 1000) if effect else None
 
 
-def figure(p: Params, summary: pd.DataFrame, scores: Scores, path: Path) -> Path | None:
-    grids = {t: g for t in TASKS if (g := size_grid(p, summary, t))}
+def figure(p: Params, grids: Grids, summary: pd.DataFrame, scores: Scores, path: Path) -> Path | None:
     if not grids:
         return None
     fig, axes = plt.subplots(1, len(grids), figsize=(5.5 * len(grids), 4), squeeze=False)
@@ -100,10 +84,7 @@ def figure(p: Params, summary: pd.DataFrame, scores: Scores, path: Path) -> Path
         for source, sizes in grid.items():
             xs = list(sizes)
             ys = [_loss(summary, task, name)[0] for name in sizes.values()]
-            errs = []
-            for n, name in sizes.items():
-                a, b = scores.get((task, name)), scores.get((task, real.get(n, "")))
-                errs.append(results.loss_difference(a, b)[1] if a and b and source != "real" else 0.0)
+            errs = [_paired_se(scores, task, name, real.get(n)) for n, name in sizes.items()]
             style = {"color": "black", "linestyle": "--"} if source == "real" else \
                 {"color": cmap(int(source[1:]) / max(1, max(p.levels)))}
             ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=source if source == "real" else
@@ -129,22 +110,21 @@ def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores) -> lis
            f"level (n = {', '.join(map(str, sizes))}; QA subsets take contexts round-robin, so each context keeps "
            "its share of QA pairs); the full sets are the rightmost points. Every run is scored on the same "
            "real test examples.", ""]
-    claims = findings(p, summary, scores)
+    grids = {t: g for t in TASKS if (g := size_grid(p, summary, t))}
+    claims = findings(grids, scores)
     if claims:
         md.append(table(["claim", "task", "verdict", "numbers that decide it"],
                         [[f.claim, f.task, f"**{f.verdict}**", f.evidence] for f in claims]))
         md.append("")
-    fig = figure(p, summary, scores, root / FIGURE)
+    fig = figure(p, grids, summary, scores, root / FIGURE)
     if fig:
         md += [f"![dataset size]({rel(fig, root)})", ""]
     else:
         md += ["No subset run has recorded metrics yet.", ""]
-    for task in TASKS:
-        grid = size_grid(p, summary, task)
+    for task, grid in grids.items():
         sizes_seen = sorted({n for by_n in grid.values() for n in by_n})
-        if grid:
-            rows = [[src] + [fmt(_loss(summary, task, by_n[n])[0]) if n in by_n else "-" for n in sizes_seen]
-                    for src, by_n in grid.items()]
-            md += [f"**{task}**: test loss by training samples", "",
-                   table(["set"] + [f"n = {n}" for n in sizes_seen], rows), ""]
+        rows = [[src] + [fmt(_loss(summary, task, by_n[n])[0]) if n in by_n else "-" for n in sizes_seen]
+                for src, by_n in grid.items()]
+        md += [f"**{task}**: test loss by training samples", "",
+               table(["set"] + [f"n = {n}" for n in sizes_seen], rows), ""]
     return md
