@@ -45,6 +45,7 @@ class QAData(_Section):
     qa_per_doc: PosInt
     test_qa_per_doc: PosInt
     max_context_words: Annotated[int, Field(ge=16)] | None = None
+    answer_in_context: bool = False   # keep only QA pairs whose answer's content words are in the (cut) context
 
 
 class Data(_Section):
@@ -97,11 +98,15 @@ class Generator(_Section):
     batch_poll_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     price_in_per_mtok: Annotated[float, Field(ge=0)] = 2.5
     price_out_per_mtok: Annotated[float, Field(ge=0)] = 10.0
+    prompt_style: Literal["chat", "completion"] = "chat"
 
     @model_validator(mode="after")
     def _batch_api_needs_openai(self) -> "Generator":
         if self.batch_api and self.backend != "openai":
             raise ValueError("generator.batch_api = true needs generator.backend = openai")
+        if self.prompt_style == "completion" and self.backend != "hf":
+            raise ValueError("generator.prompt_style = completion (a document the model continues) needs "
+                             "generator.backend = hf; an OpenAI-compatible chat endpoint takes prompt_style = chat")
         return self
 
 
@@ -109,6 +114,7 @@ class StoryGen(_Section):
     topic_pool_size: PosInt
     topic_subset_sizes: list[PosInt]
     n_seed_stories: Annotated[int, Field(ge=1, le=10)] = 2
+    seed_stories: Literal["per_sample", "per_topic"] = "per_sample"   # draw seed stories per sample or once per topic
     n_samples: PosInt | None = None
     truncate_long_stories: bool = True
 
@@ -205,6 +211,7 @@ class Train(_Section):
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1e-4
     weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-4
     epochs: Annotated[float, Field(gt=0, le=100)] = 3
+    max_steps: PosInt | None = None   # a fixed optimizer-step budget for every run (overrides epochs); None = epochs
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 8
     max_length: Annotated[int, Field(ge=32, le=131072)] = 256
     eval_batch_size: Annotated[int, Field(ge=1, le=4096)] = 16

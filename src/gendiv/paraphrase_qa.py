@@ -6,6 +6,8 @@ pairs (one per request, from the context and a few real example pairs), and for
 of a seeded shuffle (the answer is kept). A level stage then only selects from the pool:
 level i keeps the paraphrases of r_i questions (m_p * r_i pairs) plus the first
 n - m_p * r_i generated pairs of every context. Output rows carry the real (cut) context.
+With `generator.prompt_style = completion` (a pretrained model) both requests are documents
+to continue: the context followed by a Q/A list, and a list of rewritten questions.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ FEW_SHOT = (("Where did Tom go after school?", "After school, where did Tom go?"
 PARAPHRASE_TEMPLATE = Template(
     id="qa_paraphrase_question", version="3",
     user="Rewrite this question in different words. Keep its meaning; do not answer it.\n\nQuestion: {question}",
+)
+PAIR_COMPLETION = Template(
+    id="qa_generate_pair_completion", version="1",
+    user="{context}\n\nQuestions about the text above, with short answers:\n{examples}",
+)
+PARAPHRASE_COMPLETION = Template(
+    id="qa_paraphrase_question_completion", version="1",
+    user=("Questions rewritten in other words, with the same meaning:\n\n"
+          + "".join(f"Question: {q}\nRewritten: {a}\n\n" for q, a in FEW_SHOT)
+          + "Question: {question}\nRewritten:"),
 )
 # Shown as earlier turns: SmolLM2-135M answered the question instead of rewriting it in ~80% of
 # answers when the examples were inside one message (version 2); as turns, ~25% are rejected.
@@ -98,16 +110,24 @@ def pair_examples(rows: list[dict], index: int, k: int, seed: int) -> list[dict]
     return random.Random(f"{seed}-qa-{rows[0]['document_id']}-{index}").sample(rows, k)
 
 
+def paraphrase_prompt(question: str, completion: bool) -> tuple[Template, dict]:
+    if completion:
+        return PARAPHRASE_COMPLETION, {"question": question}
+    return PARAPHRASE_TEMPLATE, {"question": question, "shots": PARAPHRASE_SHOTS}
+
+
 def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
     """One group of generated pairs per context, one group of paraphrases per chosen question."""
     q = p.qa_gen
+    completion = p.generator.prompt_style == "completion"
+    pair_template = PAIR_COMPLETION if completion else PAIR_TEMPLATE
     groups, meta = [], {}
     for doc, rows in by_doc.items():
         context = rows[0]["context"]
 
         def pair_prompt(index: int, rows=rows, context=context):
             shown = pair_examples(rows, index, q.n_example_pairs, p.seed)
-            return PAIR_TEMPLATE, {"context": context,
+            return pair_template, {"context": context,
                                    "examples": "\n".join(f"Q: {r['question']}\nA: {r['answer']}" for r in shown)}
 
         def pair_parse(text: str, index: int, rows=rows):
@@ -120,7 +140,7 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
         for src in chosen_questions(rows, max(q.replaced_questions), p.seed):
             gid = f"qa/{doc}/paraphrase/{src['id']}"
             groups.append(Group(gid, q.paraphrases_per_question,
-                                lambda _i, s=src: (PARAPHRASE_TEMPLATE, {"question": s["question"], "shots": PARAPHRASE_SHOTS}),
+                                lambda _i, s=src: paraphrase_prompt(s["question"], completion),
                                 lambda text, _i, s=src: parse_paraphrase(text, s["question"])))
             meta[gid] = {"document_id": doc, "kind": "paraphrase", "source": src}
     return groups, meta
@@ -140,7 +160,9 @@ def pool_main(params: Path = typer.Option(Path("params.yaml"), help="params file
     finally:
         write_json(out_dir / "pool.report.json", {
             **stats.as_dict(p.generator), "contexts": len(by_doc), "groups": len(groups),
-            "templates": [f"{t.id}@{t.version}" for t in (PAIR_TEMPLATE, PARAPHRASE_TEMPLATE)],
+            "templates": [f"{t.id}@{t.version}" for t in ((PAIR_COMPLETION, PARAPHRASE_COMPLETION)
+                                                          if p.generator.prompt_style == "completion"
+                                                          else (PAIR_TEMPLATE, PARAPHRASE_TEMPLATE))],
             "elapsed_s": round(time.perf_counter() - start, 1)})
     rows = []
     for g in groups:

@@ -3,7 +3,10 @@
 Schema (JSON lines, one object per sample):
   story: {"id", "context" (sentences 1-4), "completion" (sentence 5)}
   qa:    {"id", "document_id", "context" (the summary), "question", "answer"}
-QA is split by document, so no context appears in both train and test.
+QA is split by document, so no context appears in both train and test. With
+`data.qa.answer_in_context` only pairs whose answer is supported by the kept (cut) context
+are used: with short contexts most NarrativeQA questions otherwise ask about events the
+model never sees. The summary records the share of supported answers either way.
 """
 
 from __future__ import annotations
@@ -51,6 +54,22 @@ def story_row_from_record(record: dict, index: int) -> dict | None:
     raise DataSourceError(
         f"story record has neither sentence1..sentence5 nor a text column: {sorted(record)}"
     )
+
+
+_STOPWORDS = frozenset(
+    "a an the of to in on at by for with and or but is are was were be been being his her hers their "
+    "its he she they it him them this that these those from as into about what who whom which why how "
+    "when where does did do has have had not no yes so than then there".split())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOPWORDS]
+
+
+def answer_supported(answer: str, context: str) -> bool:
+    """Every content word of the answer occurs in the context (an answer of stopwords only is not)."""
+    words = content_words(answer)
+    return bool(words) and set(words) <= set(content_words(context))
 
 
 def cut_words(text: str, max_words: int | None) -> str:
@@ -118,13 +137,22 @@ def _group_qa(flat: list[dict]) -> dict[str, list[dict]]:
     return docs
 
 
+def _supported_only(docs: dict[str, list[dict]], max_words: int | None) -> dict[str, list[dict]]:
+    return {d: [r for r in qs if answer_supported(r["answer"], cut_words(r["context"], max_words))]
+            for d, qs in docs.items()}
+
+
 def _select_docs(docs: dict[str, list[dict]], n_docs: int, per_doc: int, rng: random.Random,
-                 max_words: int | None, what: str, exclude: set[str] = frozenset()) -> list[dict]:
+                 max_words: int | None, what: str, exclude: set[str] = frozenset(),
+                 supported: bool = False) -> list[dict]:
+    if supported:
+        docs = _supported_only(docs, max_words)
     ids = sorted(d for d, qs in docs.items() if len(qs) >= per_doc and d not in exclude)
     rng.shuffle(ids)
     if len(ids) < n_docs:
+        kind = " answered within the kept context" if supported else ""
         raise DataSourceError(
-            f"{what}: asked for {n_docs} contexts with {per_doc} QA pairs each, the source has {len(ids)}"
+            f"{what}: asked for {n_docs} contexts with {per_doc} QA pairs{kind} each, the source has {len(ids)}"
         )
     rows = []
     for doc_id in ids[:n_docs]:
@@ -157,17 +185,19 @@ def prepare_qa(p: Params, root: Path) -> tuple[list[dict], list[dict]]:
                 flat.append({"document_id": rec["document_id"], "context": summaries[rec["document_id"]],
                              "question": rec["question"], "answer": rec["answer1"]})
         docs = _group_qa(flat)
-        test = _select_docs(docs, q.n_test_docs, q.test_qa_per_doc, rng, q.max_context_words, "data.qa.n_test_docs")
+        test = _select_docs(docs, q.n_test_docs, q.test_qa_per_doc, rng, q.max_context_words, "data.qa.n_test_docs",
+                            supported=q.answer_in_context)
         used = {r["document_id"] for r in test}
         train = _select_docs(docs, q.n_train_docs, q.qa_per_doc, rng, q.max_context_words,
-                             "data.qa.n_train_docs", exclude=used)
+                             "data.qa.n_train_docs", exclude=used, supported=q.answer_in_context)
         return train, test
     ds = _hub(q.hub_id, "data.qa.hub_id")
     train_docs = _group_qa([qa_rows_from_hub_record(r) for r in ds["train"]])
     test_docs = _group_qa([qa_rows_from_hub_record(r) for r in ds["test"]])
-    train = _select_docs(train_docs, q.n_train_docs, q.qa_per_doc, rng, q.max_context_words, "data.qa.n_train_docs")
+    train = _select_docs(train_docs, q.n_train_docs, q.qa_per_doc, rng, q.max_context_words, "data.qa.n_train_docs",
+                         supported=q.answer_in_context)
     test = _select_docs(test_docs, q.n_test_docs, q.test_qa_per_doc, rng, q.max_context_words,
-                        "data.qa.n_test_docs", exclude={r["document_id"] for r in train})
+                        "data.qa.n_test_docs", exclude={r["document_id"] for r in train}, supported=q.answer_in_context)
     return train, test
 
 
@@ -180,6 +210,9 @@ def run(p: Params, task: str, root: Path = Path(".")) -> dict:
     if task == "qa":
         summary["n_train_docs"] = len({r["document_id"] for r in train})
         summary["n_test_docs"] = len({r["document_id"] for r in test})
+        for split, rows in (("train", train), ("test", test)):
+            share = sum(answer_supported(r["answer"], r["context"]) for r in rows) / max(1, len(rows))
+            summary[f"{split}_answers_in_context"] = round(share, 4)
     write_json(out / "summary.json", summary)
     return summary
 

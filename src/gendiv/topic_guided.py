@@ -11,6 +11,14 @@ five keep the first five when `story_gen.truncate_long_stories` is true (else re
 
 Template 2 described the format in one user message; SmolLM2-135M followed it in ~30% of
 answers. Template 3's example turns raise that to ~90% (measured on 64 prompts).
+
+`generator.prompt_style = completion` is for pretrained (not instruction-tuned) models such
+as Gemma 3 270M: the prompt is a document of numbered stories that ends with the header of
+the next one, which names its topic; the model writes the story as the document's
+continuation. `story_gen.seed_stories = per_topic` draws the seed stories once per topic
+(not per sample), so the only thing that changes between levels is how many distinct
+prompts there are: at a few dozen samples, per-sample seed draws give every level about the
+same prompt variety and the topic subset stops mattering.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ TEMPLATE = Template(
     user="Write a five-sentence story about \"{topic}\" of about {words} words, numbered 1 to 5.",
 )
 SHOT_REQUEST = "Write a five-sentence story of about {words} words, numbered 1 to 5."
+COMPLETION_TEMPLATE = Template(
+    id="story_topic_guided_completion", version="1",
+    user="Five-sentence stories.\n\n{examples}Story {next} (about {topic}):",
+)
 _NUMBERED = re.compile(r"^\s*[1-9][.)]\s*(.+)$")
 _PREAMBLE = re.compile(r"^(?:title|topic)\b|:\s*$", re.IGNORECASE)
 _LABEL = re.compile(r"^(?:story\s*\d*|new story)\s*:\s*", re.IGNORECASE)
@@ -77,15 +89,22 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
     return {"context": " ".join(sentences[:4]), "completion": sentences[4]}
 
 
-def story_prompt(real: list[dict], subset: list[str], n_seeds: int, seed: int, level: int):
+def story_prompt(real: list[dict], subset: list[str], story_gen, seed: int, level: int, style: str):
+    """Prompt of sample `index` at `level`: its topic, seed stories and rendered fields."""
     def prompt(index: int) -> tuple[Template, dict]:
         rng = random.Random(f"{seed}-story-{level}-{index}")
         topic = subset[rng.randrange(len(subset))]
-        seeds = [f"{r['context']} {r['completion']}" for r in rng.sample(real, n_seeds)]
+        if story_gen.seed_stories == "per_topic":
+            rng = random.Random(f"{seed}-story-seeds-{topic}")
+        seeds = [f"{r['context']} {r['completion']}" for r in rng.sample(real, story_gen.n_seed_stories)]
+        if style == "completion":
+            examples = "".join(f"Story {k + 1}:\n{s}\n\n" for k, s in enumerate(seeds))
+            return COMPLETION_TEMPLATE, {"examples": examples, "next": len(seeds) + 1, "topic": topic.lower(),
+                                         "topic_name": topic, "seeds": seeds}
         words = round(sum(len(s.split()) for s in seeds) / len(seeds))
         shots = tuple((SHOT_REQUEST.format(words=len(s.split())),
                        "\n".join(f"{k + 1}. {x}" for k, x in enumerate(split_sentences(s)))) for s in seeds)
-        return TEMPLATE, {"shots": shots, "topic": topic, "words": words, "seeds": seeds}
+        return TEMPLATE, {"shots": shots, "topic": topic, "topic_name": topic, "words": words, "seeds": seeds}
     return prompt
 
 
@@ -106,7 +125,7 @@ def write_story_set(p, level: int, generator, n: int, out_file: Path, report_fil
     real = read_jsonl(REAL_TRAIN)
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(generator, p.seed, stats, cache_dir)
-    prompt = story_prompt(real, subset, p.story_gen.n_seed_stories, p.seed, level)
+    prompt = story_prompt(real, subset, p.story_gen, p.seed, level, generator.prompt_style)
     truncate = p.story_gen.truncate_long_stories
     group = Group(f"story/d{level}", n, prompt,
                   lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"]))
@@ -117,7 +136,7 @@ def write_story_set(p, level: int, generator, n: int, out_file: Path, report_fil
             **stats.as_dict(generator), "level": level, "topic_subset_size": size, "n_samples": n,
             "template": f"{TEMPLATE.id}@{TEMPLATE.version}", "elapsed_s": round(time.perf_counter() - start, 1)})
     rows = [{"id": f"{id_prefix}-{a.index:06d}", **a.value, "level": level,
-             "topic": prompt(a.index)[1]["topic"], "generator": llm.label,
+             "topic": prompt(a.index)[1]["topic_name"], "generator": llm.label,
              "template_version": f"{a.template.id}@{a.template.version}"} for a in accepted]
     write_jsonl(out_file, rows)
     print(f"{id_prefix}: {len(rows)} stories, {stats.calls} calls, {stats.cache_hits} cached, "

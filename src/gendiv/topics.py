@@ -3,9 +3,13 @@
 The generator is asked for short lists of story topics, each request with a different
 theme hint (a small model repeats itself without one). Lines are normalized (numbering,
 bullets, quotes and trailing explanations removed, title case), filtered (1-4 words of
-letters, 3-40 characters), and deduplicated case-insensitively in request order until the pool holds
-`story_gen.topic_pool_size` topics (at most 3 x that many requests). Output:
-data/generated/story/topics.json.
+letters, 3-40 characters), and deduplicated in request order until the pool holds
+`story_gen.topic_pool_size` topics (at most 3 x that many requests). A line is junk when it
+is about the list rather than a topic ("Some Examples Would Be", "Note", "The Best"); a topic
+is a near-duplicate when the stems of its content words (first five letters) equal, contain
+or are contained in those of a topic already in the pool ("Schoolhouse" after "School").
+With `generator.prompt_style = completion` the request is a topic list to continue.
+Output: data/generated/story/topics.json.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from gendiv.io import write_json
 from gendiv.llm import check_answer, GenerationStats, open_llm, Reject, Request, Template
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params
+from gendiv.prepare_real import content_words
 
 OUT_DIR = Path("data/generated/story")
 TEMPLATE = Template(
@@ -30,6 +35,14 @@ TEMPLATE = Template(
     user=("List 10 different topics for short everyday stories about {hint}. "
           "Write one topic per line, each only one to three words. No numbering, no explanations."),
 )
+COMPLETION_TEMPLATE = Template(
+    id="story_topics_completion", version="1",
+    user=("Story topics about sports, one to three words each:\nThe Big Game\nA New Coach\nLosing a Match\n"
+          "Team Captain\n\nStory topics about {hint}, one to three words each:"),
+)
+EXAMPLE_TOPICS = ("the big game", "a new coach", "losing a match", "team captain")
+_META_WORDS = frozenset("example examples note notes topic topics story stories list best etc idea ideas title "
+                        "titles answer question here some would following sure".split())
 HINTS = (
     "family", "school", "friendship", "work", "sports", "food", "animals", "travel", "holidays",
     "music", "weather", "money", "health", "technology", "nature", "the city", "the sea", "love",
@@ -53,6 +66,14 @@ def normalize_topic(line: str) -> str | None:
     return string.capwords(text.lower())
 
 
+def topic_stems(topic: str) -> frozenset[str] | None:
+    """Stems of a topic's content words, or None when it is junk (meta words, no content)."""
+    words = content_words(topic)
+    if not words or any(w in _META_WORDS for w in words) or topic.lower() in EXAMPLE_TOPICS:
+        return None
+    return frozenset(w[:5] for w in words)
+
+
 def parse_topics(text: str) -> tuple[list[str], int]:
     """Topics in one answer and the number of lines that were not topics."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -67,14 +88,15 @@ def round_size(cfg, pool_size: int) -> int:
     return unit * max(1, math.ceil(min(32, math.ceil(pool_size / 3)) / unit))
 
 
-def build_pool(llm, pool_size: int, chunk: int, max_calls: int) -> tuple[list[str], dict]:
+def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
+               template: Template = TEMPLATE) -> tuple[list[str], dict]:
     stats = llm.stats
     pool: list[str] = []
-    seen: set[str] = set()
-    duplicates = unusable_lines = index = 0
+    stems: list[frozenset[str]] = []
+    duplicates = junk = unusable_lines = index = 0
     while len(pool) < pool_size and index < max_calls:
-        requests = [Request(TEMPLATE.id, TEMPLATE.version,
-                            TEMPLATE.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
+        requests = [Request(template.id, template.version,
+                            template.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
                     for i in range(index, min(index + chunk, max_calls))]
         index += len(requests)
         for answer in llm.complete(requests, desc=f"topics ({len(pool)}/{pool_size})"):
@@ -88,13 +110,16 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int) -> tuple[list[st
             if not topics:
                 stats.rejects["no_topics"] += 1
             for topic in topics:
-                if topic.lower() in seen:
+                key = topic_stems(topic)
+                if key is None:
+                    junk += 1
+                elif any(key <= other or other <= key for other in stems):
                     duplicates += 1
-                    continue
-                seen.add(topic.lower())
-                pool.append(topic)
-    return pool[:pool_size], {"requests": index, "duplicates": duplicates, "unusable_lines": unusable_lines,
-                              "unique_found": len(pool)}
+                else:
+                    stems.append(key)
+                    pool.append(topic)
+    return pool[:pool_size], {"requests": index, "duplicates": duplicates, "junk": junk,
+                              "unusable_lines": unusable_lines, "unique_found": len(pool)}
 
 
 def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
@@ -106,15 +131,16 @@ def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(g, p.seed, stats, cache_dir)
     wanted, largest = p.story_gen.topic_pool_size, p.story_gen.topic_subset_sizes[-1]
-    pool, counts = build_pool(llm, wanted, round_size(g, wanted), max_calls=max(3 * wanted, 64))
+    template = COMPLETION_TEMPLATE if g.prompt_style == "completion" else TEMPLATE
+    pool, counts = build_pool(llm, wanted, round_size(g, wanted), max(3 * wanted, 64), template)
     report = {**stats.as_dict(g), **counts, "requested_size": wanted, "size": len(pool),
-              "template": f"{TEMPLATE.id}@{TEMPLATE.version}", "elapsed_s": round(time.perf_counter() - start, 1)}
+              "template": f"{template.id}@{template.version}", "elapsed_s": round(time.perf_counter() - start, 1)}
     write_json(out_dir / "topics.report.json", report)
     if len(pool) < largest:
         raise UserError(f"the topic pool holds {len(pool)} distinct topics after {counts['requests']} requests, "
                         f"fewer than the largest subset story_gen.topic_subset_sizes[-1] = {largest}; lower the "
                         f"subset sizes or use a stronger generator (see {out_dir / 'topics.report.json'})")
-    write_json(out_dir / "topics.json", {"generator": llm.label, "template_version": TEMPLATE.version,
+    write_json(out_dir / "topics.json", {"generator": llm.label, "template_version": template.version,
                                          "requested_size": wanted, "size": len(pool), "topics": pool})
     print(f"topic pool: {len(pool)} topics from {counts['requests']} requests "
           f"({stats.calls} calls, {stats.cache_hits} cached)")
