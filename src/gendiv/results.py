@@ -192,8 +192,9 @@ def loss_contrast(scores: list[ExampleScores], weights: list[float]) -> Estimate
     mean, pooled over the sets in the contrast (training noise comes from the optimiser: data
     order and adapter initialisation, which every set shares; with 3 seeds a per-set variance
     has only 2 degrees of freedom and would make the error itself noisy). The seed term also
-    holds a little of the test-example term's seed-by-example noise, so the sum errs on the
-    wide side. With one seed per set s^2 is unmeasured and only the test term is counted
+    holds a little of the test-example term's seed-by-example noise, and runs of different sets
+    are taken as independent (a seed's shared adapter initialisation can only correlate them
+    positively), so the sum errs on the wide side. With one seed per set s^2 is unmeasured and only the test term is counted
     (Estimate.seeds says so).
     """
     first = scores[0]
