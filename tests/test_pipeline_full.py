@@ -9,7 +9,7 @@ import json
 import pytest
 
 from gendiv.params import load_params
-from gendiv.report import NOT_JUDGED
+from gendiv.stats import Verdict
 from workspace import copy_workspace, dvc
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def test_every_run_of_the_grid_is_recorded_and_judged(full_ws):
     sources = {f"src_{g.name}" for g in p.source_diversity.generators} | {"src_multi"}
     assert sources <= set(summary["loss_story"])
     report = (full_ws / "reports/REPORT.md").read_text()
-    assert f"**{NOT_JUDGED}**" not in report and "No fine-tuning run has recorded metrics yet." not in report
+    assert f"**{Verdict.NOT_JUDGED.value}**" not in report and "No fine-tuning run has recorded metrics yet." not in report
 
 
 def test_rerun_does_nothing(full_ws):

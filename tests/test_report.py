@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gendiv import report
-from gendiv.io import write_json
+from gendiv import report, results
+from gendiv.datasets import dataset_names, dataset_path
+from gendiv.io import write_json, write_jsonl
 from gendiv.params import validate
 
 
@@ -30,40 +31,94 @@ def _examples(loss, shared, rng, run_noise):
     return {"id": [f"t{i}" for i in range(N_EXAMPLES)], "nll": list(per_token * TOKENS), "tokens": list(TOKENS)}
 
 
-def _write_runs(root, task, losses: dict, run_noise=0.01):
+def _write_runs(root, task, losses: dict, run_noise=0.01, seeds=(0, 1), seed_sd=0.002, steps=None):
+    """Runs of every set; the seeds' losses spread +-seed_sd around the set's loss (its mean stays exact)."""
     rng = np.random.default_rng(0)
     shared = _centred(rng, 1.0)
+    steps = steps or {}
     for name, loss in losses.items():
         if name == "base":
             write_json(root / f"metrics/runs/{task}/base.json", {"test_loss": loss})
             write_json(root / f"metrics/examples/{task}/base.json", _examples(loss, shared, rng, run_noise))
+            continue
+        for k, seed in enumerate(seeds):
+            jitter = seed_sd * (2 * k - (len(seeds) - 1)) / max(1, len(seeds) - 1)
+            write_json(root / f"metrics/runs/{task}/{name}/s{seed}.json",
+                       {"test_loss": loss + jitter, "train_loss": loss - 0.5, "steps": steps.get(name, 24)})
+            write_json(root / f"metrics/examples/{task}/{name}/s{seed}.json",
+                       _examples(loss + jitter, shared, rng, run_noise))
+
+
+def _measure(value, se=0.01):
+    return {"value": value, "se": se, "n": 24}
+
+
+def _write_manipulation(root, task, levels, rises=True):
+    """Diversity per level at equal sample counts: rising with the level, or flat and shuffled."""
+    order = levels if rises else [levels[i] for i in (2, 0, 3, 1, *range(4, len(levels)))]
+    sets = {}
+    for name, rank in [("real", None), ("real_test", None)] + [(f"d{lv}", order.index(lv)) for lv in levels]:
+        r = 10 if rank is None else rank
+        m = {"distinct_2": _measure(0.5 + 0.03 * r), "distinct_3": _measure(0.6 + 0.03 * r),
+             "distinct_5": _measure(0.8 if rank is None else 0.3 + 0.05 * rank),
+             "vendi": _measure(10 + r, 0.5), "mean_pairwise_distance": _measure(0.5 + 0.02 * r),
+             "repetition": _measure(0.05)}
+        if task == "story":
+            m.update(topics_used=_measure(2 ** (rank or 0), 0.0), topic_adherence=_measure(0.4))
         else:
-            for seed, jitter in ((0, 0.0), (1, 0.002)):
-                write_json(root / f"metrics/runs/{task}/{name}/s{seed}.json",
-                           {"test_loss": loss + jitter, "train_loss": loss - 0.5})
-                write_json(root / f"metrics/examples/{task}/{name}/s{seed}.json",
-                           _examples(loss + jitter, shared, rng, run_noise))
+            m.update(real_answer_share=_measure(1.0 if rank is None else 1 - rank / len(levels), 0.0),
+                     near_duplicate_share=_measure(0.2))
+        sets[name] = m
+    write_json(root / f"metrics/manipulation/{task}.json", {"task": task, "n_per_set": 24, "subsamples": 20,
+                                                            "sets": sets})
 
 
-def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01):
+def _write_rows(root, task, levels):
+    """Training rows for the length claims: generated targets 3 + level words longer than real's."""
+    def rows(words, n=24):
+        out = []
+        for i in range(n):
+            text = " ".join(["w"] * (words + i % 3))
+            out.append({"id": f"doc{i // 6}-{i % 6}", "document_id": f"doc{i // 6}", "answer": text}
+                       if task == "qa" else {"id": f"s{i}", "completion": text})
+        return out
+    write_jsonl(root / dataset_path(task, "real"), rows(6))
+    for lv in levels:
+        write_jsonl(root / dataset_path(task, f"d{lv}"), rows(9 + lv))
+
+
+def _losses(p, task, gen_trend):
+    out = {"base": 4.0}
+    for name in dataset_names(p, task):
+        if name == "real":
+            out[name] = 2.0
+        elif (lv := results.level_of(name)) is not None:
+            out[name] = 3.0 + gen_trend * 0.1 * lv
+        elif (rho := results.fixed_ratio_of(name)) is not None:
+            out[name] = 2.1 + 0.4 * rho
+        elif name == "expand_real":
+            out[name] = 2.6
+        elif (e := results.expansion_of(name)):
+            out[name] = 2.5 - 0.01 * e[0]
+    return out
+
+
+def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01, seeds=(0, 1), seed_sd=0.002, rises=True,
+           steps=None):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
     raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
-    raw_params["train"]["seeds"] = [0, 1]
+    raw_params["train"]["seeds"] = list(seeds)
     p = validate(raw_params, root=repo)
     for task in ("story", "qa"):
-        losses = {"base": 4.0, "real": 2.0, "expand_real": 2.6}
-        losses.update({f"d{lv}": 3.0 + gen_trend * 0.1 * lv for lv in range(7)})
-        losses.update({"fixed_r0.0": 2.1, "fixed_r0.25": 2.2, "fixed_r0.5": 2.3, "fixed_r0.75": 2.4})
-        losses.update({f"expand_d{lv}_r{r}": 2.5 - 0.01 * lv for lv in (1, 3, 5) for r in (0.5, 0.8)})
-        _write_runs(tmp_path, task, losses, run_noise)
-        div = {"real": {"distinct_5": 0.8, "completion_words_mean": 9.0, "answer_words_mean": 4.0},
-               "real_test": {"mmd_rbf": 0.01, "frechet": 0.5},
+        _write_runs(tmp_path, task, _losses(p, task, gen_trend), run_noise, seeds, seed_sd, steps)
+        div = {"real": {"distinct_5": 0.8}, "real_test": {"mmd_rbf": 0.01, "frechet": 0.5},
                "fixed_r0.5": {"distinct_5": 0.5, "mmd_rbf": 0.05}}
-        for lv in range(7):
-            div[f"d{lv}"] = {"distinct_5": 0.3 + 0.05 * lv, "mmd_rbf": 0.2 - 0.01 * lv, "frechet": 3.0,
-                             "completion_words_mean": 12.0 + lv, "answer_words_mean": 3.0 + lv}
+        for lv in p.levels:
+            div[f"d{lv}"] = {"distinct_5": 0.3 + 0.05 * lv, "mmd_rbf": 0.2 - 0.01 * lv, "frechet": 3.0}
         write_json(tmp_path / f"metrics/diversity/{task}.json", div)
+        _write_manipulation(tmp_path, task, p.levels, rises)
+        _write_rows(tmp_path, task, p.levels)
     (tmp_path / "reports/figures/maps/story").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/maps/story/levels.png")
     Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/story_lengths.png")
@@ -75,26 +130,37 @@ def _verdicts(text):
             for m in re.finditer(r"^\| (.+?) \| (story|qa|both) \| \*\*(.+?)\*\* \|", text, re.M)}
 
 
+TREND = "Test loss falls as diversity rises (Gen-D0 to Gen-D6)"
+WORSE = "Gen-D sets are worse than real data (mean over levels of Gen-D − real)"
+FIXED = "Fixed-size mixing: generated data raises test loss (mean over rho > 0 − rho = 0)"
+QA_EXPAND = "Adding generated data to scarce real data helps (QA)"
+
+
 def test_findings_follow_the_numbers(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
     text = report.run(p, tmp_path).read_text()
     v = _verdicts(text)
-    assert v[("Test loss falls as diversity rises (Gen-D0 to Gen-D6)", "story")] == "reproduced"
-    assert v[("Every Gen-D set stays worse than real data", "qa")] == "reproduced"
-    assert v[("Fixed-size mixing: any share of generated data raises test loss", "story")] == "reproduced"
+    trend = TREND.replace("D6", f"D{p.levels[-1]}")
+    assert v[(trend, "story")] == v[(trend, "qa")] == "reproduced"
+    assert v[(WORSE, "qa")] == "reproduced"
+    assert v[(FIXED, "story")] == "reproduced"
     assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == "reproduced"
     assert v[("Generated stories are more diverse than real stories", "story")] == "not reproduced"
-    assert v[("Adding generated data to scarce real data helps (QA)", "qa")] == "reproduced"
+    assert v[(QA_EXPAND, "qa")] == "reproduced"
     assert v[("Adding generated data to scarce real stories hurts (distribution shift)", "story")] == "not reproduced"
     assert v[("More diverse Gen-D QA sets have longer answers", "qa")] == "reproduced"
+    assert v[("Generated stories are shifted: longer completions than real", "story")] == "reproduced"
     assert "not run at this scale" in v[("Model size: the 124M model gains from diversity, the 8B model loses", "both")]
+    assert text.index("## Manipulation check") < text.index("## Findings of the paper")
+    assert "diversity rises with the level" in text and "smallest detectable" in text
+    assert "Equal optimizer steps (24 per run)" in text
 
 
 def test_summary_metrics_have_short_names(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
     report.run(p, tmp_path)
     summary = json.loads((tmp_path / "metrics/summary.json").read_text())
-    assert summary["loss_story"]["d0"] == pytest.approx(3.001)  # mean of seeds 3.000 and 3.002
+    assert summary["loss_story"]["d0"] == pytest.approx(3.0)  # mean of seeds 2.998 and 3.002
     assert summary["loss_qa"]["base"] == pytest.approx(4.0)
     assert set(summary) == {"loss_story", "loss_qa"}
 
@@ -102,27 +168,74 @@ def test_summary_metrics_have_short_names(tmp_path, repo, raw_params):
 def test_rising_loss_is_reported_as_not_reproduced(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=+1)
     v = _verdicts(report.run(p, tmp_path).read_text())
-    assert v[("Test loss falls as diversity rises (Gen-D0 to Gen-D6)", "qa")] == "not reproduced"
+    assert v[(TREND.replace("D6", f"D{p.levels[-1]}"), "qa")] == "not reproduced"
 
 
-def test_effects_smaller_than_test_noise_are_inconclusive(tmp_path, repo, raw_params):
+def test_effects_smaller_than_test_noise_are_inconclusive_and_say_what_they_could_detect(tmp_path, repo, raw_params):
     """The same means as a clear result, but each run's per-example noise swamps the 0.1-0.3
-    differences between sets: the verdicts must say the data cannot tell."""
+    differences between sets: the verdicts must say the data cannot tell, and how large an effect
+    they could have told."""
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1, run_noise=5.0)
+    v = _verdicts(report.run(p, tmp_path).read_text())
+    assert re.fullmatch(r"inconclusive: no effect larger than \d+\.\d{4} nats", v[(FIXED, "story")])
+    assert v[(QA_EXPAND, "qa")].startswith("inconclusive: no effect larger than")
+    assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == "reproduced"
+
+
+def test_seed_noise_turns_a_clear_contrast_inconclusive(tmp_path, repo, raw_params):
+    """Same means and the same small per-example noise as the clear result, but each seed's loss
+    lands 0.3 nats from its set's mean: the contrasts of 0.1-0.3 nats are no longer resolved."""
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1, seed_sd=0.3)
+    v = _verdicts(report.run(p, tmp_path).read_text())
+    assert v[(FIXED, "story")].startswith("inconclusive: no effect larger than")
+    assert v[(QA_EXPAND, "qa")].startswith("inconclusive")
+
+
+def test_one_seed_is_an_indication_never_reproduced(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1, seeds=(0,))
     text = report.run(p, tmp_path).read_text()
     v = _verdicts(text)
-    assert v[("Fixed-size mixing: any share of generated data raises test loss", "story")] == (
-        "inconclusive (within noise)")
-    assert v[("Adding generated data to scarce real data helps (QA)", "qa")] == "inconclusive (within noise)"
-    assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == "reproduced"  # no noise model
+    assert v[(TREND.replace("D6", f"D{p.levels[-1]}"), "story")] == "indication (1 seed): for the claim"
+    assert v[(WORSE, "qa")] == "indication (1 seed): for the claim"
+    assert "Seed-to-seed variance unmeasured (1 seed)" in text
+    assert "| story | d0 | 3.0000 |" in text and "| n/a | 1 | 24 |" in text  # std over seeds: n/a
+    assert v[("More diverse Gen-D QA sets have longer answers", "qa")] == "reproduced"   # data, no training
+
+
+def test_failed_manipulation_blocks_the_trend_verdict(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1, rises=False)
+    text = report.run(p, tmp_path).read_text()
+    v = _verdicts(text)
+    trend = TREND.replace("D6", f"D{p.levels[-1]}")
+    assert v[(trend, "story")] == v[(trend, "qa")] == "manipulation failed"
+    assert v[(WORSE, "story")] == "reproduced"   # not a claim about diversity
+    assert "does NOT rise with the level" in text and "Spearman(level, measure): distinct_2" in text
+
+
+def test_missing_manipulation_file_is_said_and_the_trend_not_judged(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    (tmp_path / "metrics/manipulation/qa.json").unlink()
+    text = report.run(p, tmp_path).read_text()
+    v = _verdicts(text)
+    trend = TREND.replace("D6", f"D{p.levels[-1]}")
+    assert v[(trend, "qa")] == "not judged" and v[(trend, "story")] == "reproduced"
+    assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == "not judged"
+    assert "metrics/manipulation/qa.json absent" in text
+
+
+def test_unequal_steps_are_stated(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1, steps={"expand_real": 5})
+    text = report.run(p, tmp_path).read_text()
+    assert "Optimizer steps differ (" in text and "expand_real 5" in text
+    assert "| story | expand_real | 2.6000 |" in text and "| 2 | 5 |" in text
 
 
 def test_missing_per_example_scores_are_not_judged(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
     shutil.rmtree(tmp_path / "metrics/examples/story/real")
     v = _verdicts(report.run(p, tmp_path).read_text())
-    assert v[("Every Gen-D set stays worse than real data", "story")] == "not judged"
-    assert v[("Every Gen-D set stays worse than real data", "qa")] == "reproduced"
+    assert v[(WORSE, "story")] == "not judged"
+    assert v[(WORSE, "qa")] == "reproduced"
 
 
 def test_figures_are_valid_pngs_with_expected_series_and_all_linked(tmp_path, repo, raw_params):
@@ -143,7 +256,7 @@ def test_figures_are_valid_pngs_with_expected_series_and_all_linked(tmp_path, re
             recorded = json.loads(img.text["Description"])
         assert series <= set(recorded), (name, set(recorded))
     assert json.loads(Image.open(tmp_path / "reports/figures/results/loss_vs_diversity.png").text["Description"])[
-        "story:gen_loss"]["0"] == pytest.approx(3.001)
+        "story:gen_loss"]["0"] == pytest.approx(3.0)
     for png in (tmp_path / "reports/figures").rglob("*.png"):
         rel = png.relative_to(tmp_path / "reports").as_posix()
         assert f"({rel})" in text, f"{rel} is not linked from REPORT.md"
@@ -176,7 +289,7 @@ def test_runs_outside_the_params_grid_are_left_out(tmp_path, repo, raw_params):
     report.run(p, tmp_path)
     summary = json.loads((tmp_path / "metrics/summary.json").read_text())
     assert "fixed_r0.9" not in summary["loss_story"]
-    assert summary["loss_story"]["d0"] == pytest.approx(3.001)  # seed 7 is not in train.seeds
+    assert summary["loss_story"]["d0"] == pytest.approx(3.0)  # seed 7 is not in train.seeds
 
 
 @pytest.mark.parametrize("size_slope, growth_verdict", [(+0.01, "reproduced"), (-0.01, "not reproduced")])
@@ -186,25 +299,26 @@ def test_dataset_size_claims_follow_the_numbers(tmp_path, repo, raw_params, size
     full = p.n_generated("qa")
     for task in ("story", "qa"):
         losses = {"real_n6": 1.9, "real_n12": 1.8}
-        losses.update({f"d{lv}_n{n}": 3.0 - 0.1 * lv + size_slope * (n - full) for lv in range(7) for n in (6, 12)})
+        losses.update({f"d{lv}_n{n}": 3.0 - 0.1 * lv + size_slope * (n - full) for lv in p.levels for n in (6, 12)})
         _write_runs(tmp_path, task, losses)
     text = report.run(p, tmp_path).read_text()
     v = _verdicts(text)
-    worse = "At every dataset size, every Gen-D subset stays worse than the real subset of that size"
-    trend = "The diversity trend of experiment 1 (loss falls as diversity rises) holds at every dataset size"
+    worse = "At every dataset size, Gen-D subsets stay worse than the real subset of that size"
+    trend = "The diversity trend of experiment 1 (loss falls as diversity rises) holds across dataset sizes"
     growth = "More LLM-generated data can be harmful: larger Gen-D sets give higher test loss"
     assert v[(worse, "story")] == v[(worse, "qa")] == "reproduced"
     assert v[(trend, "story")] == v[(trend, "qa")] == "reproduced"
     assert v[(growth, "qa")] == growth_verdict and (growth, "story") not in v
     series = json.loads(Image.open(tmp_path / "reports/figures/results/dataset_size.png").text["Description"])
     assert set(series["qa:real"]) == {"6", "12", str(p.n_real_train("qa"))}
-    assert series["qa:d2"]["6"] == pytest.approx(2.8 + size_slope * (6 - full) + 0.001)   # mean of 2 seeds
-    d2 = [2.8 + size_slope * (n - full) + 0.001 for n in (6, 12, full)]
+    assert series["qa:d2"]["6"] == pytest.approx(2.8 + size_slope * (6 - full))   # mean of 2 seeds
+    d2 = [2.8 + size_slope * (n - full) for n in (6, 12, full)]
     assert f"| set | n = 6 | n = 12 | n = {full} |" in text and "| d2 | {:.4f} | {:.4f} | {:.4f} |".format(*d2) in text
 
 
 def test_dataset_size_section_says_how_to_run_it_when_off(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
     text = report.run(p, tmp_path).read_text()
-    assert "Not run at this scale: `mixing.subset_sizes` is empty. Each size adds 32 fine-tuning runs" in text
+    runs = 2 * (1 + len(p.levels)) * 2
+    assert f"Not run at this scale: `mixing.subset_sizes` is empty. Each size adds {runs} fine-tuning runs" in text
     assert not (tmp_path / "reports/figures/results/dataset_size.png").exists()

@@ -9,8 +9,9 @@ from PIL import Image
 
 from gendiv.io import write_json
 from gendiv.output_diversity import METRICS, OUT_DIR
-from gendiv.params import load_params
+from gendiv.params import load_params, validate
 from gendiv.report_sources import FIGURE, compare, claims, section
+from gendiv.stats import Verdict
 
 N = 12
 
@@ -28,23 +29,31 @@ def _per_prompt(multi_gain: float) -> dict:
             "src_multi": _prompts(0.6 + multi_gain, 0.4 - multi_gain, 0.3 + multi_gain, seed=5)}
 
 
-def test_compare_counts_only_differences_beyond_two_standard_errors():
+def test_compare_counts_only_differences_beyond_the_rule():
     pp = _per_prompt(0.2)
     assert compare(pp, "src_multi", "src_smollm2").majority
     weak = compare(_per_prompt(0.0), "src_multi", "src_smollm2")
     assert not weak.majority and "±" in weak.evidence()
 
 
-def test_verdicts_follow_the_numbers(repo):
-    p = load_params(repo / "params.yaml")
-    verdicts = {c[:40]: v for c, v, _ in claims(p, _per_prompt(0.2))}
-    assert list(verdicts.values()) == ["holds", "holds", "holds", "not run at this scale"]
-    verdicts = {c[:40]: v for c, v, _ in claims(p, _per_prompt(0.0))}
-    assert list(verdicts.values())[0] == "not shown"
+def _params(raw_params, repo, seeds):
+    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
+    raw_params["train"]["seeds"] = seeds
+    return validate(raw_params, root=repo)
 
 
-def test_section_renders_tables_and_a_figure_with_its_series(repo, tmp_path):
-    p = load_params(repo / "params.yaml")
+def test_verdicts_follow_the_numbers(repo, raw_params):
+    p = _params(raw_params, repo, [0, 1, 2])
+    verdicts = [v.value for _, v, _ in claims(p, _per_prompt(0.2))]
+    assert verdicts == ["reproduced", "reproduced", "reproduced", "not run at this scale"]
+    assert claims(p, _per_prompt(0.0))[0][1] is not Verdict.REPRODUCED
+    assert claims(p, _per_prompt(-0.2))[0][1] is Verdict.NOT_REPRODUCED    # multi-source clearly narrower
+    one_seed = _params(raw_params, repo, [0])
+    assert claims(one_seed, _per_prompt(0.2))[0][1] is Verdict.INDICATION
+
+
+def test_section_renders_tables_and_a_figure_with_its_series(repo, raw_params, tmp_path):
+    p = _params(raw_params, repo, [0, 1])
     assert "has not run" in "\n".join(section(p, tmp_path))
     pp = _per_prompt(0.2)
     models = {n: {"intra": {**{k: float(np.mean(v)) for k, v in m.items()},
@@ -54,7 +63,7 @@ def test_section_renders_tables_and_a_figure_with_its_series(repo, tmp_path):
     write_json(tmp_path / METRICS, {"models": models, "data": data, "n_prompts": N, "samples_per_prompt": 4})
     write_json(tmp_path / OUT_DIR / "per_prompt.json", pp)
     text = "\n".join(section(p, tmp_path))
-    assert "| src_multi |" in text and "**holds**" in text and "source_diversity.png" in text
+    assert "| src_multi |" in text and "**reproduced**" in text and "source_diversity.png" in text
     series = json.loads(Image.open(tmp_path / FIGURE).text["Description"])
     assert series["intra.distinct_2"]["src_multi"] == models["src_multi"]["intra"]["distinct_2"]
 

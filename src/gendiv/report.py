@@ -2,8 +2,9 @@
 
 Each figure is a PNG under reports/figures/results/ whose text chunk "Description" lists
 the plotted series as JSON, so tests (and reviewers) can check what a figure shows
-without reading pixels. Every finding of the paper is judged by a stated rule on the
-recorded numbers; nothing here is typed in by hand.
+without reading pixels. Each task opens with its manipulation check (report_manipulation);
+every finding of the paper is judged by the one rule of gendiv.stats on the recorded numbers
+(report_claims, report_size); nothing here is typed in by hand.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import os
 import platform
 import subprocess
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -23,19 +23,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
 
-from gendiv import results  # noqa: E402
+from gendiv import report_manipulation, results  # noqa: E402
 from gendiv.cli import TIMINGS_DIR  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
+from gendiv.report_claims import (METHOD, TASKS, Scores, findings, fmt as _fmt, loss_of as _loss,  # noqa: E402
+                                  steps_text, table as _table)
+from gendiv.stats import Estimate  # noqa: E402
 
 REPORT = Path("reports/REPORT.md")
 SUMMARY = Path("metrics/summary.json")
 FIGURES = Path("reports/figures/results")
 ALL_FIGURES = Path("reports/figures")
 PAPER_PROFILE = Path("profiles/paper.yaml")
-TASKS = ("story", "qa")
 TASK_TITLE = {"story": "Story completion (ROCStories)", "qa": "Long-context QA (NarrativeQA)"}
 
 # Distinct-5 of Gen-D0..Gen-D6 as printed in the paper (SPEC section 4); their absolute scale
@@ -46,17 +47,6 @@ PAPER_DISTINCT5 = {
 }
 PACKAGES = ("gendiv", "torch", "transformers", "peft", "trl", "accelerate", "datasets",
             "sentence-transformers", "openai", "dvc", "dvc-s3", "scikit-learn", "scipy")
-
-
-Scores = dict[tuple[str, str], "results.ExampleScores | None"]  # (task, dataset) -> per-example scores
-
-
-@dataclass
-class Finding:
-    claim: str
-    task: str
-    verdict: str  # "reproduced" | "not reproduced" | "not run at this scale"
-    evidence: str
 
 
 # ---------------------------------------------------------------- figures
@@ -71,19 +61,10 @@ def _save(fig, path: Path, series: dict) -> Path:
     return path
 
 
-def _loss(summary: pd.DataFrame, task: str, dataset: str) -> tuple[float, float, int] | None:
-    """(mean test loss, std over seeds, seeds) of a set."""
-    row = summary[(summary.task == task) & (summary.dataset == dataset)]
-    if row.empty:
-        return None
-    r = row.iloc[0]
-    return float(r["mean"]), float(r["std"]), int(r["n"])
-
-
 def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
-    """`summary` plus column se: each set's loss standard error over the test examples."""
+    """`summary` plus column se: each set's loss standard error over test examples and seeds."""
     out = summary.copy()
-    out["se"] = [results.loss_contrast([sc], [1.0])[1] if (sc := scores.get((t, d))) else float("nan")
+    out["se"] = [results.loss_contrast([sc], [1.0]).se if (sc := scores.get((t, d))) else float("nan")
                  for t, d in zip(out.task, out.dataset)]
     return out
 
@@ -103,7 +84,7 @@ def _paired_se(scores: Scores, task: str, dataset: str, reference: str) -> float
     examples are, which every run shares, and would hide differences the paired test resolves.
     """
     effect = paired_difference(scores, task, dataset, reference) if dataset != reference else None
-    return effect[1] if effect else 0.0
+    return effect.se if effect else 0.0
 
 
 def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path,
@@ -197,141 +178,10 @@ def figure_expansion(summary: pd.DataFrame, out: Path) -> Path | None:
 
 # ---------------------------------------------------------------- findings
 
-SIGNIFICANT = 2.0  # a loss effect counts when it is larger than this many standard errors
-NOT_JUDGED = "not judged"
-
-
-def _spearman(xs, ys) -> tuple[float, float]:
-    if len(xs) < 3 or len(set(ys)) < 2:
-        return float("nan"), float("nan")
-    res = spearmanr(xs, ys)
-    return float(res.statistic), float(res.pvalue)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4f}"
-
-
-def _pm(effect: tuple[float, float]) -> str:
-    return f"{effect[0]:+.4f} ± {effect[1]:.4f}"
-
-
-def _verdict(effects: list[tuple[float, float]], sign: int) -> str:
-    """Judge loss effects (estimate, s.e.) that the paper claims have sign `sign`.
-
-    Any effect beyond SIGNIFICANT s.e. the other way: not reproduced; every effect beyond it
-    the claimed way: reproduced; otherwise the data cannot tell at this scale.
-    """
-    if any(-sign * e > SIGNIFICANT * se for e, se in effects):
-        return "not reproduced"
-    if all(sign * e > SIGNIFICANT * se for e, se in effects):
-        return "reproduced"
-    return "inconclusive (within noise)"
-
-
-def paired_difference(scores: Scores, task: str, a: str, b: str) -> tuple[float, float] | None:
+def paired_difference(scores: Scores, task: str, a: str, b: str) -> Estimate | None:
     """loss(a) - loss(b) with its paired s.e. (None when either set's per-example scores are missing)."""
     sa, sb = scores.get((task, a)), scores.get((task, b))
     return results.loss_difference(sa, sb) if sa and sb else None
-
-
-def judge(claim: str, task: str, effects: list[tuple[str, tuple[float, float] | None]], sign: int,
-          note: str) -> Finding:
-    """A loss claim judged on labelled effects (estimate, s.e.); None marks missing scores."""
-    missing = [label for label, e in effects if e is None]
-    if missing:
-        return Finding(claim, task, NOT_JUDGED, "per-example test scores missing for " + ", ".join(missing))
-    if not effects:
-        return Finding(claim, task, "not run at this scale", "no comparison available")
-    evidence = "; ".join(f"{label}: {_pm(e)}" for label, e in effects)
-    return Finding(claim, task, _verdict([e for _, e in effects], sign), f"{evidence}. {note}")
-
-
-def findings(summary: pd.DataFrame, div_by_task: dict, levels: list[int], scores: Scores) -> list[Finding]:
-    """Every claim of the paper judged on the recorded numbers.
-
-    Loss claims use paired per-example differences on the shared real test set (see
-    gendiv.results), so a verdict says whether an effect is larger than the test-set noise.
-    """
-    out: list[Finding] = []
-    rule = f"more than {SIGNIFICANT:g} s.e."
-
-    def loss_finding(claim: str, task: str, pairs: list[tuple[str, str, str]], sign: int, note: str) -> Finding:
-        """pairs: (label, set, reference set); each effect is loss(set) - loss(reference)."""
-        return judge(claim, task, [(label, paired_difference(scores, task, a, b)) for label, a, b in pairs],
-                     sign, note)
-
-    for task in TASKS:
-        gen = [(lv, *_loss(summary, task, f"d{lv}")) for lv in levels if _loss(summary, task, f"d{lv}")]
-        claim = "Test loss falls as diversity rises (Gen-D0 to Gen-D6)"
-        if len(gen) < 3:
-            out.append(Finding(claim, task, "not run at this scale", "fewer than three Gen-D levels were trained"))
-        elif not all(scores.get((task, f"d{g[0]}")) for g in gen):
-            out.append(Finding(claim, task, NOT_JUDGED, "per-example test scores missing for a Gen-D level"))
-        else:
-            slope = results.loss_slope([g[0] for g in gen], [scores[(task, f"d{g[0]}")] for g in gen])
-            rho, pval = _spearman([g[0] for g in gen], [g[1] for g in gen])
-            spread = max(g[2] for g in gen)
-            out.append(Finding(
-                claim, task, _verdict([slope], -1),
-                f"least-squares slope of test loss per level = {_pm(slope)}; Spearman(level, loss) = {rho:.2f} "
-                f"(p = {pval:.2f}); loss D{gen[0][0]} = {_fmt(gen[0][1])}, D{gen[-1][0]} = {_fmt(gen[-1][1])}; " +
-                (f"largest std over seeds = {_fmt(spread)} ({gen[0][3]} seeds). " if gen[0][3] > 1 else
-                 "seed-to-seed spread not measured (1 seed). ") + f"Rule: slope below 0 by {rule}"))
-        if gen and _loss(summary, task, "real"):
-            out.append(loss_finding(
-                "Every Gen-D set stays worse than real data", task,
-                [(f"D{g[0]} − real", f"d{g[0]}", "real") for g in gen], +1,
-                f"Rule: every Gen-D loss above real by {rule}"))
-        div = div_by_task.get(task, {})
-        d5 = {lv: div[f"d{lv}"]["distinct_5"] for lv in levels if "distinct_5" in div.get(f"d{lv}", {})}
-        real_d5 = div.get("real", {}).get("distinct_5")
-        if d5 and real_d5 is not None:
-            below = sum(v < real_d5 for v in d5.values())
-            if task == "qa":
-                claim, ok = "Paraphrasing makes generated QA data less diverse than real data", below == len(d5)
-            else:
-                claim, ok = "Generated stories are more diverse than real stories", below == 0
-            out.append(Finding(claim, task, "reproduced" if ok else "not reproduced",
-                               f"Distinct-5: real {_fmt(real_d5)}; levels " +
-                               ", ".join(f"D{lv} {_fmt(v)}" for lv, v in d5.items()) +
-                               f" ({below} of {len(d5)} below real)."))
-        length_key = "answer_words_mean" if task == "qa" else "completion_words_mean"
-        lengths = {lv: div[f"d{lv}"][length_key] for lv in levels if length_key in div.get(f"d{lv}", {})}
-        if task == "qa" and len(lengths) >= 3:
-            rho, _ = _spearman(list(lengths), list(lengths.values()))
-            out.append(Finding("More diverse Gen-D QA sets have longer answers", task,
-                               "reproduced" if rho >= 0.5 else "not reproduced",
-                               f"Spearman(level, mean answer words) = {rho:.2f}; " +
-                               ", ".join(f"D{lv} {v:.1f}" for lv, v in lengths.items()) + ". Rule: >= 0.5."))
-        real_len = div.get("real", {}).get(length_key)
-        if task == "story" and lengths and real_len is not None:
-            longer = sum(v > real_len for v in lengths.values())
-            out.append(Finding("Generated stories are shifted: longer completions than real", task,
-                               "reproduced" if longer == len(lengths) else "not reproduced",
-                               f"mean completion words: real {real_len:.1f}; " +
-                               ", ".join(f"D{lv} {v:.1f}" for lv, v in lengths.items()) + "."))
-        fixed = sorted((r, d) for d in summary[summary.task == task].dataset
-                       if (r := results.fixed_ratio_of(d)) is not None)
-        if len(fixed) >= 2 and fixed[0][0] == 0.0:
-            out.append(loss_finding(
-                "Fixed-size mixing: any share of generated data raises test loss", task,
-                [(f"rho {r:g} − rho 0", d, fixed[0][1]) for r, d in fixed[1:]], +1,
-                "Losses: " + ", ".join(f"rho {r:g} {_fmt(_loss(summary, task, d)[0])}" for r, d in fixed) +
-                f". Rule: every rho > 0 above rho = 0 by {rule}"))
-        exp = sorted((e, d) for d in summary[summary.task == task].dataset if (e := results.expansion_of(d)))
-        if _loss(summary, task, "expand_real") and exp:
-            claim, sign = (("Adding generated data to scarce real data helps (QA)", -1) if task == "qa" else
-                           ("Adding generated data to scarce real stories hurts (distribution shift)", +1))
-            out.append(loss_finding(
-                claim, task, [(f"+D{lv} rho {r:g} − real alone", d, "expand_real") for (lv, r), d in exp], sign,
-                f"Small real set alone: {_fmt(_loss(summary, task, 'expand_real')[0])}. Rule: every expansion "
-                f"{'below' if sign < 0 else 'above'} the small real set by {rule}"))
-    out.append(Finding("Model size: the 124M model gains from diversity, the 8B model loses", "both",
-                       "not run at this scale",
-                       "needs GPT-2 124M / Llama 3.2 1B / Llama 3.1 8B: run the paper profile per model "
-                       "(dvc exp run -S models.base.hub_id=...)."))
-    return out
 
 
 # ---------------------------------------------------------------- provenance
@@ -388,12 +238,6 @@ def provenance(root: Path) -> dict:
 
 # ---------------------------------------------------------------- markdown
 
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _rel(path: Path, root: Path) -> str:
     """A figure's link as written in REPORT.md (relative to the report's folder)."""
     return os.path.relpath(root / path, root / REPORT.parent).replace(os.sep, "/")
@@ -419,27 +263,25 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
           f"({p.models.base.source}), generator `{p.generator.model}` ({p.generator.backend}), "
           f"{len(p.train.seeds)} seed(s), {p.train.epochs:g} epoch(s).", ""]
 
-    md += ["## Findings of the paper at this scale", "",
-           "Each claim of the paper (SPEC section 7) is judged by the stated rule on the recorded "
-           "numbers. Every run is scored on the same real test examples, so loss claims are judged on "
-           "paired per-example differences: an effect is shown as estimate ± standard error over test "
-           f"examples and counts only beyond {SIGNIFICANT:g} s.e. (*inconclusive* = the test set cannot "
-           "tell at this scale). This measures test-set noise, not training noise: with one seed the "
-           "seed-to-seed spread is not measured, so a verdict here is weaker evidence than the s.e. "
-           "alone suggests.", ""]
+    manipulation_md, checks = report_manipulation.section(root, TASKS, levels, _table)
+    md += manipulation_md
+    md += ["## Findings of the paper at this scale", "", *METHOD]
     md.append(_table(["claim", "task", "verdict", "numbers that decide it"],
-                     [[f.claim, f.task, f"**{f.verdict}**", f.evidence]
-                      for f in findings(summary, div, levels, scores)]))
+                     [[f.claim, f.task, f"**{f.label}**", f.evidence]
+                      for f in findings(p, root, summary, scores, checks)]))
     md.append("")
 
     md += ["## Test loss per training set", ""]
     if summary.empty:
         md += ["No fine-tuning run has recorded metrics yet.", ""]
     else:
-        rows = [[r.task, r.dataset, _fmt(r["mean"]), _fmt(r["se"]), _fmt(r["std"]), int(r.n)]
-                for _, r in summary.iterrows()]
-        md += [_table(["task", "training set", "test loss (mean)", "s.e. over test examples", "std over seeds",
-                       "runs"], rows), ""]
+        rows = [[r.task, r.dataset, _fmt(r["mean"]), _fmt(r["se"]), _fmt(r["std"]), int(r.n),
+                 steps_text(summary, r.task, r.dataset)] for _, r in summary.iterrows()]
+        md += ["s.e. counts test examples and seeds (pooled seed variance; test examples only for a single "
+               "run); std over seeds is n/a for one run; steps are the optimizer steps of each run (a range "
+               "when its seeds differ).", "",
+               _table(["task", "training set", "test loss (mean)", "s.e.", "std over seeds", "runs", "steps"],
+                      rows), ""]
     if figs["levels"]:
         md += ["### Test loss and normalized diversity per Gen-D level (paper fig. 2)", "",
                f"![loss vs diversity]({_rel(figs['levels'], root)})", ""]
@@ -450,7 +292,7 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
 
     from gendiv import report_size   # imports this module's helpers
 
-    md += report_size.section(p, root, summary, scores)
+    md += report_size.section(p, root, summary, scores, checks)
 
     md += ["## Diversity: Distinct-5 beside the paper's values", "",
            "The paper's numbers use an aggregation it does not define (their scale differs from "

@@ -1,8 +1,8 @@
 """The report's dataset-size section (paper sec 4.4): experiment 1 repeated on n-sample subsets.
 
 Each subset run is scored on the same real test examples as every other run, so its claims
-are judged like the main findings: on paired per-example loss differences, an effect
-counting only beyond report.SIGNIFICANT standard errors.
+are judged like the main findings: one loss contrast per claim (test examples and seeds in
+its standard error), judged by gendiv.stats.judge.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import pandas as pd
 
 from gendiv import results
 from gendiv.params import Params
-from gendiv.report import (Finding, SIGNIFICANT, Scores, TASKS, _fmt as fmt, _loss, _paired_se, _rel as rel,
-                           _save, _table as table, judge, paired_difference)
+from gendiv.report import _paired_se, _rel as rel, _save
+from gendiv.report_claims import TASKS, Scores, fmt, gated, loss_claim, loss_of as _loss, table
+from gendiv.report_manipulation import Check
+from gendiv.stats import Finding, centred_weights
 
 FIGURE = Path("reports/figures/results/dataset_size.png")
 
@@ -38,39 +40,45 @@ def size_grid(p: Params, summary: pd.DataFrame, task: str) -> dict[str, dict[int
 Grids = dict[str, dict[str, dict[int, str]]]  # task -> size_grid of that task (tasks with subsets only)
 
 
-def findings(grids: Grids, scores: Scores) -> list[Finding]:
-    """The paper's sec 4.4 claims, judged per task on the subset runs."""
-    out = []
-    beyond = f"by more than {SIGNIFICANT:g} s.e."
-    for task, grid in grids.items():
-        def slope(xs: list[int], names: list[str]) -> tuple[float, float] | None:
-            found = [scores.get((task, name)) for name in names]
-            return results.loss_slope(xs, found) if all(found) else None
+def _add(weights: dict[str, float], names: list[str], ws: list[float], share: float) -> None:
+    for name, w in zip(names, ws):
+        weights[name] = weights.get(name, 0.0) + w * share
 
+
+def findings(grids: Grids, scores: Scores, summary: pd.DataFrame, checks: dict[str, Check]) -> list[Finding]:
+    """The paper's sec 4.4 claims, each one contrast over every size, judged per task on the subset runs."""
+    out = []
+    for task, grid in grids.items():
         real = grid.get("real", {})
         gen = {s: sizes for s, sizes in grid.items() if s != "real"}
-        worse = [(f"{s.upper()} − real at n={n}", paired_difference(scores, task, name, real[n]))
-                 for s, sizes in gen.items() for n, name in sizes.items() if n in real and name != s]
-        out.append(judge("At every dataset size, every Gen-D subset stays worse than the real subset of that size",
-                         task, worse, +1, f"Rule: every Gen-D subset's loss above real's of the same size {beyond}"))
-        trend = []
-        for n in sorted({n for sizes in gen.values() for n in sizes}):
-            at_n = [(int(s[1:]), name) for s, sizes in gen.items() if (name := sizes.get(n))]
-            if len(at_n) >= 3:
-                trend.append((f"slope per level at n={n}", slope(*map(list, zip(*at_n)))))
-        if trend:
-            out.append(judge("The diversity trend of experiment 1 (loss falls as diversity rises) holds at every "
-                             "dataset size", task, trend, -1, f"Rule: every least-squares slope below 0 {beyond}"))
+        pairs = [(name, real[n]) for s, sizes in gen.items() for n, name in sizes.items() if n in real and name != s]
+        worse: dict[str, float] = {}
+        for name, ref in pairs:
+            _add(worse, [name, ref], [1.0, -1.0], 1 / len(pairs))
+        out.append(loss_claim("At every dataset size, Gen-D subsets stay worse than the real subset of that size",
+                              task, scores, summary, worse, +1, "nats",
+                              f"Mean over {len(pairs)} (level, size) pairs of Gen-D − real."))
+        at_n = {n: sorted((int(s[1:]), name) for s, sizes in gen.items() if (name := sizes.get(n)))
+                for n in sorted({n for sizes in gen.values() for n in sizes})}
+        at_n = {n: pts for n, pts in at_n.items() if len(pts) >= 3}
+        if at_n:
+            trend: dict[str, float] = {}
+            for pts in at_n.values():
+                _add(trend, [name for _, name in pts], centred_weights([lv for lv, _ in pts]), 1 / len(at_n))
+            out.append(gated(loss_claim(
+                "The diversity trend of experiment 1 (loss falls as diversity rises) holds across dataset sizes",
+                task, scores, summary, trend, -1, "nats (lowest→highest level change)",
+                f"Mean over sizes {', '.join(map(str, at_n))} of each size's fitted loss change across levels."),
+                checks[task]))
         if task == "qa":
-            growth = [(f"{s.upper()} slope per 1,000 samples", _per_thousand(slope(list(sizes), list(sizes.values()))))
-                      for s, sizes in gen.items() if len(sizes) >= 2]
-            out.append(judge("More LLM-generated data can be harmful: larger Gen-D sets give higher test loss", task,
-                             growth, +1, f"Rule: every level's slope of loss against size above 0 {beyond}"))
+            growth: dict[str, float] = {}
+            series = [sizes for sizes in gen.values() if len(sizes) >= 2]
+            for sizes in series:
+                _add(growth, list(sizes.values()), centred_weights(list(sizes), span=False), 1000 / len(series))
+            out.append(loss_claim("More LLM-generated data can be harmful: larger Gen-D sets give higher test loss",
+                                  task, scores, summary, growth, +1, "nats per 1,000 samples",
+                                  f"Mean over {len(series)} levels of the slope of loss against set size."))
     return out
-
-
-def _per_thousand(effect: tuple[float, float] | None) -> tuple[float, float] | None:
-    return (effect[0] * 1000, effect[1] * 1000) if effect else None
 
 
 def figure(p: Params, grids: Grids, summary: pd.DataFrame, scores: Scores, path: Path) -> Path | None:
@@ -97,7 +105,7 @@ def figure(p: Params, grids: Grids, summary: pd.DataFrame, scores: Scores, path:
     return _save(fig, path, series)
 
 
-def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores) -> list[str]:
+def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores, checks: dict[str, Check]) -> list[str]:
     """Markdown lines of the section; says how to run it when the params leave it off."""
     md = ["## Dataset size (paper sec 4.4)", ""]
     sizes = p.mixing.subset_sizes
@@ -111,10 +119,10 @@ def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores) -> lis
            "its share of QA pairs); the full sets are the rightmost points. Every run is scored on the same "
            "real test examples.", ""]
     grids = {t: g for t in TASKS if (g := size_grid(p, summary, t))}
-    claims = findings(grids, scores)
+    claims = findings(grids, scores, summary, checks)
     if claims:
         md.append(table(["claim", "task", "verdict", "numbers that decide it"],
-                        [[f.claim, f.task, f"**{f.verdict}**", f.evidence] for f in claims]))
+                        [[f.claim, f.task, f"**{f.label}**", f.evidence] for f in claims]))
         md.append("")
     fig = figure(p, grids, summary, scores, root / FIGURE)
     if fig:
