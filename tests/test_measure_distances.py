@@ -7,7 +7,9 @@ from scipy.special import softmax
 from gendiv.measure.distances import (
     dcscore,
     frechet_distance,
+    mean_pairwise_distance,
     median_bandwidth,
+    mmd2_null,
     mmd2_rbf,
     subsample,
     vendi_score,
@@ -57,6 +59,44 @@ def test_frechet_closed_forms():
         frechet_distance(x[:1], x)
 
 
+class _Identity:
+    """A generator whose 'permutation' keeps the order: the unpermuted split."""
+
+    def permutation(self, n):
+        return np.arange(n)
+
+
+def test_mmd_null_relabels_the_pooled_rows():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(12, 3)), rng.normal(size=(9, 3))
+    value, s = mmd2_rbf(x, y)
+    assert mmd2_null(x, y, s, 2, _Identity()) == pytest.approx([value, value], rel=1e-12)
+    null = mmd2_null(x, y, s, 300, np.random.default_rng(0))
+    assert null.shape == (300,) and null.min() < 0 < null.max()  # unbiased: scatters around 0
+    shifted = rng.normal(2.0, 1.0, size=(9, 3))
+    far, s_far = mmd2_rbf(x, shifted)
+    assert (mmd2_null(x, shifted, s_far, 300, np.random.default_rng(0)) >= far).sum() == 0
+
+
+def test_frechet_with_fewer_samples_than_dimensions():
+    """Singular covariances: Tr (S_x S_y)^1/2 from the eigenvalues of S_x^1/2 S_y S_x^1/2."""
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(8, 20)), rng.normal(0.5, 2.0, size=(11, 20))
+    cx, cy = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    w, v = np.linalg.eigh(cx)
+    root_x = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    middle = np.clip(np.linalg.eigvalsh(root_x @ cy @ root_x), 0, None)
+    expected = ((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(cx) + np.trace(cy) - 2 * np.sqrt(middle).sum()
+    assert frechet_distance(x, y) == pytest.approx(expected, rel=1e-7)  # the reference clips round-off
+
+
+def test_mean_pairwise_distance_matches_all_pairs():
+    x = _unit(np.random.default_rng(7).normal(size=(9, 4)))
+    pairs = [1 - x[i] @ x[j] for i in range(9) for j in range(i + 1, 9)]
+    assert mean_pairwise_distance(x) == pytest.approx(np.mean(pairs), rel=1e-12)
+    assert mean_pairwise_distance(np.ones((4, 3))) == pytest.approx(0.0, abs=1e-12)
+
+
 def _unit(x):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
@@ -77,6 +117,9 @@ def test_vendi_matches_kernel_eigenvalues_and_bounds():
     assert vendi_score(x) == pytest.approx(np.exp(-(eig * np.log(eig)).sum()), rel=1e-9)
     assert vendi_score(np.ones((7, 3))) == pytest.approx(1.0)
     assert vendi_score(np.eye(6)) == pytest.approx(6.0)
+    wide = _unit(np.random.default_rng(8).normal(size=(5, 30)))  # fewer samples than dimensions
+    eig = np.clip(np.linalg.eigvalsh(wide.T @ wide / 5), 1e-300, None)
+    assert vendi_score(wide) == pytest.approx(np.exp(-(eig * np.log(eig))[eig > 1e-12].sum()), rel=1e-9)
     # scaling rows does not change a cosine-kernel score
     assert vendi_score(3 * x) == pytest.approx(vendi_score(x))
 

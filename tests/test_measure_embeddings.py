@@ -69,3 +69,24 @@ def test_embed_stage_rejects_bad_names_and_missing_files(tmp_path, monkeypatch, 
     with pytest.raises(UserError, match="--task"):
         main(task="poem", dataset=["real"], params=repo / "params.yaml")
     assert not (tmp_path / embeddings.EMBEDDINGS_DIR).exists()
+
+
+def test_story_embed_stage_embeds_the_topic_pool_with_the_same_model(tmp_path, monkeypatch, repo):
+    from gendiv.io import write_json
+    from gendiv.measure.sets import measured_sets
+    from gendiv.params import load_params
+
+    monkeypatch.chdir(tmp_path)
+    story = {"context": "The kitten chased a ball of yarn.", "completion": "Then the cat purred and slept."}
+    for name, path in measured_sets(load_params(repo / "params.yaml"), "story"):
+        write_jsonl(path, [{"id": name, **story}])
+    with pytest.raises(UserError, match="topics.json: topic pool not found"):
+        main(task="story", dataset=None, params=repo / "params.yaml")
+    assert not (tmp_path / embeddings.EMBEDDINGS_DIR).exists()
+
+    write_json(embeddings.TOPICS_FILE, {"topics": ["The Stock Market", "Cats", "Sailing Ships"]})
+    main(task="story", dataset=None, params=repo / "params.yaml")
+    topics = np.load(embeddings.TOPICS_EMBEDDINGS)
+    story_vector = np.load(embeddings.embedding_path("story", "d0"))[0]
+    assert topics.shape == (3, 384)
+    assert np.argmax(topics @ story_vector) == 1  # the cat story is nearest "Cats"

@@ -2,7 +2,8 @@
 
 For reviewers, after `dvc pull` (or `dvc repro`): every adapter under models/adapters is
 evaluated again on the real test set, the base model too, and every diversity metric is
-recomputed from the datasets and their stored embeddings. A pass/fail table is printed
+recomputed from the datasets and their stored embeddings, the manipulation check's too
+(metrics/manipulation). A pass/fail table is printed
 with the tolerance of each check; any mismatch or missing artifact exits non-zero.
 With --test-file, every adapter is also scored on a reviewer's own held-out data.
 """
@@ -108,6 +109,27 @@ def check_diversity(p: Params, root: Path, task: str, tolerance: float) -> list[
     return checks
 
 
+def check_manipulation(p: Params, root: Path, task: str, tolerance: float) -> list[Check]:
+    """Every number of metrics/manipulation/{task}.json (values, standard errors, counts),
+    recomputed from the datasets, their embeddings and the topic pool; the notes are text."""
+    from gendiv.measure import stage
+    from gendiv.measure.sets import measured_sets
+
+    recorded_file = root / stage.MANIPULATION_DIR / f"{task}.json"
+    if not recorded_file.is_file():
+        return [Check(f"manipulation {task} ({recorded_file} missing)", None, None, tolerance)]
+    sets = [(name, root / path) for name, path in measured_sets(p, task, root)]
+
+    def numbers(obj) -> dict[str, float]:  # an undefined s.e. (None) matches only another one
+        return {k: math.nan if v is None else float(v) for k, v in results.flatten(obj).items()
+                if not isinstance(v, str)}
+
+    recorded = numbers(read_json(recorded_file))
+    recomputed = numbers(stage.compute_manipulation(p, task, sets, root=root))
+    return [Check(f"manipulation {task}/{key}", recorded.get(key), recomputed.get(key), tolerance)
+            for key in sorted(set(recorded) | set(recomputed))]
+
+
 def verify(p: Params, root: Path, loss_tol: float, metric_tol: float, test_file: Path | None = None,
            task_of_file: str | None = None, skip_losses: bool = False, skip_diversity: bool = False):
     checks: list[Check] = []
@@ -120,6 +142,7 @@ def verify(p: Params, root: Path, loss_tol: float, metric_tol: float, test_file:
             extra += own
         if not skip_diversity:
             checks += check_diversity(p, root, task, metric_tol)
+            checks += check_manipulation(p, root, task, metric_tol)
     return checks, extra
 
 

@@ -3,7 +3,8 @@
 distinct    Distinct-n, lexical diversity (story: one concatenation; QA: per context, summed)
 lengths     answer / completion lengths in words and model tokens
 embeddings  sentence embeddings per dataset (`gendiv embed`, one DVC output per set)
-distances   MMD (RBF), Frechet distance, DCScore and Vendi score over embeddings
+distances   MMD (RBF) with a permutation null, Frechet distance, DCScore, Vendi, mean pairwise distance
+manipulation  the manipulation check: diversity per Gen-D level at equal sample counts, with s.e.
 maps        2-D maps of a set against the real set
 stage       `gendiv measure`: every number into metrics, plot data and figures
 """

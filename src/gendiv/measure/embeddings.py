@@ -5,6 +5,8 @@
 existing directory loads as is, anything else is a hub id (paper: all-mpnet-base-v2),
 which needs HF_HUB_OFFLINE unset. Rows of `data/embeddings/{task}/{name}.npy` follow
 the rows of the dataset file (float32, L2-normalised, so dot products are cosines).
+For the story task the topic pool is embedded too (`data/embeddings/story/topics.npy`, rows
+follow data/generated/story/topics.json), so topic adherence compares like with like.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import numpy as np
 import typer
 
 from gendiv.cli import UserError
-from gendiv.io import atomic_open, read_jsonl
+from gendiv.io import atomic_open, read_json, read_jsonl
 from gendiv.measure.sets import measured_sets, set_path
 from gendiv.params import load_params, require_task
 
 EMBEDDINGS_DIR = Path("data/embeddings")
+TOPICS_FILE = Path("data/generated/story/topics.json")
+TOPICS_EMBEDDINGS = EMBEDDINGS_DIR / "story" / "topics.npy"
 
 # model names -> importable package whose `model/` folder holds the sentence-transformers files
 PACKAGED_MODELS = {
@@ -115,6 +119,9 @@ def main(
             raise UserError(str(err)) from None
         if not sources[name].is_file():
             raise UserError(f"{sources[name]}: dataset file not found (build it first)")
+    with_topics = task == "story" and not dataset
+    if with_topics and not TOPICS_FILE.is_file():
+        raise UserError(f"{TOPICS_FILE}: topic pool not found (run `gendiv generate-topics`)")
     model = None
 
     def embed(texts):
@@ -130,6 +137,11 @@ def main(
         out = embedding_path(task, name)
         save_array(out, vectors)
         print(f"{out}: {vectors.shape[0]} x {vectors.shape[1]} embeddings of {source}")
+    if with_topics:
+        vectors = cached_embeddings(p.measure.embedding_model, TOPICS_FILE,
+                                    lambda source: read_json(source)["topics"], embed)
+        save_array(TOPICS_EMBEDDINGS, vectors)
+        print(f"{TOPICS_EMBEDDINGS}: {vectors.shape[0]} x {vectors.shape[1]} embeddings of {TOPICS_FILE}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Distinct-n depends on how much text a set holds, so values are normalised only within
 groups of comparable sets (divided by the group's maximum, as the paper plots them):
   levels     real + d0..d6 (same size; paper fig. 2)
-  reference  real_test (the real held-out set: the no-shift baseline of every distance)
+  reference  real_test, and for QA real_heldout when prepare_real wrote it (held-out real
+             questions of the training documents: the no-shift baseline of QA distances)
   fixed      fixed_r<rho> (same size, rising share of generated data)
   expand     expand_real + expand_d<l>_r<rho> (real part fixed, generated part added)
   n<size>    real_n<size> and d<l>_n<size> (one group per subset size)
@@ -18,23 +19,40 @@ from gendiv.datasets import dataset_names, dataset_path, real_test_path
 from gendiv.params import Params
 
 REAL_TEST = "real_test"
+REAL_HELDOUT = "real_heldout"
 
 
 def set_path(task: str, name: str) -> Path:
+    if name == REAL_HELDOUT:
+        return real_test_path(task).with_name("heldout.jsonl")
     return real_test_path(task) if name == REAL_TEST else dataset_path(task, name)
 
 
-def measured_sets(p: Params, task: str) -> list[tuple[str, Path]]:
+def measured_sets(p: Params, task: str, root: Path = Path(".")) -> list[tuple[str, Path]]:
     """(name, path) of every set the measure stage reads, in a fixed order."""
     names = dataset_names(p, task)
     names.insert(1, REAL_TEST)
+    if task == "qa" and (root / set_path(task, REAL_HELDOUT)).is_file():
+        names.insert(2, REAL_HELDOUT)
     return [(name, set_path(task, name)) for name in names]
+
+
+def reference_set(names: list[str]) -> str:
+    """The same-distribution reference of the distances: held-out questions of the training
+    documents where they exist (QA), else the real test set."""
+    return REAL_HELDOUT if REAL_HELDOUT in names else REAL_TEST
+
+
+def carries_real_train_text(row: dict) -> bool:
+    """A row whose target text comes from real train: a mixed set's real share (`source`
+    "real"), or a QA paraphrase, which keeps the real answer of its source question."""
+    return row.get("source") == "real" or row.get("kind") == "paraphrase"
 
 
 def comparison_group(name: str) -> str:
     if name == "real" or re.fullmatch(r"d\d+", name):
         return "levels"
-    if name == REAL_TEST:
+    if name in (REAL_TEST, REAL_HELDOUT):
         return "reference"
     if name.startswith("fixed_r"):
         return "fixed"

@@ -7,12 +7,17 @@ Reads each set's JSONL file and its embeddings (`gendiv embed`), and writes
   reports/plots/{task}/length_<words|tokens>.csv  length and one column per dataset: share of samples
   reports/figures/{task}_lengths.png   length distributions per set
   reports/figures/maps/{task}/*.png    2-D maps against the real set, one grid per group
+  metrics/manipulation/{task}.json     the manipulation check at equal sample counts, with
+                                       standard errors (manipulation.py), and the notes that
+                                       explain the distances (reference, negative MMD^2)
 Metric names (per dataset): distinct_<n> (story: over all samples joined; QA: summed
 over contexts, as the paper aggregates), distinct_<n>_norm (divided by the maximum in
 the dataset's comparison group, see sets.py), distinct_<n>_context_mean (QA),
 ngram_diversity (sum of distinct_1..max_n, the `diversity` package's score), length
-summaries <completion|answer>_<words|tokens>_<mean|median|std|p90>, mmd2_rbf,
-mmd_bandwidth and frechet against the real training set, dcscore and vendi.
+summaries <completion|answer>_<words|tokens>_<mean|median|std|p90>, dcscore and vendi,
+shares_rows_with_real_train, and the distances to the real training set: mmd2_rbf,
+mmd2_rbf_p, mmd_bandwidth and frechet, all at distance_n samples per set (see
+`distance_metrics`).
 """
 
 from __future__ import annotations
@@ -26,22 +31,34 @@ import typer
 from tqdm import tqdm
 
 from gendiv.cli import UserError
-from gendiv.io import atomic_open, read_jsonl, write_json
-from gendiv.measure import distances, distinct, lengths, maps
-from gendiv.measure.embeddings import embedding_path, sample_text
-from gendiv.measure.sets import REAL_TEST, comparison_group, measured_sets
+from gendiv.io import atomic_open, read_json, read_jsonl, write_json
+from gendiv.measure import distances, distinct, lengths, manipulation, maps
+from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, sample_text
+from gendiv.measure.sets import (REAL_HELDOUT, carries_real_train_text, comparison_group,
+                                 measured_sets, reference_set)
 from gendiv.params import load_params, Params, require_task
 
 METRICS_DIR = Path("metrics/diversity")
+MANIPULATION_DIR = Path("metrics/manipulation")
+PERMUTATIONS = 200  # relabelings in the MMD permutation test
 PLOTS_DIR = Path("reports/plots")
 FIGURES_DIR = Path("reports/figures")
 
 
 def _num(x: float) -> float | int:
     """Counts stay ints; other values keep six significant digits (readable, platform-stable)."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
     if isinstance(x, (int, np.integer)):
         return int(x)
     return float(f"{float(x):.6g}")
+
+
+def _rounded(obj):
+    """`_num` on every number of a nested structure; text and None stay as they are."""
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    return obj if obj is None or isinstance(obj, str) else _num(obj)
 
 
 def _seed(p: Params, name: str) -> int:
@@ -80,20 +97,55 @@ def normalize_in_groups(metrics: dict[str, dict[str, float]], max_n: int) -> Non
             m[f"{key}_norm"] = m[key] / top if top > 0 else 0.0
 
 
-def embedding_metrics(p: Params, name: str, x: np.ndarray, real: np.ndarray) -> dict[str, float]:
-    """Distances to the real training set (not for real itself) and diversity scores."""
-    out: dict[str, float] = {}
+def embedding_metrics(p: Params, name: str, x: np.ndarray) -> dict[str, float]:
+    """Diversity scores of one set on up to measure.score_samples samples."""
     if len(x) < 2:
-        return out
-    k = p.measure.score_samples
-    sample = x[distances.subsample(len(x), k, _seed(p, name))]
-    if name != "real" and len(real) >= 2:
-        real_sample = real[distances.subsample(len(real), k, _seed(p, "real"))]
-        out["mmd2_rbf"], out["mmd_bandwidth"] = distances.mmd2_rbf(sample, real_sample)
-        out["frechet"] = distances.frechet_distance(x, real)
-    out["dcscore"] = distances.dcscore(sample, p.measure.dcscore_temperature)
-    out["vendi"] = distances.vendi_score(sample)
-    return out
+        return {}
+    sample = x[distances.subsample(len(x), p.measure.score_samples, _seed(p, name))]
+    return {"dcscore": distances.dcscore(sample, p.measure.dcscore_temperature),
+            "vendi": distances.vendi_score(sample)}
+
+
+def distance_count(p: Params, sizes: dict[str, int]) -> int:
+    """The one sample count every distance uses: the smallest of real train, the reference and
+    the Gen-D levels, at most measure.score_samples. Smaller (mixed) sets get no distance."""
+    compared = ["real", reference_set(list(sizes)), *[f"d{level}" for level in p.levels]]
+    return min(p.measure.score_samples, *(sizes[name] for name in compared if name in sizes))
+
+
+def distance_metrics(p: Params, name: str, x: np.ndarray, real: np.ndarray, n: int) -> dict[str, float]:
+    """MMD^2 (median-heuristic bandwidth) and Frechet distance to real train, on one seeded draw
+    of n rows from each side; mmd2_rbf_p is the permutation p-value of that MMD^2 (PERMUTATIONS
+    relabelings of the pooled rows): small when the set differs from real train."""
+    if name == "real" or n < 2 or len(x) < n:
+        return {}
+    ours = x[distances.subsample(len(x), n, _seed(p, name))]
+    theirs = real[distances.subsample(len(real), n, _seed(p, "real"))]
+    mmd2, bandwidth = distances.mmd2_rbf(ours, theirs)
+    null = distances.mmd2_null(ours, theirs, bandwidth, PERMUTATIONS, np.random.default_rng(_seed(p, f"permutation:{name}")))
+    return {"mmd2_rbf": mmd2, "mmd2_rbf_p": (1 + int((null >= mmd2).sum())) / (1 + PERMUTATIONS),
+            "mmd_bandwidth": bandwidth, "frechet": distances.frechet_distance(ours, theirs), "distance_n": n}
+
+
+MMD2_NOTE = ("mmd2_rbf is the unbiased estimate of squared MMD: its expected value is 0 when a set and "
+             "real train come from one distribution, so estimates scatter around 0 and can be negative; "
+             "a value at or below 0 means no difference is detectable at distance_n samples. mmd2_rbf_p is "
+             f"the permutation p-value ({PERMUTATIONS} relabelings) of 'same distribution as real train'.")
+
+
+def reference_note(task: str, reference: str) -> str:
+    """Why the distance reference is (or is not quite) the same distribution as real train."""
+    if task == "story":
+        return ("real_test: real stories drawn from the same source as real train, sharing no row with it; "
+                "its distances are what sampling alone gives.")
+    if reference == REAL_HELDOUT:
+        return ("real_heldout: real questions of the training documents that real train does not hold; "
+                "its distances are what sampling alone gives.")
+    return ("real_test: real questions about other documents than real train's (QA splits are by "
+            "document), so its distances add a change of documents to sampling noise and overstate "
+            "the same-distribution baseline; prepare_real keeps data.qa.qa_per_doc questions of each "
+            "training document and writes no held-out ones (data/real/qa/heldout.jsonl), which would "
+            "be the same-distribution reference.")
 
 
 def _prune(folder: Path, keep: set[str]) -> None:
@@ -129,19 +181,20 @@ def _draw_lengths(path: Path, task: str, by_unit: dict[str, dict[str, np.ndarray
     plt.close(fig)
 
 
-def _load_inputs(task: str, sets: list[tuple[str, Path]]):
+def _load_inputs(task: str, sets: list[tuple[str, Path]], root: Path = Path(".")):
     """Every set's rows and embeddings; one error naming everything missing or stale."""
     missing = [str(path) for _, path in sets if not path.is_file()]
-    missing += [str(embedding_path(task, name)) for name, _ in sets if not embedding_path(task, name).is_file()]
+    missing += [str(root / embedding_path(task, name)) for name, _ in sets
+                if not (root / embedding_path(task, name)).is_file()]
     if missing:
         raise UserError("missing inputs (build the datasets and run `gendiv embed` for each): "
                         + ", ".join(missing))
     rows, vectors = {}, {}
     for name, path in sets:
         rows[name] = read_jsonl(path)
-        vectors[name] = np.load(embedding_path(task, name), allow_pickle=False)
+        vectors[name] = np.load(root / embedding_path(task, name), allow_pickle=False)
         if len(vectors[name]) != len(rows[name]):
-            raise UserError(f"{embedding_path(task, name)} has {len(vectors[name])} rows but {path} has "
+            raise UserError(f"{root / embedding_path(task, name)} has {len(vectors[name])} rows but {path} has "
                             f"{len(rows[name])}: stale embeddings, rerun `gendiv embed --task {task} "
                             f"--dataset {name}`")
     return rows, vectors
@@ -160,6 +213,7 @@ def compute(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer
     target = "completion" if task == "story" else "answer"
     metrics: dict[str, dict[str, float]] = {}
     word_lens, token_lens = {}, {}
+    n_distance = distance_count(p, {name: len(r) for name, r in rows.items()})
     for name, _ in tqdm(sets, desc=f"measure {task}", unit="set"):
         data = rows[name]
         targets = [lengths.target_text(task, r) for r in data]
@@ -169,19 +223,55 @@ def compute(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer
         m.update(distinct_metrics(task, data, tokenize, max_n))
         m.update(lengths.summary(word_lens[name], f"{target}_words"))
         m.update(lengths.summary(token_lens[name], f"{target}_tokens"))
-        m.update(embedding_metrics(p, name, vectors[name], vectors["real"]))
+        m.update(embedding_metrics(p, name, vectors[name]))
+        m.update(distance_metrics(p, name, vectors[name], vectors["real"], n_distance))
+        m["shares_rows_with_real_train"] = name == "real" or any(map(carries_real_train_text, data))
         metrics[name] = m
     normalize_in_groups(metrics, max_n)
     metrics = {name: {k: _num(v) for k, v in sorted(m.items())} for name, m in metrics.items()}
     return metrics, word_lens, token_lens, vectors
 
 
+def _load_topics(root: Path) -> manipulation.Topics:
+    files = [root / TOPICS_FILE, root / TOPICS_EMBEDDINGS]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise UserError(f"missing inputs (run `gendiv generate-topics` and `gendiv embed --task story`): "
+                        f"{', '.join(missing)}")
+    names, vectors = read_json(files[0])["topics"], np.load(files[1], allow_pickle=False)
+    if len(names) != len(vectors):
+        raise UserError(f"{files[1]} has {len(vectors)} rows but {files[0]} has {len(names)} topics: "
+                        "stale embeddings, rerun `gendiv embed --task story`")
+    return manipulation.Topics(names, vectors)
+
+
+def compute_manipulation(p: Params, task: str, sets: list[tuple[str, Path]], tokenize=None,
+                         root: Path = Path(".")) -> dict:
+    """metrics/manipulation/{task}.json, with no side effects (the verify command reuses this).
+
+    `sets` as from measured_sets (paths already under root); embeddings and topics are read under root.
+    """
+    paths = dict(sets)
+    compared = [(name, paths[name]) for name in manipulation.set_names(p.levels) if name in paths]
+    rows, vectors = _load_inputs(task, compared, root)
+    tokenize = tokenize or distinct.make_tokenizer(p.measure.tokenizer, root / p.models.base.dir)
+    result = manipulation.compute(task, rows, vectors, tokenize, p.measure.score_samples,
+                                  lambda name: _seed(p, f"manipulation:{name}"),
+                                  _load_topics(root) if task == "story" else None)
+    reference = reference_set(list(paths))
+    result["distances"] = {"reference": reference, "reference_note": reference_note(task, reference),
+                           "mmd2_rbf_note": MMD2_NOTE}
+    return _rounded(result)
+
+
 def measure(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer,
             tokenize=None) -> dict[str, dict[str, float]]:
     """Compute every metric of every set and write metrics, plot tables and figures."""
     metrics, word_lens, token_lens, vectors = compute(p, task, sets, length_tokenizer, tokenize)
+    checked = compute_manipulation(p, task, sets, tokenize)
     max_n = p.measure.distinct_max_n
     write_json(METRICS_DIR / f"{task}.json", metrics)
+    write_json(MANIPULATION_DIR / f"{task}.json", checked)
     plots = PLOTS_DIR / task
     columns = sorted({k for m in metrics.values() for k in m})
     _write_csv(plots / "diversity.csv", ["dataset", "group", *columns],
@@ -230,9 +320,11 @@ def main(
     from transformers import AutoTokenizer
 
     length_tokenizer = AutoTokenizer.from_pretrained(p.models.base.dir)
-    metrics = measure(p, task, measured_sets(p, task), length_tokenizer)
+    sets = measured_sets(p, task)
+    metrics = measure(p, task, sets, length_tokenizer)
     print(f"{METRICS_DIR / f'{task}.json'}: {len(metrics)} sets measured "
-          f"({', '.join(metrics)}); {REAL_TEST} is the no-shift reference")
+          f"({', '.join(metrics)}); {reference_set([n for n, _ in sets])} is the no-shift reference; "
+          f"manipulation check in {MANIPULATION_DIR / f'{task}.json'}")
 
 
 if __name__ == "__main__":
