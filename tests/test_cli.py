@@ -25,3 +25,12 @@ def test_only_pipeline_stages_are_timed(tmp_path, monkeypatch, label, timed):
     assert len(files) == (1 if timed else 0)
     if timed:
         assert json.loads(files[0].read_text())["stage"] == "gendiv " + " ".join(label)
+
+
+@pytest.mark.parametrize("rank,timed", [("0", True), ("1", False)])
+def test_only_the_main_process_of_a_launch_records_its_time(tmp_path, monkeypatch, rank, timed):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RANK", rank)  # what `accelerate launch` (torchrun) sets in each process
+    with pytest.raises(SystemExit):
+        cli._run(_ok_app(), [], ["train", "--task", "story"])
+    assert (tmp_path / cli.TIMINGS_DIR).exists() == timed

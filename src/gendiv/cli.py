@@ -97,7 +97,8 @@ def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
     except _user_error_types() as err:
         _report(err)
     except SystemExit as done:
-        if done.code in (0, None) and "--help" not in argv and not UNTIMED.intersection(label[:1]):
+        if (done.code in (0, None) and "--help" not in argv and not UNTIMED.intersection(label[:1])
+                and os.environ.get("RANK", "0") == "0"):  # one record per `accelerate launch`: its main process
             _record_timing(label, time.perf_counter() - start)
         raise
 

@@ -6,6 +6,9 @@ prompt of prompt/completion data). Outputs:
   metrics/runs/{task}/{dataset}/s{seed}.json     test and train metrics of the run
   metrics/examples/{task}/{dataset}/s{seed}.json each test example's completion NLL and tokens
   metrics/runs/{task}/{dataset}/s{seed}_live/    DVCLive training curves (dvc plots)
+Under `accelerate launch` (one process per device) `train.batch_size` stays the global batch:
+each process takes an equal share, so a run's numbers do not depend on the device count, and
+only the main process writes.
 The adapter is written to a staging folder and renamed into place last, so a killed run
 never leaves a folder that looks finished. Trainer checkpoints (one per epoch) live in
 .gendiv_cache/train/...; a rerun with the same data and settings resumes from the last one.
@@ -50,6 +53,18 @@ def _fingerprint(p: Params, task: str, data_file: Path, seed: int) -> str:
     h.update(json.dumps({"task": task, "seed": seed, "train": p.train.model_dump(exclude={"seeds"})},
                         sort_keys=True).encode())
     return h.hexdigest()
+
+
+def _launch(batch_size: int) -> tuple[int, bool]:
+    """(per-process batch, is this the main process) of this launch; one process unless launched."""
+    import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if batch_size % state.num_processes:
+        raise UserError(f"train.batch_size = {batch_size}: is the global batch, so it must be a multiple of "
+                        f"the {state.num_processes} processes of this launch")
+    return batch_size // state.num_processes, state.is_main_process
 
 
 def _live_callback(live_dir: Path):
@@ -99,7 +114,7 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
     config = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=t.epochs,
-        per_device_train_batch_size=t.batch_size,
+        per_device_train_batch_size=_launch(t.batch_size)[0],
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
         max_length=t.max_length,
@@ -138,6 +153,7 @@ def _resume_or_reset(checkpoints: Path, fingerprint: str) -> bool:
 def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
     """Train, save and evaluate one run; returns its metrics. `callbacks` go to the Trainer."""
     import torch
+    from accelerate.utils import broadcast_object_list
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     data_file = dataset_path(task, name)
@@ -150,19 +166,23 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
         raise UserError(f"{real_test_path(task)} not found (run prepare-real --task {task} first)")
     test_rows = read_jsonl(real_test_path(task))
     paths = run_paths(task, name, seed)
-    resume = _resume_or_reset(paths["checkpoints"], _fingerprint(p, task, data_file, seed))
-    shutil.rmtree(paths["live"], ignore_errors=True)
+    _, main = _launch(p.train.batch_size)
+    resume = None
+    if main:  # under `accelerate launch` only the main process writes
+        resume = _resume_or_reset(paths["checkpoints"], _fingerprint(p, task, data_file, seed))
+        shutil.rmtree(paths["live"], ignore_errors=True)
+        callbacks = [_live_callback(paths["live"]), *callbacks]
+    [resume] = broadcast_object_list([resume])  # the others resume as the main one decided, once it has
 
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(p.models.base.dir)
     model = AutoModelForCausalLM.from_pretrained(p.models.base.dir, dtype=torch.float32)
-    trainer = build_trainer(p, task, rows, seed, model, tokenizer, paths["checkpoints"],
-                            callbacks=[_live_callback(paths["live"]), *callbacks])
+    trainer = build_trainer(p, task, rows, seed, model, tokenizer, paths["checkpoints"], callbacks=callbacks)
     seq_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - start
-    if not trainer.is_world_process_zero():
+    if not main:
         return {}  # under `accelerate launch` only the main process saves, evaluates and writes
 
     staging = paths["adapter"].with_name(f".{paths['adapter'].name}.partial")
@@ -177,7 +197,7 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     metrics.update({
         "task": task, "dataset": name, "seed": seed, "n_train": len(rows),
-        "epochs": p.train.epochs, "steps": trainer.state.global_step,
+        "epochs": p.train.epochs, "steps": trainer.state.global_step, "processes": trainer.args.world_size,
         "train_loss": round(float(result.training_loss), 6),
         "train_loss_last_step": round(float(losses[-1]), 6) if losses else None,
         "train_tokens": train_tokens,
