@@ -88,6 +88,16 @@ def mixed_names(params: Params) -> list[str]:
     return names
 
 
+def is_core(name: str) -> bool:
+    """Sets the paper's core claims rest on (real and every Gen-D level): trained with train.seeds."""
+    return name == "real" or bool(_GENERATED.fullmatch(name))
+
+
+def run_seeds(params: Params, name: str) -> list[int]:
+    """Training seeds of a set: train.seeds for core sets, train.secondary_seeds for the other grids."""
+    return params.train.seeds if is_core(name) else params.train.secondary_seeds
+
+
 def dataset_names(params: Params, task: str) -> list[str]:
     """Every training set the params ask for, in a fixed order: real, Gen-D levels, mixes."""
     _check_task(task)

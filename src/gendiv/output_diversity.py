@@ -128,7 +128,7 @@ def run(p: Params) -> dict:
     prompts = [to_prompt_completion("story", row)["prompt"] for row in test]
     embedder = load_embedder(p.measure.embedding_model)
     metrics: dict = {"models": {}, "data": {}, "n_prompts": len(prompts), "samples_per_prompt": sd.samples_per_prompt}
-    jobs = [(name, seed) for name in model_names(p) for seed in (p.train.seeds if name != "base" else [p.seed])]
+    jobs = [(name, seed) for name in model_names(p) for seed in (p.train.secondary_seeds if name != "base" else [p.seed])]
     runs: dict[str, list[dict]] = {}
     for name, seed in tqdm(jobs, desc="sampling outputs", unit="model"):
         adapter = None if name == "base" else adapter_path("story", name, seed)

@@ -203,7 +203,8 @@ class Mixing(_Section):
 
 
 class Train(_Section):
-    seeds: list[Annotated[int, Field(ge=0)]]
+    seeds: list[Annotated[int, Field(ge=0)]]            # core runs: real and every Gen-D level
+    secondary_seeds: list[Annotated[int, Field(ge=0)]]  # mixing, expansion, dataset-size and source runs
     lora_r: Annotated[int, Field(ge=1, le=1024)] = 8
     lora_alpha: Annotated[float, Field(gt=0)] = 16
     lora_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
@@ -218,8 +219,13 @@ class Train(_Section):
 
     @model_validator(mode="after")
     def _non_empty(self) -> "Train":
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"train.seeds = {self.seeds}: at least one seed, no repeats")
+        for key in ("seeds", "secondary_seeds"):
+            seeds = getattr(self, key)
+            if not seeds or len(set(seeds)) != len(seeds):
+                raise ValueError(f"train.{key} = {seeds}: at least one seed, no repeats")
+        if not set(self.secondary_seeds) <= set(self.seeds):
+            raise ValueError(f"train.secondary_seeds = {self.secondary_seeds}: must be among train.seeds = {self.seeds} "
+                             "(secondary runs are compared with real runs of the same seeds)")
         if not self.lora_target_modules:
             raise ValueError("train.lora_target_modules: name at least one module")
         return self

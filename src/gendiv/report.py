@@ -26,6 +26,7 @@ import yaml  # noqa: E402
 
 from gendiv import report_manipulation, results  # noqa: E402
 from gendiv.cli import TIMINGS_DIR  # noqa: E402
+from gendiv.datasets import run_seeds  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
 from gendiv.report_claims import (METHOD, TASKS, Scores, findings, fmt as _fmt, loss_of as _loss,  # noqa: E402
@@ -243,9 +244,17 @@ def _rel(path: Path, root: Path) -> str:
     return os.path.relpath(root / path, root / REPORT.parent).replace(os.sep, "/")
 
 
+def train_budget(p: Params) -> str:
+    """How long every run trains, as the report states it."""
+    t = p.train
+    if t.max_steps:
+        return f"{t.max_steps} optimizer steps of batch {t.batch_size} per run (the same for every set)"
+    return f"{t.epochs:g} epoch(s) of batch {t.batch_size} per run (steps grow with the set's size)"
+
+
 def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     """REPORT.md's text; `summary` is results.loss_summary of the params' runs."""
-    scores: Scores = {(t, d): results.example_scores(root, t, d, p.train.seeds)
+    scores: Scores = {(t, d): results.example_scores(root, t, d, run_seeds(p, d))
                       for t, d in summary[["task", "dataset"]].itertuples(index=False)}
     summary = with_test_se(summary, scores)
     div = {t: results.diversity_metrics(root, t) for t in TASKS}
@@ -261,7 +270,8 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
           f"{p.data.story.n_train} real training stories, {p.n_real_train('qa')} real training QA pairs "
           f"({p.data.qa.n_train_docs} contexts), base model `{p.models.base.dir}` "
           f"({p.models.base.source}), generator `{p.generator.model}` ({p.generator.backend}), "
-          f"{len(p.train.seeds)} seed(s), {p.train.epochs:g} epoch(s).", ""]
+          f"{len(p.train.seeds)} seed(s) per real and Gen-D set, {len(p.train.secondary_seeds)} per other set, "
+          f"{train_budget(p)}.", ""]
 
     manipulation_md, checks = report_manipulation.section(root, TASKS, levels, _table)
     md += manipulation_md

@@ -66,7 +66,7 @@ def compare(per_prompt: dict, broader: str, narrower: str) -> Comparison:
 
 
 def verdict(p: Params, comps: list[Comparison]) -> Verdict:
-    if len(p.train.seeds) < 2:
+    if len(p.train.secondary_seeds) < 2:
         return Verdict.INDICATION
     if all(c.majority for c in comps):
         return Verdict.REPRODUCED
@@ -93,7 +93,7 @@ def claims(p: Params, per_prompt: dict) -> list[tuple[str, Verdict, str]]:
 def test_loss_lines(p: Params, root: Path) -> list[str]:
     """Real test loss of each source's model, and multi-source minus each single source (paired)."""
     names = ["real"] + [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
-    scores = {n: results.example_scores(root, "story", n, p.train.seeds) for n in names}
+    scores = {n: results.example_scores(root, "story", n, p.train.secondary_seeds) for n in names}
     if not all(scores.values()):
         return ["Real test loss: per-example scores missing for " + ", ".join(n for n, s in scores.items() if not s)]
     diff = {n: results.loss_difference(scores["src_multi"], scores[n]) for n in names if n != "src_multi"}

@@ -37,13 +37,13 @@ def planned_runs(p: Params) -> set[tuple[str, str, int]]:
     Files of runs that the params no longer ask for stay in the workspace (DVC does not delete
     outputs of stages that left the grid), so readers select by this set, never by glob alone.
     """
-    from gendiv.datasets import dataset_names
+    from gendiv.datasets import dataset_names, run_seeds
 
     sources = [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
     runs = {(task, "base", -1) for task in TASKS}
     for task in TASKS:
         names = dataset_names(p, task) + (sources if task == "story" else [])
-        runs |= {(task, name, seed) for name in names for seed in p.train.seeds}
+        runs |= {(task, name, seed) for name in names for seed in run_seeds(p, name)}
     return runs
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import typer
 
 from gendiv.cli import UserError
-from gendiv.datasets import dataset_path, real_test_path
+from gendiv.datasets import dataset_path, is_core, real_test_path, run_seeds
 from gendiv.evaluate import fit_examples, score_rows
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, Params, require_task
@@ -114,6 +114,7 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
     config = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=t.epochs,
+        max_steps=t.max_steps or -1,    # a fixed step budget makes runs on sets of any size comparable
         per_device_train_batch_size=_launch(t.batch_size)[0],
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
@@ -193,11 +194,14 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
 
     metrics, per_example = score_rows(trainer.model, tokenizer, task, test_rows, p.train.max_length,
                                       p.train.eval_batch_size)
-    train_tokens = round(seq_tokens * p.train.epochs)
+    epochs = trainer.state.num_train_epochs if p.train.max_steps else p.train.epochs
+    train_tokens = round(seq_tokens * trainer.state.global_step * p.train.batch_size / len(rows)
+                         if p.train.max_steps else seq_tokens * p.train.epochs)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     metrics.update({
         "task": task, "dataset": name, "seed": seed, "n_train": len(rows),
-        "epochs": p.train.epochs, "steps": trainer.state.global_step, "processes": trainer.args.world_size,
+        "epochs": round(float(epochs), 4), "steps": trainer.state.global_step,
+        "examples_seen": trainer.state.global_step * p.train.batch_size, "processes": trainer.args.world_size,
         "train_loss": round(float(result.training_loss), 6),
         "train_loss_last_step": round(float(losses[-1]), 6) if losses else None,
         "train_tokens": train_tokens,
@@ -214,7 +218,7 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
 def main(
     task: str = typer.Option(..., help="story or qa"),
     dataset: str = typer.Option(..., help="dataset name: real, d<level>, fixed_r<rho>, expand_real, ..."),
-    seed: int = typer.Option(..., help="training seed (one of train.seeds)"),
+    seed: int = typer.Option(..., help="training seed (train.seeds for real and Gen-D sets, else train.secondary_seeds)"),
     params: Path = Path("params.yaml"),
 ) -> None:
     """Fine-tune a LoRA adapter on one training set and score it on the real test set."""
@@ -224,8 +228,10 @@ def main(
         dataset_path(task, dataset)
     except ValueError as err:
         raise UserError(str(err)) from None
-    if seed not in p.train.seeds:
-        raise UserError(f"--seed {seed}: not in train.seeds = {p.train.seeds}")
+    seeds = run_seeds(p, dataset)
+    if seed not in seeds:
+        key = "train.seeds" if is_core(dataset) else "train.secondary_seeds"
+        raise UserError(f"--seed {seed}: not in {key} = {seeds} (the seeds of dataset {dataset})")
     m = train_run(p, task, dataset, seed)
     if not m:
         return  # a non-main process of a multi-GPU launch
