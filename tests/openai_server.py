@@ -4,7 +4,8 @@ Answers are derived from a hash of the request (messages + seed), so the same re
 always gets the same answer and a re-ask (new seed) gets a different one. Faults are
 chosen by that hash too: some requests first get a 429, then a 500, or a delay longer
 than the client's timeout, and some answers are malformed (refusal, empty, wrong format).
-Also serves the Files and Batches endpoints used by the Batch API mode.
+Also serves the Files and Batches endpoints used by the Batch API mode, with the batch states
+and broken output files of BATCH_FAULTS.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import Counter
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 WORDS = ("river", "garden", "lantern", "winter", "market", "violin", "harbor", "meadow", "castle", "kitten",
          "bakery", "storm", "bicycle", "forest", "island", "letter", "mirror", "puzzle", "rocket", "teacher",
@@ -46,6 +48,12 @@ def answer_for(prompt: str, seed) -> str:
     return "ok"
 
 
+# What a created batch does (FakeOpenAI(batch_faults=...) takes one per batch, in order): "expired"
+# answers half and expires the rest (response null); "line_errors" fails 3 of 4 lines (500 in the output,
+# 429 and null responses in the error file); "malformed" adds junk lines, doubles every line and cuts
+# the last one off; "refused" answers 400 to its first line; "failed" (validating -> failed, errors
+# set) and "cancelled" (cancelling -> cancelled) end with no output at all.
+BATCH_FAULTS = ("ok", "expired", "line_errors", "malformed", "refused", "failed", "cancelled")
 MALFORMED = ("I'm sorry, but I can't help with that.", "", "Sure! Here it is", "Q only, no answer")
 
 
@@ -53,7 +61,8 @@ class FakeOpenAI:
     """Start with `with FakeOpenAI(...) as srv:`; `srv.base_url` goes into params."""
 
     def __init__(self, latency: float = 0.0, fault_every: int = 0, malformed_every: int = 0,
-                 timeout_every: int = 0, timeout_sleep: float = 1.5, batch_polls: int = 1):
+                 timeout_every: int = 0, timeout_sleep: float = 1.5, batch_polls: int = 1,
+                 batch_faults: tuple[str, ...] = ()):
         self.latency, self.fault_every, self.malformed_every = latency, fault_every, malformed_every
         self.timeout_every, self.timeout_sleep, self.batch_polls = timeout_every, timeout_sleep, batch_polls
         self.lock = threading.Lock()
@@ -63,6 +72,8 @@ class FakeOpenAI:
         self.in_flight = self.max_in_flight = 0
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
+        self.batch_faults = list(batch_faults)   # one per created batch, in order (see BATCH_FAULTS)
+        self.downloads: Counter = Counter()      # file id -> times its content was read
         self.auth: set[str] = set()
         server = self
 
@@ -100,9 +111,13 @@ class FakeOpenAI:
 
             def do_GET(self):
                 parts = self.path.split("?")[0].strip("/").split("/")
-                if len(parts) >= 3 and parts[-3] == "files" and parts[-1] == "content":
+                if len(parts) >= 3 and parts[-3] == "files" and parts[-1] == "content" and parts[-2] in server.files:
+                    with server.lock:
+                        server.downloads[parts[-2]] += 1
                     return self._send(200, server.files[parts[-2]], raw=True)
-                if len(parts) >= 2 and parts[-2] == "batches":
+                if parts[-1] == "batches":
+                    return server.list_batches(self, parse_qs(urlsplit(self.path).query))
+                if len(parts) >= 2 and parts[-2] == "batches" and parts[-1] in server.batches:
                     return server.poll_batch(self, parts[-1])
                 self._send(404, {"error": {"message": "not found"}})
 
@@ -163,34 +178,99 @@ class FakeOpenAI:
 
     def _batch_view(self, bid: str) -> dict:
         b = self.batches[bid]
+        done = b["status"] in ("completed", "expired", "cancelled", "failed")
         return {"id": bid, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": b["input"],
-                "completion_window": "24h", "status": b["status"], "created_at": 0,
-                "output_file_id": b.get("output"), "error_file_id": None,
-                "request_counts": {"total": b["n"], "completed": b["n"] if b["status"] == "completed" else 0,
-                                   "failed": 0}}
+                "completion_window": "24h", "status": b["status"], "created_at": b["created_at"],
+                "metadata": b["metadata"], "output_file_id": b.get("output"), "error_file_id": b.get("error"),
+                "errors": b.get("errors"),
+                "request_counts": {"total": b["n"], "completed": b["ok"] if done else 0,
+                                   "failed": b["n"] - b["ok"] if done else 0}}
 
     def create_batch(self, handler, req: dict) -> None:
-        bid = f"batch-{len(self.batches)}"
-        lines = [json.loads(x) for x in self.files[req["input_file_id"]].decode().splitlines() if x.strip()]
-        self.batches[bid] = {"input": req["input_file_id"], "status": "in_progress", "polls": 0,
-                             "lines": lines, "n": len(lines)}
+        with self.lock:
+            bid = f"batch-{len(self.batches)}"
+            lines = [json.loads(x) for x in self.files[req["input_file_id"]].decode().splitlines() if x.strip()]
+            fault = self.batch_faults.pop(0) if self.batch_faults else "ok"
+            assert fault in BATCH_FAULTS, fault
+            self.batches[bid] = {"input": req["input_file_id"], "status": "validating", "polls": 0, "lines": lines,
+                                 "n": len(lines), "ok": 0, "delivered": [], "fault": fault, "metadata": req.get("metadata"),
+                                 "created_at": int(time.time())}
         handler._send(200, self._batch_view(bid))
 
-    def poll_batch(self, handler, bid: str) -> None:
-        b = self.batches[bid]
-        b["polls"] += 1
-        if b["status"] != "completed" and b["polls"] >= self.batch_polls:
-            out = []
-            for line in b["lines"]:
+    def list_batches(self, handler, query: dict) -> None:
+        """Newest first, `limit` a page, `after` the last id of the previous page (cursor pagination)."""
+        ids = sorted(self.batches, key=lambda b: int(b.split("-")[1]), reverse=True)
+        if "after" in query:
+            ids = ids[ids.index(query["after"][0]) + 1:]
+        limit = int(query.get("limit", ["20"])[0])
+        page = [self._batch_view(b) for b in ids[:limit]]
+        handler._send(200, {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                            "last_id": page[-1]["id"] if page else None, "has_more": len(ids) > limit})
+
+    def _file(self, rows: list[str]) -> str | None:
+        if not rows:
+            return None
+        fid = f"file-{len(self.files)}"
+        self.files[fid] = ("\n".join(rows) + "\n").encode()
+        return fid
+
+    def _finish(self, b: dict) -> None:
+        """End a batch as its fault says: output and error files, errors, final status."""
+        fault, out, err = b["fault"], [], []
+        if fault == "failed":
+            b.update(status="failed", errors={"object": "list", "data": [
+                {"code": "token_limit_exceeded", "message": "Enqueued token limit reached for fake-gpt.",
+                 "param": None, "line": None}]})
+            return
+        if fault == "cancelled":
+            b.update(status="cancelled")
+            return
+        for i, line in enumerate(b["lines"]):
+            row = {"id": f"req-{i}", "custom_id": line["custom_id"]}
+            if fault == "expired" and i >= len(b["lines"]) // 2:
+                err.append(json.dumps({**row, "response": None, "error": {
+                    "code": "batch_expired", "message": "This request could not be executed before the "
+                                                        "completion window expired."}}))
+            elif fault == "line_errors" and i % 4 == 1:
+                out.append(json.dumps({**row, "response": {"status_code": 500, "request_id": "r", "body": {
+                    "error": {"message": "injected", "type": "server_error"}}}, "error": None}))
+            elif fault == "line_errors" and i % 4 == 2:
+                err.append(json.dumps({**row, "response": {"status_code": 429, "request_id": "r", "body": {
+                    "error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}},
+                    "error": None}))
+            elif fault == "line_errors" and i % 4 == 3:
+                err.append(json.dumps({**row, "response": None, "error": {"code": "server_error",
+                                                                          "message": "injected"}}))
+            elif fault == "refused" and i == 0:
+                err.append(json.dumps({**row, "response": {"status_code": 400, "request_id": "r", "body": {
+                    "error": {"message": "This model's maximum context length is 8 tokens.",
+                              "type": "invalid_request_error", "code": "context_length_exceeded"}}},
+                    "error": None}))
+            else:
                 body = self.completion(line["body"])
-                with self.lock:
-                    self.answered[_h(line["body"]["messages"], line["body"].get("seed"))] += 1
-                out.append(json.dumps({"id": f"req-{len(out)}", "custom_id": line["custom_id"],
-                                       "response": {"status_code": 200, "request_id": "r", "body": body},
+                self.answered[_h(line["body"]["messages"], line["body"].get("seed"))] += 1   # under self.lock
+                b["ok"] += 1
+                b["delivered"].append(line["custom_id"])
+                out.append(json.dumps({**row, "response": {"status_code": 200, "request_id": "r", "body": body},
                                        "error": None}))
-            fid = f"file-{len(self.files)}"
-            self.files[fid] = ("\n".join(out) + "\n").encode()
-            b.update(status="completed", output=fid)
+        if fault == "malformed":    # junk lines, every line twice, and the last one cut off
+            out = (["{not json", "[1, 2]", json.dumps({"custom_id": "unknown", "response": None}), "{}"]
+                   + [x for line in out[:-1] for x in (line, line)] + [out[-1][:len(out[-1]) // 2]])
+            b["delivered"].pop()
+        b.update(status="expired" if fault == "expired" else "completed", output=self._file(out),
+                 error=self._file(err))
+
+    def poll_batch(self, handler, bid: str) -> None:
+        with self.lock:
+            b = self.batches[bid]
+            b["polls"] += 1
+            if b["status"] in ("validating", "in_progress", "finalizing", "cancelling"):
+                if b["polls"] >= self.batch_polls:
+                    self._finish(b)
+                elif b["fault"] == "cancelled":
+                    b["status"] = "cancelling"
+                elif b["fault"] != "failed":
+                    b["status"] = ("in_progress", "finalizing")[min(b["polls"], 2) - 1]
         handler._send(200, self._batch_view(bid))
 
     def __enter__(self) -> "FakeOpenAI":

@@ -79,7 +79,7 @@ def open_llm(cfg, seed: int, stats: GenerationStats, cache_dir: Path | str = DEF
     elif cfg.batch_api:
         from gendiv.llm.batch import BatchBackend
 
-        backend = BatchBackend(cfg, seed, state_dir=Path(cache_dir) / "batches")
+        backend = BatchBackend(cfg, seed, cache_dir=Path(cache_dir))
     else:
         from gendiv.llm.openai_backend import OpenAIBackend
 
