@@ -48,7 +48,6 @@ def _write_runs(root, task, losses: dict, run_noise=0.01):
 def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
     raw_params["train"]["seeds"] = [0, 1]
     p = validate(raw_params, root=repo)
     for task in ("story", "qa"):
@@ -160,7 +159,6 @@ def test_report_has_provenance_and_paper_distinct5(tmp_path, repo, raw_params):
 
 def test_empty_metrics_say_so(tmp_path, repo, raw_params):
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
     p = validate(raw_params, root=repo)
     text = report.run(p, tmp_path).read_text()
     assert "No fine-tuning run has recorded metrics yet." in text
