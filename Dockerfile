@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# gendiv on a CUDA PyTorch runtime: the repository (with its git history, so `dvc exp`
-# works) plus the exact environment of requirements.lock, installed by the same
+# gendiv on a CUDA PyTorch runtime: the repository's files (in a fresh git repository, so
+# `dvc repro` and `dvc exp` work; the host's .git, whose config may hold a token, stays out)
+# plus the exact environment of requirements.lock, installed by the same
 # scripts/install.sh that the README and .ci/run use. Data, generated sets and models are
 # not baked in: `dvc pull` fetches them. Build and run (see README, docs/remote-storage.md):
 #
@@ -33,6 +34,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git make \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --non-unique --uid "${UID}" --shell /bin/bash gendiv \
+    && install -d -o gendiv -g gendiv /home/gendiv/gendiv \
     && git config --system --add safe.directory /home/gendiv/gendiv
 
 WORKDIR /home/gendiv/gendiv
@@ -48,4 +50,8 @@ RUN --mount=type=cache,target=/root/.cache/pip bash scripts/install.sh \
 COPY --chown=gendiv:gendiv . .
 
 USER ${UID}
+# .dockerignore keeps .git out; DVC needs a repository, so commit the copied files afresh.
+RUN git init -q \
+    && git add -A \
+    && git -c user.name=gendiv -c user.email=gendiv@localhost commit -qm "gendiv image"
 CMD ["bash"]

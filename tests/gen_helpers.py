@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import yaml
@@ -13,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def make_workspace(tmp: Path, raw: dict, base_url: str, **gen) -> Path:
     """tmp/params.yaml pointing the openai backend at base_url; tmp/data/real copied."""
-    raw["data"]["bundled_dir"] = str(REPO / raw["data"]["bundled_dir"])
+    shutil.copytree(REPO / raw["data"]["bundled_dir"], tmp / raw["data"]["bundled_dir"], dirs_exist_ok=True)
     raw["generator"].update({"backend": "openai", "model": "fake-gpt", "base_url": base_url,
                              "retry_base_s": 0.01, "timeout_s": 5, "concurrency": 4, "max_rejects": 3,
                              "batch_poll_s": 0.01, **gen})

@@ -95,7 +95,7 @@ def test_build_context_is_the_checkout_without_environments_secrets_or_outputs()
     context = _context()
     missing = _git_files("--cached") - context
     assert not missing, f".dockerignore drops files git keeps: {sorted(missing)[:10]}"
-    assert any(p.startswith(".git/") for p in context), "the image needs .git for DVC"
+    assert not any(p == ".git" or p.startswith(".git/") for p in context), ".git (its config may hold a token) is in the context"
     for local in (".venv/", ".dvc/cache/", ".dvc/tmp/", ".gendiv_cache/", ".pytest_cache/"):
         assert not any(p.startswith(local) for p in context), f"{local} is in the build context"
     assert ".dvc/config.local" not in context
@@ -104,13 +104,27 @@ def test_build_context_is_the_checkout_without_environments_secrets_or_outputs()
     assert not heavy, f"large ignored files (DVC outputs?) would enter the image: {sorted(heavy)}"
 
 
-@pytest.mark.parametrize("secret", [".dvc/config.local"])
+SECRETS = [".dvc/config.local", ".env", ".env.local", "server.pem", "tls/private.key", ".netrc",
+           ".git-credentials", ".git/config", ".aws/credentials", "credentials", "gcp-credentials.json",
+           ".pypirc", "keys/id_rsa", "data/bundled/.env", "data/bundled/token.pem", "src/gendiv/.env"]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
 def test_context_rule_really_excludes_secrets(tmp_path, secret):
-    """The exclusion rule itself, on a scratch tree (the repo may not have the file)."""
-    (tmp_path / ".dvc").mkdir()
-    (tmp_path / secret).write_text("[remote]\n")
-    (tmp_path / ".dvc" / "config").write_text("[core]\n")
+    """The exclusion rules themselves, on a scratch tree (the repo may not have the files)."""
+    for rel in (".dvc/config", "src/gendiv/cli.py", "data/bundled/rocstories/stories.csv", secret):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
     patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     kept = exclude_paths(str(tmp_path), patterns)
-    assert ".dvc/config" in kept and secret not in kept
+    assert {".dvc/config", "src/gendiv/cli.py", "data/bundled/rocstories/stories.csv"} <= kept
+    assert secret not in kept
+
+
+def test_image_makes_its_own_git_repository_after_copying_the_files():
+    """Without the host's .git, DVC still needs a repository: one is committed from the copied files."""
+    steps = instructions()
+    last_copy = max(i for i, (w, rest) in enumerate(steps) if w == "COPY" and rest.split()[-2:] == [".", "."])
+    init = [i for i, (w, rest) in enumerate(steps) if w == "RUN" and "git init" in rest and "commit" in rest]
+    assert init and init[0] > last_copy

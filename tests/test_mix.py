@@ -1,6 +1,7 @@
 """Mixed sets: sizes, ratios, nesting, provenance and byte-identical reruns."""
 
 import hashlib
+import shutil
 
 import pytest
 
@@ -26,13 +27,13 @@ def params(raw_params, repo):
     raw_params["mixing"].update(generated_level=6, fixed_real_fraction=0.6, fixed_ratios=[0.0, 0.25, 0.5],
                                 expand_real_fraction=0.2, expand_levels=[1, 3], expand_ratios=[0.5, 0.75],
                                 subset_sizes=[10])
-    raw_params["data"]["bundled_dir"] = str(repo / "data/bundled")  # params files written to tmp dirs
     return validate(raw_params, root=repo)
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch, params):
+def workdir(tmp_path, monkeypatch, params, repo):
     monkeypatch.chdir(tmp_path)
+    shutil.copytree(repo / "data/bundled", tmp_path / "data/bundled")  # params files written here are validated here
     write_jsonl(dataset_path("story", "real"), _rows("real", 100))
     for lv in params.levels:
         write_jsonl(dataset_path("story", f"d{lv}"), _rows(f"gen{lv}", 100))

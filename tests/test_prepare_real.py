@@ -1,8 +1,10 @@
 """Real-data stage: schema, determinism, document-level QA split, hub parsing, offline errors."""
 
 import hashlib
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,11 +13,18 @@ from gendiv import prepare_real
 from gendiv.io import read_jsonl
 from gendiv.params import validate
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def _params(raw, repo, **story):
-    raw["data"]["bundled_dir"] = str(repo / raw["data"]["bundled_dir"])
     raw["data"]["story"].update(story)
     return validate(raw, root=repo)
+
+
+def _ws(root: Path) -> Path:
+    """A stage root holding a copy of the bundled sample (data.bundled_dir is fixed by dvc.yaml)."""
+    shutil.copytree(REPO / "data/bundled", root / "data/bundled", dirs_exist_ok=True)
+    return root
 
 
 def _digest(folder):
@@ -25,8 +34,8 @@ def _digest(folder):
 @pytest.mark.parametrize("task", ["story", "qa"])
 def test_same_seed_gives_byte_identical_files(raw_params, repo, tmp_path, task):
     p = _params(raw_params, repo)
-    prepare_real.run(p, task, tmp_path / "a")
-    prepare_real.run(p, task, tmp_path / "b")
+    prepare_real.run(p, task, _ws(tmp_path / "a"))
+    prepare_real.run(p, task, _ws(tmp_path / "b"))
     a, b = _digest(tmp_path / "a/data/real" / task), _digest(tmp_path / "b/data/real" / task)
     assert a == b and set(a) == {"train.jsonl", "test.jsonl"}
 
@@ -35,14 +44,14 @@ def test_other_seed_gives_other_split(raw_params, repo, tmp_path):
     p0 = _params(raw_params, repo)
     raw_params["seed"] = 1
     p1 = validate(raw_params, root=repo)
-    prepare_real.run(p0, "story", tmp_path / "a")
-    prepare_real.run(p1, "story", tmp_path / "b")
+    prepare_real.run(p0, "story", _ws(tmp_path / "a"))
+    prepare_real.run(p1, "story", _ws(tmp_path / "b"))
     assert _digest(tmp_path / "a/data/real/story") != _digest(tmp_path / "b/data/real/story")
 
 
 def test_story_schema_and_sizes(raw_params, repo, tmp_path):
     p = _params(raw_params, repo, n_train=30, n_test=20)
-    summary = prepare_real.run(p, "story", tmp_path)
+    summary = prepare_real.run(p, "story", _ws(tmp_path))
     train = read_jsonl(tmp_path / "data/real/story/train.jsonl")
     test = read_jsonl(tmp_path / "data/real/story/test.jsonl")
     assert (len(train), len(test)) == (30, 20) == (summary["n_train"], summary["n_test"])
@@ -55,7 +64,7 @@ def test_story_schema_and_sizes(raw_params, repo, tmp_path):
 
 def test_qa_split_by_document(raw_params, repo, tmp_path):
     p = _params(raw_params, repo)
-    prepare_real.run(p, "qa", tmp_path)
+    prepare_real.run(p, "qa", _ws(tmp_path))
     train = read_jsonl(tmp_path / "data/real/qa/train.jsonl")
     test = read_jsonl(tmp_path / "data/real/qa/test.jsonl")
     train_docs = {r["document_id"] for r in train}
@@ -97,3 +106,21 @@ def test_hub_source_offline_is_a_clear_error(raw_params, repo, tmp_path):
     assert "data.source = hub" in res.stderr and "offline, use data.source: bundled" in res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "data/real").exists()
+
+
+@pytest.mark.parametrize("task", ["story", "qa"])
+def test_malformed_bundled_data_exits_2_with_file_and_line_and_writes_nothing(raw_params, tmp_path, task):
+    """A bad line in the bundled sample: one line naming file and line, exit 2, no output (issue 14 item 9)."""
+    root = _ws(tmp_path)
+    name = "rocstories/stories.csv" if task == "story" else "narrativeqa/summaries.jsonl"
+    path = root / "data/bundled" / name
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[3] = 's9,"one\ntwo",b,c,d,e' if task == "story" else '{"document_id": "d", "summary": '
+    path.write_text("\n".join(lines), encoding="utf-8")
+    (root / "params.yaml").write_text(yaml.safe_dump(raw_params))
+    res = subprocess.run([sys.executable, "-m", "gendiv.cli", "prepare-real", "--task", task],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and f"{path}:4: " in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (root / "data/real").exists()

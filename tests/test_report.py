@@ -107,8 +107,8 @@ def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01, seeds=(0,
            steps=None):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
     raw_params["train"]["seeds"] = list(seeds)
+    raw_params["train"]["secondary_seeds"] = list(seeds)
     p = validate(raw_params, root=repo)
     for task in ("story", "qa"):
         _write_runs(tmp_path, task, _losses(p, task, gen_trend), run_noise, seeds, seed_sd, steps)
@@ -273,7 +273,6 @@ def test_report_has_provenance_and_paper_distinct5(tmp_path, repo, raw_params):
 
 def test_empty_metrics_say_so(tmp_path, repo, raw_params):
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
     p = validate(raw_params, root=repo)
     text = report.run(p, tmp_path).read_text()
     assert "No fine-tuning run has recorded metrics yet." in text

@@ -32,13 +32,12 @@ def tiny_dir(tmp_path_factory):
 @pytest.fixture
 def params_for(raw_params, repo, tiny_dir):
     def build(**train):
-        raw_params["models"]["base"]["dir"] = str(tiny_dir)
-        for g in raw_params["source_diversity"]["generators"]:  # the pool's base-model entry moves with it
-            if g["model"] == "models/base":
-                g["model"] = str(tiny_dir)
         raw_params["train"].update({"max_length": 64, "batch_size": 4, "eval_batch_size": 8, "epochs": 1,
                                     "learning_rate": 5e-3, **train})
-        return validate(raw_params, root=repo)
+        p = validate(raw_params, root=repo)
+        # params.yaml may only name models/base (dvc.yaml's path); the tiny model stands in for it unvalidated
+        base = p.models.base.model_copy(update={"dir": str(tiny_dir)})
+        return p.model_copy(update={"models": p.models.model_copy(update={"base": base})})
     return build
 
 

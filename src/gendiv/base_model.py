@@ -33,7 +33,10 @@ def gguf_path(package: str, filename: str, key: str = "models.base") -> Path:
     Packages too large for one wheel (Gemma 3 270M) ship parts and an `assemble(path)`
     function; their file is assembled once into .gendiv_cache/gguf (checksummed by the package).
     """
-    spec = importlib.util.find_spec(package)
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):  # a dotted name whose parent is missing, or an empty name
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise ModelSourceError(f"{key}.gguf_package = {package!r}: not installed (run scripts/install.sh)")
     path = Path(next(iter(spec.submodule_search_locations))) / filename
@@ -80,23 +83,48 @@ def load_source(p: Params):
 
 
 def run(p: Params, root: Path = Path(".")) -> Path:
-    return save_model(*load_source(p), root / p.models.base.dir)
+    target = root / p.models.base.dir
+    check_replaceable(target)  # before the (long) conversion
+    return save_model(*load_source(p), target)
+
+
+STAGING_MARK = ".gendiv-staging"  # inside a staging folder while gendiv fills it: only such a folder is deleted
+
+
+def _staging(target: Path) -> Path:
+    return target.with_name(target.name + ".partial")
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse before any work when replacing `target` could delete something gendiv did not write."""
+    staging = _staging(target)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise UserError(f"{target}: is a symbolic link or a file, not a model folder; move it away "
+                        "(gendiv replaces only a folder it wrote)")
+    if staging.is_symlink() or (staging.exists() and not (staging / STAGING_MARK).is_file()):
+        raise UserError(f"{staging}: exists but was not left by an interrupted gendiv run; move it away "
+                        "(gendiv deletes only its own staging folders)")
 
 
 def save_model(model, tokenizer, origin: dict, target: Path) -> Path:
     """Write a model directory beside `target`, then rename it into place."""
+    staging = _staging(target)
+    check_replaceable(target)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    staging = target.with_name(target.name + ".partial")
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    (staging / STAGING_MARK).touch()
     model.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)
     n_params = sum(t.numel() for t in model.parameters())
     (staging / "origin.json").write_text(
         json.dumps({**origin, "n_parameters": n_params, "architecture": model.config.architectures},
                    indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
+    (staging / STAGING_MARK).unlink()
+    if target.exists():
+        shutil.rmtree(target)
     staging.rename(target)
     return target
 

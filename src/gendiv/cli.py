@@ -50,9 +50,11 @@ class UserError(RuntimeError):
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
+    # gendiv.cli's UserError, which stages raise, also when this file runs as `python -m gendiv.cli` (__main__)
+    from gendiv.cli import UserError as StageUserError
     from gendiv.params import ParamsError
 
-    return (ParamsError, UserError)
+    return (ParamsError, StageUserError)
 
 
 def _report(err: BaseException) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from gendiv.base_model import load_gguf, save_model
+from gendiv.base_model import check_replaceable, load_gguf, save_model
 from gendiv.io import write_json
 from gendiv.params import load_params
 
@@ -25,6 +25,8 @@ def main(params: Path = typer.Option(Path("params.yaml"), help="params file")) -
     p = load_params(params)
     root = params.resolve().parent
     (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
+    for spec in p.models.generators.values():
+        check_replaceable(root / spec.dir)  # before any (long) conversion
     manifest = {}
     for name, spec in p.models.generators.items():
         target = save_model(*load_gguf(spec.gguf_package, spec.gguf_file, f"models.generators.{name}"),

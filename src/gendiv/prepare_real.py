@@ -11,7 +11,6 @@ model never sees. The summary records the share of supported answers either way.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 import typer
 
 from gendiv.cli import UserError
-from gendiv.io import write_json, write_jsonl
+from gendiv.io import read_csv, read_jsonl, write_json, write_jsonl
 from gendiv.params import Params, load_params
 
 OUT_DIR = Path("data/real")
@@ -105,6 +104,23 @@ def _hub(hub_id: str, key: str):
         ) from None
 
 
+STORY_COLUMNS = tuple(f"sentence{i}" for i in range(1, 6))
+SUMMARY_FIELDS = ("document_id", "summary")
+QA_FIELDS = ("document_id", "question", "answer1")
+
+
+def read_bundled_stories(bundled: Path) -> list[dict]:
+    """The bundled ROCStories CSV (storyid, sentence1..sentence5), every row checked."""
+    return read_csv(bundled / "rocstories" / "stories.csv", STORY_COLUMNS)
+
+
+def read_bundled_qa(bundled: Path) -> tuple[dict[str, str], list[dict]]:
+    """The bundled NarrativeQA sample: summary by document id, and the QA records."""
+    base = bundled / "narrativeqa"
+    summaries = {rec["document_id"]: rec["summary"] for rec in read_jsonl(base / "summaries.jsonl", SUMMARY_FIELDS)}
+    return summaries, read_jsonl(base / "qa.jsonl", QA_FIELDS)
+
+
 def _take_stories(records, n: int, rng: random.Random, what: str) -> list[dict]:
     rows = [r for i, rec in enumerate(records) if (r := story_row_from_record(rec, i))]
     rows.sort(key=lambda r: r["id"])
@@ -118,9 +134,7 @@ def prepare_story(p: Params, root: Path) -> tuple[list[dict], list[dict]]:
     rng = random.Random(p.seed)
     n_train, n_test = p.data.story.n_train, p.data.story.n_test
     if p.data.source == "bundled":
-        path = root / p.data.bundled_dir / "rocstories" / "stories.csv"
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = _take_stories(list(csv.DictReader(fh)), n_train + n_test, rng, "data.story")
+        rows = _take_stories(read_bundled_stories(root / p.data.bundled_dir), n_train + n_test, rng, "data.story")
         return rows[:n_train], rows[n_train:]
     ds = _hub(p.data.story.hub_id, "data.story.hub_id")
     test_split = "test" if "test" in ds else "validation"
@@ -173,14 +187,9 @@ def prepare_qa(p: Params, root: Path) -> tuple[list[dict], list[dict]]:
     q = p.data.qa
     rng = random.Random(p.seed)
     if p.data.source == "bundled":
-        base = root / p.data.bundled_dir / "narrativeqa"
-        summaries = {}
-        for line in (base / "summaries.jsonl").open(encoding="utf-8"):
-            rec = json.loads(line)
-            summaries[rec["document_id"]] = rec["summary"]
+        summaries, qa_records = read_bundled_qa(root / p.data.bundled_dir)
         flat = []
-        for line in (base / "qa.jsonl").open(encoding="utf-8"):
-            rec = json.loads(line)
+        for rec in qa_records:
             if rec["document_id"] in summaries:
                 flat.append({"document_id": rec["document_id"], "context": summaries[rec["document_id"]],
                              "question": rec["question"], "answer": rec["answer1"]})

@@ -130,14 +130,28 @@ def check_manipulation(p: Params, root: Path, task: str, tolerance: float) -> li
             for key in sorted(set(recorded) | set(recomputed))]
 
 
-def verify(p: Params, root: Path, loss_tol: float, metric_tol: float, test_file: Path | None = None,
-           task_of_file: str | None = None, skip_losses: bool = False, skip_diversity: bool = False):
+# What evaluate.score_rows reads from a test row of each task.
+TEST_FIELDS = {"story": ("context", "completion"), "qa": ("context", "question", "answer")}
+
+
+def read_test_file(test_file: Path, task: str | None) -> list[dict]:
+    """A reviewer's held-out rows, checked before any model loads: exit 2 naming file, line and fault."""
+    if task not in TASKS:
+        raise UserError("--test-file needs --task story or --task qa")
+    rows = read_jsonl(test_file, TEST_FIELDS[task])
+    if not rows:
+        raise UserError(f"--test-file {test_file}: no rows (one JSON object per line, with fields "
+                        f"{', '.join(TEST_FIELDS[task])})")
+    return rows
+
+
+def verify(p: Params, root: Path, loss_tol: float, metric_tol: float, own_rows: list[dict] | None = None,
+           task_of_rows: str | None = None, skip_losses: bool = False, skip_diversity: bool = False):
     checks: list[Check] = []
     extra: list[dict] = []
     for task in TASKS:
-        own_rows = read_jsonl(test_file) if test_file and task == task_of_file else None
         if not skip_losses:
-            got, own = check_losses(p, root, task, loss_tol, own_rows)
+            got, own = check_losses(p, root, task, loss_tol, own_rows if task == task_of_rows else None)
             checks += got
             extra += own
         if not skip_diversity:
@@ -158,13 +172,9 @@ def main(
 ) -> None:
     """Re-evaluate every adapter and recompute every metric; exit 1 on any mismatch."""
     p = load_params(params)
-    if test_file is not None:
-        if task not in TASKS:
-            raise UserError("--test-file needs --task story or --task qa")
-        if not test_file.is_file():
-            raise UserError(f"--test-file {test_file}: file not found")
+    own_rows = read_test_file(test_file, task) if test_file is not None else None
     root = params.resolve().parent
-    checks, extra = verify(p, root, loss_tol, metric_tol, test_file, task, skip_losses, skip_diversity)
+    checks, extra = verify(p, root, loss_tol, metric_tol, own_rows, task, skip_losses, skip_diversity)
     if not checks and not extra:
         raise UserError("nothing to verify: no recorded metrics (run `dvc pull` or `dvc repro` first)")
     table = [[c.what, "-" if c.recorded is None else f"{c.recorded:.6g}",
