@@ -17,7 +17,7 @@ def make_workspace(tmp: Path, raw: dict, base_url: str, **gen) -> Path:
     shutil.copytree(REPO / raw["data"]["bundled_dir"], tmp / raw["data"]["bundled_dir"], dirs_exist_ok=True)
     raw["generator"].update({"backend": "openai", "model": "fake-gpt", "base_url": base_url,
                              "retry_base_s": 0.01, "timeout_s": 5, "concurrency": 4, "max_rejects": 3,
-                             "batch_poll_s": 0.01, **gen})
+                             "batch_poll_s": 0.01, "prompt_style": "chat", **gen})
     raw["story_gen"].update({"topic_pool_size": 40, "topic_subset_sizes": [2, 4, 6, 8, 10, 20, 40],
                              "n_samples": 20})
     raw["mixing"].update({"fixed_ratios": [0.0, 0.25], "expand_ratios": [0.5]})

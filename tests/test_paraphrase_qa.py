@@ -47,6 +47,7 @@ def test_parse_paraphrase():
 def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    raw_params["levels"] = list(range(7))     # every level's selection, not only the default's
     with FakeOpenAI(malformed_every=4) as srv:
         ws = make_workspace(tmp_path, raw_params, srv.base_url)
         pq.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")

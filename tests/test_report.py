@@ -245,7 +245,7 @@ def test_figures_are_valid_pngs_with_expected_series_and_all_linked(tmp_path, re
         "loss_vs_diversity.png": {"story:gen_loss", "story:real_loss", "story:base_loss",
                                   "story:distinct5_norm", "qa:gen_loss"},
         "fixed_mixing.png": {"story:fixed", "qa:fixed"},
-        "expansion.png": {"story:expand_d1", "story:expand_d3", "qa:expand_d5"},
+        "expansion.png": {f"{t}:expand_d{lv}" for t in ("story", "qa") for lv in p.mixing.expand_levels},
     }
     for name, series in expected.items():
         path = tmp_path / "reports/figures/results" / name

@@ -2,6 +2,7 @@
 over test examples, and widen with seed-to-seed noise and with QA documents as clusters."""
 
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,7 @@ def test_qa_standard_errors_are_clustered_by_document(tmp_path):
 
 def test_qa_example_ids_name_their_document(raw_params, repo, tmp_path):
     """document_of relies on prepare_real's id scheme '{document_id}-{k}'."""
-    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
+    shutil.copytree(repo / "data/bundled", tmp_path / "data/bundled")
     prepare_real.run(validate(raw_params, root=repo), "qa", tmp_path)
     rows = read_jsonl(tmp_path / "data/real/qa/test.jsonl")
     assert rows and all(results.document_of("qa", r["id"]) == r["document_id"] for r in rows)

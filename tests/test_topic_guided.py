@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from gendiv.llm import Reject
@@ -67,9 +69,36 @@ def test_prompt_shows_seed_stories_as_numbered_example_turns():
              "completion": "They went out for pie."},
             {"context": "Bo ran fast. He won the race. His mom cheered loudly. They ate ice cream.",
              "completion": "It was the best day."}]
-    template, fields = story_prompt(real, ["space travel"], n_seeds=2, seed=0, level=0)(0)
+    template, fields = story_prompt(real, ["space travel"], _story_gen("per_sample"), seed=0, level=0, style="chat")(0)
     messages = template.messages(**fields)
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
     assert messages[1]["content"].splitlines()[4] in {"5. They went out for pie.", "5. It was the best day."}
     assert '"space travel"' in messages[-1]["content"] and "numbered 1 to 5" in messages[-1]["content"]
     assert fields["words"] == 21      # mean of 22 and 20 words
+
+
+def _story_gen(seed_stories: str):
+    return SimpleNamespace(n_seed_stories=2, seed_stories=seed_stories)
+
+
+REAL = [{"context": f"Person {i} woke up. They ate food. They went out. They met a friend.",
+         "completion": f"It was day {i}."} for i in range(12)]
+
+
+def test_completion_prompt_is_a_document_ending_in_the_next_story_header():
+    template, fields = story_prompt(REAL, ["Space Travel"], _story_gen("per_sample"), seed=0, level=0,
+                                    style="completion")(0)
+    [message] = template.messages(**fields)
+    text = message["content"]
+    assert text.startswith("Five-sentence stories.") and text.endswith("Story 3 (about space travel):")
+    assert all(f"Story {k}:\n{s}" in text for k, s in enumerate(fields["seeds"], 1))
+    assert fields["topic_name"] == "Space Travel"
+
+
+def test_per_topic_seed_stories_make_the_topic_count_the_prompt_count():
+    topics = ["Cats", "Rain", "Trains"]
+    per_topic = story_prompt(REAL, topics, _story_gen("per_topic"), seed=0, level=3, style="completion")
+    per_sample = story_prompt(REAL, topics, _story_gen("per_sample"), seed=0, level=3, style="completion")
+    distinct = {per_topic(i)[1]["examples"] + per_topic(i)[1]["topic"] for i in range(30)}
+    assert len(distinct) == len({per_topic(i)[1]["topic"] for i in range(30)}) <= 3
+    assert len({per_sample(i)[1]["examples"] for i in range(30)}) > 3

@@ -64,3 +64,13 @@ def test_rounds_are_whole_batches_sized_to_the_pool():
     assert round_size(hf, 200) == 36                    # ~32 requests, in whole batches
     api = SimpleNamespace(backend="openai", batch_size=12, concurrency=4)
     assert round_size(api, 10_000) == 32
+
+
+def test_junk_and_near_duplicate_topics_are_kept_out_of_the_pool():
+    from gendiv.topics import topic_stems
+
+    assert topic_stems("Some Examples Would Be") is None and topic_stems("The Big") is None
+    assert topic_stems("Note") is None
+    school, house = topic_stems("School"), topic_stems("Schoolhouse")
+    assert school <= house     # the pool treats either as a near-duplicate of the other
+    assert topic_stems("A New Recipe") != topic_stems("A New Menu")

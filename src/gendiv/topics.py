@@ -7,7 +7,9 @@ letters, 3-40 characters), and deduplicated in request order until the pool hold
 `story_gen.topic_pool_size` topics (at most 3 x that many requests). A line is junk when it
 is about the list rather than a topic ("Some Examples Would Be", "Note", "The Best"); a topic
 is a near-duplicate when the stems of its content words (first five letters) equal, contain
-or are contained in those of a topic already in the pool ("Schoolhouse" after "School").
+or are contained in those of a topic already in the pool ("Schoolhouse" after "School");
+generic words ("new", "big", "day") count for neither. At most three topics come from one
+answer, so no single hint fills the pool.
 With `generator.prompt_style = completion` the request is a topic list to continue.
 Output: data/generated/story/topics.json.
 """
@@ -36,13 +38,18 @@ TEMPLATE = Template(
           "Write one topic per line, each only one to three words. No numbering, no explanations."),
 )
 COMPLETION_TEMPLATE = Template(
-    id="story_topics_completion", version="1",
-    user=("Story topics about sports, one to three words each:\nThe Big Game\nA New Coach\nLosing a Match\n"
-          "Team Captain\n\nStory topics about {hint}, one to three words each:"),
+    id="story_topics_completion", version="2",
+    user=("Story topics about everyday life, one to three words each:\nA Lost Wallet\nThe First Day at Work\n"
+          "A Broken Window\nMoving to a New Town\n\nStory topics about {hint}, one to three words each:"),
 )
-EXAMPLE_TOPICS = ("the big game", "a new coach", "losing a match", "team captain")
-_META_WORDS = frozenset("example examples note notes topic topics story stories list best etc idea ideas title "
+EXAMPLE_TOPICS = ("a lost wallet", "the first day at work", "a broken window", "moving to a new town")
+_META_WORDS = frozenset("example examples note notes topic topics story stories list etc idea ideas title "
                         "titles answer question here some would following sure".split())
+# Words that say nothing about what a story is about: a topic needs one more word ("The Big" is junk)
+# and they never make two topics distinct ("A New Recipe" and "A New Menu" differ by recipe / menu).
+_GENERIC_WORDS = frozenset("new old big little small great good bad best first last one two my your our day "
+                           "time thing things way life".split())
+MAX_TOPICS_PER_ANSWER = 3   # a small model lists near-relatives (every football team) once it starts
 HINTS = (
     "family", "school", "friendship", "work", "sports", "food", "animals", "travel", "holidays",
     "music", "weather", "money", "health", "technology", "nature", "the city", "the sea", "love",
@@ -68,7 +75,7 @@ def normalize_topic(line: str) -> str | None:
 
 def topic_stems(topic: str) -> frozenset[str] | None:
     """Stems of a topic's content words, or None when it is junk (meta words, no content)."""
-    words = content_words(topic)
+    words = [w for w in content_words(topic) if w not in _GENERIC_WORDS]
     if not words or any(w in _META_WORDS for w in words) or topic.lower() in EXAMPLE_TOPICS:
         return None
     return frozenset(w[:5] for w in words)
@@ -93,7 +100,7 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
     stats = llm.stats
     pool: list[str] = []
     stems: list[frozenset[str]] = []
-    duplicates = junk = unusable_lines = index = 0
+    duplicates = junk = over_cap = unusable_lines = index = 0
     while len(pool) < pool_size and index < max_calls:
         requests = [Request(template.id, template.version,
                             template.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
@@ -109,7 +116,11 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
             unusable_lines += bad
             if not topics:
                 stats.rejects["no_topics"] += 1
+            kept = 0
             for topic in topics:
+                if kept == MAX_TOPICS_PER_ANSWER:
+                    over_cap += 1
+                    continue
                 key = topic_stems(topic)
                 if key is None:
                     junk += 1
@@ -118,7 +129,8 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
                 else:
                     stems.append(key)
                     pool.append(topic)
-    return pool[:pool_size], {"requests": index, "duplicates": duplicates, "junk": junk,
+                    kept += 1
+    return pool[:pool_size], {"requests": index, "duplicates": duplicates, "junk": junk, "over_answer_cap": over_cap,
                               "unusable_lines": unusable_lines, "unique_found": len(pool)}
 
 
