@@ -25,3 +25,20 @@ def test_only_pipeline_stages_are_timed(tmp_path, monkeypatch, label, timed):
     assert len(files) == (1 if timed else 0)
     if timed:
         assert json.loads(files[0].read_text())["stage"] == "gendiv " + " ".join(label)
+
+
+def test_timing_file_is_replaced_atomically(tmp_path, monkeypatch):
+    """A kill while a timing is written leaves the previous file whole, never a truncated one."""
+    monkeypatch.chdir(tmp_path)
+    cli._record_timing(["mix", "--task", "qa"], 1.0)
+    (path,) = (tmp_path / cli.TIMINGS_DIR).glob("*.json")
+    before = path.read_bytes()
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("gendiv.io.os.replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        cli._record_timing(["mix", "--task", "qa"], 2.0)
+    assert path.read_bytes() == before
+    assert [f.name for f in path.parent.iterdir()] == [path.name]  # no temporary file left
