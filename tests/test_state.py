@@ -2,7 +2,6 @@
 shared with DVC's temporary copies for queued experiments."""
 
 import json
-import os
 import time
 from pathlib import Path
 
