@@ -34,3 +34,20 @@ def test_only_the_main_process_of_a_launch_records_its_time(tmp_path, monkeypatc
     with pytest.raises(SystemExit):
         cli._run(_ok_app(), [], ["train", "--task", "story"])
     assert (tmp_path / cli.TIMINGS_DIR).exists() == timed
+
+
+def test_timing_file_is_replaced_atomically(tmp_path, monkeypatch):
+    """A kill while a timing is written leaves the previous file whole, never a truncated one."""
+    monkeypatch.chdir(tmp_path)
+    cli._record_timing(["mix", "--task", "qa"], 1.0)
+    (path,) = (tmp_path / cli.TIMINGS_DIR).glob("*.json")
+    before = path.read_bytes()
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("gendiv.io.os.replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        cli._record_timing(["mix", "--task", "qa"], 2.0)
+    assert path.read_bytes() == before
+    assert [f.name for f in path.parent.iterdir()] == [path.name]  # no temporary file left

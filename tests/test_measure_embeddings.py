@@ -90,3 +90,27 @@ def test_story_embed_stage_embeds_the_topic_pool_with_the_same_model(tmp_path, m
     story_vector = np.load(embeddings.embedding_path("story", "d0"))[0]
     assert topics.shape == (3, 384)
     assert np.argmax(topics @ story_vector) == 1  # the cat story is nearest "Cats"
+
+
+def test_cache_is_keyed_by_the_models_files_not_its_name(tmp_path, monkeypatch):
+    """A model folder whose weights change under the same name must not get the old vectors."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENDIV_CACHE_DIR", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    model, source = tmp_path / "my-model", tmp_path / "set.jsonl"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"version 1")
+    source.write_text("x\n")
+    calls = []
+
+    def embed(texts):
+        calls.append(texts)
+        return np.full((1, 2), len(calls), np.float32)
+
+    def run():
+        return embeddings.cached_embeddings(embeddings.model_identity(str(model)), source, lambda s: ["x"], embed)
+
+    assert run()[0, 0] == 1 and run()[0, 0] == 1 and len(calls) == 1  # same files: served from the cache
+    (model / "weights.bin").write_bytes(b"version 2")
+    assert run()[0, 0] == 2 and len(calls) == 2
+    assert len(list((tmp_path / ".gendiv_cache/embeddings").glob("*.npy"))) == 2

@@ -1,6 +1,10 @@
 """LoRA runs: TRL scores completion tokens only; adapters load; killed runs resume cleanly."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -9,7 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from gendiv.evaluate import encode, fit_examples, load_model, score_rows
 from gendiv.io import read_jsonl, write_jsonl
 from gendiv.params import validate
-from gendiv.train import _resume_or_reset, build_trainer, run_paths, train_run
+from gendiv.train import COMPLETE, _fingerprint, _resume_or_reset, build_trainer, run_paths, train_run
 from tiny_model import make_tiny_llama
 
 WORDS = "red blue green cat dog sun moon tree river stone bird fish".split()
@@ -31,12 +35,12 @@ def tiny_dir(tmp_path_factory):
 
 @pytest.fixture
 def params_for(raw_params, repo, tiny_dir):
-    def build(**train):
+    def build(base=tiny_dir, **train):
         raw_params["train"].update({"max_length": 64, "batch_size": 4, "eval_batch_size": 8, "epochs": 1,
-                                    "learning_rate": 5e-3, **train})
+                                    "max_steps": None, "learning_rate": 5e-3, **train})
         p = validate(raw_params, root=repo)
         # params.yaml may only name models/base (dvc.yaml's path); the tiny model stands in for it unvalidated
-        base = p.models.base.model_copy(update={"dir": str(tiny_dir)})
+        base = p.models.base.model_copy(update={"dir": str(base)})
         return p.model_copy(update={"models": p.models.model_copy(update={"base": base})})
     return build
 
@@ -121,6 +125,13 @@ def test_killed_run_resumes_to_the_same_result(params_for, workdir):
         train_run(p, "story", "real", 0, callbacks=[_KillAfterFirstSave()])
     paths = run_paths("story", "real", 0)
     assert not paths["adapter"].exists() and not paths["metrics"].exists()  # nothing looks finished
+    # A second kill, in the middle of saving epoch 2's checkpoint: its weights are cut short
+    # and its completion mark is missing. Trainer alone would resume from it and crash.
+    partial = paths["checkpoints"] / "checkpoint-6"
+    shutil.copytree(paths["checkpoints"] / "checkpoint-3", partial)
+    (partial / COMPLETE).unlink()
+    weights = partial / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
     resumed = train_run(p, "story", "real", 0)
     assert resumed["resumed"] is True and resumed["steps"] == 6
     curve = (paths["live"] / "plots/metrics/train/loss.tsv").read_text().splitlines()
@@ -133,10 +144,106 @@ def test_killed_run_resumes_to_the_same_result(params_for, workdir):
     assert abs(fresh["test_loss"] - resumed["test_loss"]) < 1e-4
 
 
+def _checkpoint(folder, step, complete=True):
+    ckpt = folder / f"checkpoint-{step}"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer_state.json").write_text("{}")
+    if complete:
+        (ckpt / COMPLETE).write_text("{}")
+    return ckpt
+
+
 def test_checkpoint_of_other_settings_is_discarded(tmp_path):
     ckpt = tmp_path / "ckpt"
-    assert _resume_or_reset(ckpt, "a") is False
-    (ckpt / "checkpoint-3").mkdir()
-    (ckpt / "checkpoint-3" / "trainer_state.json").write_text("{}")
-    assert _resume_or_reset(ckpt, "a") is True
-    assert _resume_or_reset(ckpt, "b") is False and not (ckpt / "checkpoint-3").exists()
+    assert _resume_or_reset(ckpt, "a") is None
+    done = _checkpoint(ckpt, 3)
+    assert _resume_or_reset(ckpt, "a") == done
+    assert _resume_or_reset(ckpt, "b") is None and not done.exists()
+
+
+def test_partial_highest_checkpoint_falls_back_to_the_last_complete_one(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    _resume_or_reset(ckpt, "a")
+    done = _checkpoint(ckpt, 3)
+    partial = _checkpoint(ckpt, 6, complete=False)  # killed while Trainer was saving it
+    (ckpt / "checkpoint-9").write_text("")  # junk a checkpoint name does not make a checkpoint
+    assert _resume_or_reset(ckpt, "a") == done
+    assert not partial.exists() and not (ckpt / "checkpoint-9").exists()
+    partial = _checkpoint(ckpt, 6, complete=False)
+    done.joinpath(COMPLETE).unlink()
+    assert _resume_or_reset(ckpt, "a") is None  # nothing complete: start the run again
+    assert not partial.exists() and not done.exists()
+
+
+@pytest.mark.parametrize("stamp", [b"", b'{"finger', b"\xff\xfe", b"[]", b"null"])
+def test_empty_or_corrupt_run_stamp_counts_as_absent(tmp_path, stamp):
+    ckpt = tmp_path / "ckpt"
+    _checkpoint(ckpt, 3)
+    (ckpt / "gendiv_run.json").write_bytes(stamp)  # a kill while the stamp was written
+    assert _resume_or_reset(ckpt, "a") is None
+    assert not (ckpt / "checkpoint-3").exists()
+    assert json.loads((ckpt / "gendiv_run.json").read_text()) == {"fingerprint": "a"}
+    assert _resume_or_reset(ckpt, "a") is None  # the fresh stamp is readable
+
+
+def test_fingerprint_hashes_the_base_weights_and_the_data(params_for, tiny_dir, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_dir, base)
+    p = params_for(base=base)
+    data = tmp_path / "train.jsonl"
+    write_jsonl(data, _stories(4))
+    first = _fingerprint(p, "story", data, 0)
+    assert _fingerprint(p, "story", data, 0) == first
+    weights = base / "model.safetensors"
+    raw = bytearray(weights.read_bytes())
+    raw[-1] ^= 1  # same config.json, same size, other weights
+    weights.write_bytes(bytes(raw))
+    second = _fingerprint(p, "story", data, 0)
+    assert second != first
+    write_jsonl(data, _stories(4, offset=1))
+    assert _fingerprint(p, "story", data, 0) != second
+
+
+_TRAIN_ONE = """
+import json, sys
+from pathlib import Path
+from gendiv.params import validate
+from gendiv.train import train_run
+raw, repo = json.loads(Path("params.json").read_text()), sys.argv[1]
+train_run(validate(raw, root=repo), "story", "real", 0)
+"""
+
+
+def _set_order(modules, hash_seed):
+    code = f"print(list(set({modules!r})))"
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": hash_seed},
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_adapter_bytes_do_not_depend_on_the_string_hash_seed(params_for, raw_params, repo, tmp_path):
+    """peft lists target_modules from a set; two processes must still write identical adapters."""
+    params_for()
+    modules = raw_params["train"]["lora_target_modules"]
+    seeds = ["0", next(s for s in map(str, range(1, 50)) if _set_order(modules, s) != _set_order(modules, "0"))]
+    runs = []
+    for hash_seed in seeds:  # both at once: the imports dominate this test's time
+        work = tmp_path / f"hash{hash_seed}"
+        write_jsonl(work / "data/real/story/train.jsonl", _stories(8))
+        write_jsonl(work / "data/real/story/test.jsonl", _stories(2, offset=100))
+        (work / "params.json").write_text(json.dumps(raw_params))
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": os.pathsep.join(sys.path)}
+        env.pop("DVC_ROOT", None)
+        env.pop("GENDIV_CACHE_DIR", None)
+        runs.append((work, subprocess.Popen([sys.executable, "-c", _TRAIN_ONE, str(repo)], cwd=work, env=env,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+    adapters = []
+    for work, proc in runs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        folder = work / run_paths("story", "real", 0)["adapter"]
+        adapters.append({f.relative_to(folder).as_posix(): f.read_bytes()
+                         for f in sorted(folder.rglob("*")) if f.is_file()})
+    assert "adapter_config.json" in adapters[0] and "adapter_model.safetensors" in adapters[0]
+    assert adapters[0].keys() == adapters[1].keys()
+    for name in adapters[0]:
+        assert adapters[0][name] == adapters[1][name], f"{name} differs between PYTHONHASHSEED {seeds}"

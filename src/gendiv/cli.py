@@ -87,8 +87,10 @@ def _record_timing(argv: list[str], seconds: float) -> None:
     """Keep the wall time of a finished stage for the report (local state, not a DVC output)."""
     stage = " ".join(["gendiv", *argv])
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", " ".join(argv)).strip("_")[:150] or "gendiv"
-    TIMINGS_DIR.mkdir(parents=True, exist_ok=True)
-    (TIMINGS_DIR / f"{slug}.json").write_text(json.dumps({"stage": stage, "seconds": round(seconds, 2)}))
+    from gendiv.io import atomic_open
+
+    with atomic_open(TIMINGS_DIR / f"{slug}.json") as fh:  # a kill never leaves a half-written file
+        fh.write(json.dumps({"stage": stage, "seconds": round(seconds, 2)}))
 
 
 def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:

@@ -10,29 +10,35 @@ Under `accelerate launch` (one process per device) `train.batch_size` stays the 
 each process takes an equal share, so a run's numbers do not depend on the device count, and
 only the main process writes.
 The adapter is written to a staging folder and renamed into place last, so a killed run
-never leaves a folder that looks finished. Trainer checkpoints (one per epoch) live in
-.gendiv_cache/train/...; a rerun with the same data and settings resumes from the last one.
+never leaves a folder that looks finished. Trainer checkpoints (one per epoch) live in the
+shared state folder (gendiv.state: `train/...`); a rerun with the same data, base weights and
+settings resumes from the last checkpoint that was saved completely.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
 import typer
+from filelock import FileLock
 
 from gendiv.cli import UserError
 from gendiv.datasets import dataset_path, is_core, real_test_path, run_seeds
 from gendiv.evaluate import fit_examples, score_rows
-from gendiv.io import read_jsonl, write_json
+from gendiv.io import atomic_open, read_json, read_jsonl, write_json
 from gendiv.params import load_params, Params, require_task
 from gendiv.runs import adapter_path, examples_path, live_path, metrics_path
+from gendiv.state import hash_tree, state_dir
 
-CHECKPOINT_DIR = Path(".gendiv_cache/train")
+RUN_STAMP = "gendiv_run.json"   # fingerprint of the run the checkpoints folder belongs to
+COMPLETE = "gendiv_complete.json"  # written into a checkpoint after Trainer saved all of it
 
 
 def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
@@ -41,15 +47,15 @@ def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
         "metrics": metrics_path(task, name, seed),
         "examples": examples_path(task, name, seed),
         "live": live_path(task, name, seed),
-        "checkpoints": CHECKPOINT_DIR / task / name / f"s{seed}",
+        "checkpoints": state_dir() / "train" / task / name / f"s{seed}",
     }
 
 
 def _fingerprint(p: Params, task: str, data_file: Path, seed: int) -> str:
-    """What a resumable checkpoint must match: the data, the base model and the settings."""
+    """What a resumable checkpoint must match: the data, the base model's files and the settings."""
     h = hashlib.sha256()
-    h.update(data_file.read_bytes())
-    h.update((Path(p.models.base.dir) / "config.json").read_bytes())
+    hash_tree(data_file, h)
+    hash_tree(Path(p.models.base.dir), h)
     h.update(json.dumps({"task": task, "seed": seed, "train": p.train.model_dump(exclude={"seeds"})},
                         sort_keys=True).encode())
     return h.hexdigest()
@@ -100,6 +106,24 @@ def _live_callback(live_dir: Path):
     return LiveCurves()
 
 
+def _mark_complete_callback():
+    """A TrainerCallback run after each checkpoint save: mark it complete, then drop the older
+    ones (Trainer's own rotation would delete the previous checkpoint before the mark)."""
+    from transformers import TrainerCallback
+
+    class MarkComplete(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            current = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            write_json(current / COMPLETE, {"step": state.global_step})
+            for old in Path(args.output_dir).glob("checkpoint-*"):
+                if old != current:
+                    _remove(old)
+
+    return MarkComplete()
+
+
 def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, tokenizer,
                   output_dir: Path, callbacks=()):
     """An SFTTrainer with a fresh LoRA adapter on `model` over the fitted prompt/completion rows."""
@@ -123,8 +147,7 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
         activation_checkpointing=on_gpu,
         logging_steps=1,
-        save_strategy="epoch",
-        save_total_limit=1,
+        save_strategy="epoch",  # older checkpoints are dropped by _mark_complete_callback
         report_to="none",
         seed=seed,
         data_seed=seed,
@@ -133,30 +156,66 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
     lora = LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
                       target_modules=list(t.lora_target_modules), task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(pairs),
-                         processing_class=tokenizer, peft_config=lora, callbacks=list(callbacks))
+                         processing_class=tokenizer, peft_config=lora,
+                         callbacks=[_mark_complete_callback(), *callbacks])
     if len(trainer.train_dataset) != len(rows):  # TRL drops fully masked rows silently
         raise UserError(f"TRL kept {len(trainer.train_dataset)} of {len(rows)} training examples")
     return trainer
 
 
-def _resume_or_reset(checkpoints: Path, fingerprint: str) -> bool:
-    """True when `checkpoints` holds a checkpoint of this very run; otherwise start it empty."""
-    stamp = checkpoints / "gendiv_run.json"
-    if stamp.is_file() and json.loads(stamp.read_text())["fingerprint"] == fingerprint:
-        if any(checkpoints.glob("checkpoint-*/trainer_state.json")):
-            return True
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    checkpoints.mkdir(parents=True)
-    stamp.write_text(json.dumps({"fingerprint": fingerprint}))
-    return False
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _stamped_fingerprint(stamp: Path) -> str | None:
+    """The fingerprint in a run stamp; None when absent, empty or corrupt (a kill mid-write)."""
+    try:
+        value = read_json(stamp)
+    except (OSError, ValueError):
+        return None
+    return value.get("fingerprint") if isinstance(value, dict) else None
+
+
+def _resume_or_reset(checkpoints: Path, fingerprint: str) -> Path | None:
+    """The newest complete checkpoint of this very run, or None after emptying `checkpoints`.
+
+    A checkpoint counts only with its completion mark, so a kill during a save falls back to
+    the previous checkpoint; incomplete ones (and anything else of this run's folder) go.
+    """
+    if _stamped_fingerprint(checkpoints / RUN_STAMP) == fingerprint:
+        complete = [c for c in checkpoints.glob("checkpoint-*")
+                    if re.fullmatch(r"checkpoint-\d+", c.name) and (c / COMPLETE).is_file()]
+        latest = max(complete, key=lambda c: int(c.name.split("-")[1]), default=None)
+        if latest is not None:
+            for other in checkpoints.iterdir():
+                if other not in (latest, checkpoints / RUN_STAMP):
+                    _remove(other)
+            return latest
+    if checkpoints.exists():
+        _remove(checkpoints)
+    write_json(checkpoints / RUN_STAMP, {"fingerprint": fingerprint})
+    return None
+
+
+def _canonical_adapter_config(folder: Path, peft_config: dict) -> None:
+    """Sort the fields peft holds as sets (target_modules, ...): peft lists them in Python's
+    per-process string-hash order, which would make the adapter's bytes differ per run."""
+    path = folder / "adapter_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    set_fields = {key for cfg in peft_config.values() for key, value in vars(cfg).items()
+                  if isinstance(value, (set, frozenset))}
+    for key in set_fields:
+        if isinstance(config.get(key), list):
+            config[key] = sorted(config[key])
+    with atomic_open(path) as fh:
+        fh.write(json.dumps(config, indent=2, sort_keys=True))  # peft's own layout
 
 
 def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
     """Train, save and evaluate one run; returns its metrics. `callbacks` go to the Trainer."""
-    import torch
-    from accelerate.utils import broadcast_object_list
-    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
-
     data_file = dataset_path(task, name)
     if not data_file.is_file():
         raise UserError(f"--dataset {name}: {data_file} not found (run its data stage first)")
@@ -167,13 +226,27 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
         raise UserError(f"{real_test_path(task)} not found (run prepare-real --task {task} first)")
     test_rows = read_jsonl(real_test_path(task))
     paths = run_paths(task, name, seed)
+    paths["checkpoints"].parent.mkdir(parents=True, exist_ok=True)
     _, main = _launch(p.train.batch_size)
-    resume = None
+    # Queued experiments share the checkpoints folder: one process per run at a time. Only the
+    # main process of a launch takes the lock (the others follow it and write nothing).
+    with FileLock(f"{paths['checkpoints']}.lock") if main else contextlib.nullcontext():
+        return _train_locked(p, task, name, seed, rows, test_rows, data_file, paths, callbacks, main)
+
+
+def _train_locked(p: Params, task: str, name: str, seed: int, rows: list[dict], test_rows: list[dict],
+                  data_file: Path, paths: dict[str, Path], callbacks, main: bool) -> dict:
+    import torch
+    from accelerate.utils import broadcast_object_list
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+    checkpoint = None
     if main:  # under `accelerate launch` only the main process writes
-        resume = _resume_or_reset(paths["checkpoints"], _fingerprint(p, task, data_file, seed))
+        checkpoint = _resume_or_reset(paths["checkpoints"], _fingerprint(p, task, data_file, seed))
         shutil.rmtree(paths["live"], ignore_errors=True)
         callbacks = [_live_callback(paths["live"]), *callbacks]
-    [resume] = broadcast_object_list([resume])  # the others resume as the main one decided, once it has
+    [checkpoint] = broadcast_object_list([checkpoint])  # the others resume as the main one decided, once it has
+    resume = checkpoint is not None
 
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(p.models.base.dir)
@@ -181,7 +254,7 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
     trainer = build_trainer(p, task, rows, seed, model, tokenizer, paths["checkpoints"], callbacks=callbacks)
     seq_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if resume else None)
     seconds = time.perf_counter() - start
     if not main:
         return {}  # under `accelerate launch` only the main process saves, evaluates and writes
@@ -189,6 +262,7 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
     staging = paths["adapter"].with_name(f".{paths['adapter'].name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     trainer.model.save_pretrained(str(staging))
+    _canonical_adapter_config(staging, trainer.model.peft_config)
     shutil.rmtree(paths["adapter"], ignore_errors=True)
     os.replace(staging, paths["adapter"])
 

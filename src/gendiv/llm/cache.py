@@ -14,12 +14,19 @@ from typing import Iterable
 
 from gendiv.llm.base import Completion
 
-DEFAULT_DIR = Path(".gendiv_cache/llm")
+DEFAULT_DIR = None  # the `llm` folder of gendiv.state.state_dir(), resolved when a cache opens
+
+
+def resolve_dir(directory: Path | str | None = DEFAULT_DIR) -> Path:
+    """`directory`, or by default the shared state folder's `llm/` (absolute, see gendiv.state)."""
+    from gendiv.state import state_dir
+
+    return Path(directory) if directory is not None else state_dir() / "llm"
 
 
 class CallCache:
-    def __init__(self, directory: Path | str = DEFAULT_DIR):
-        self.directory = Path(directory)
+    def __init__(self, directory: Path | str | None = DEFAULT_DIR):
+        self.directory = resolve_dir(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "calls.sqlite"
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)

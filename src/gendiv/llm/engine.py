@@ -13,7 +13,7 @@ from typing import Callable, Protocol
 from tqdm import tqdm
 
 from gendiv.llm.base import Completion, Request, call_key
-from gendiv.llm.cache import DEFAULT_DIR, CallCache
+from gendiv.llm.cache import DEFAULT_DIR, CallCache, resolve_dir
 from gendiv.llm.report import GenerationStats
 
 Store = Callable[[list[tuple[str, Request, Completion]]], None]
@@ -70,8 +70,9 @@ class LLM:
         return out
 
 
-def open_llm(cfg, seed: int, stats: GenerationStats, cache_dir: Path | str = DEFAULT_DIR) -> LLM:
+def open_llm(cfg, seed: int, stats: GenerationStats, cache_dir: Path | str | None = DEFAULT_DIR) -> LLM:
     """The backend named in params (`generator` section) behind a cache in `cache_dir`."""
+    cache_dir = resolve_dir(cache_dir)
     if cfg.backend == "hf":
         from gendiv.llm.hf_backend import HFBackend
 

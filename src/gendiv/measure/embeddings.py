@@ -23,6 +23,7 @@ from gendiv.cli import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl
 from gendiv.measure.sets import measured_sets, set_path
 from gendiv.params import load_params, require_task
+from gendiv.state import hash_tree, state_dir
 
 EMBEDDINGS_DIR = Path("data/embeddings")
 TOPICS_FILE = Path("data/generated/story/topics.json")
@@ -83,18 +84,27 @@ def save_array(path: Path, array: np.ndarray) -> None:
         np.save(fh, array, allow_pickle=False)
 
 
-CACHE_DIR = Path(".gendiv_cache/embeddings")
+def model_identity(name: str) -> bytes:
+    """What determines the vectors: a local model's file contents (packaged or a directory),
+    so a changed model folder under the same name is never served stale vectors; a hub id
+    as named."""
+    resolved = resolve_model(name)
+    if not Path(resolved).is_dir():
+        return b"hub\0" + name.encode()
+    h = hashlib.sha256()
+    hash_tree(Path(resolved), h)
+    return b"files\0" + h.hexdigest().encode()
 
 
-def cached_embeddings(model_name: str, source: Path, texts_of, embed) -> np.ndarray:
-    """Embeddings of one dataset file, computed once per (model, file content).
+def cached_embeddings(model_key: bytes, source: Path, texts_of, embed) -> np.ndarray:
+    """Embeddings of one dataset file, computed once per (model_identity, file content).
 
     DVC deletes a stage's outputs before rerunning it, so the reusable copy lives in a
-    content-addressed cache outside DVC: a changed set is embedded again, an unchanged one
-    (same bytes, same model) is copied from the cache.
+    content-addressed cache outside DVC (gendiv.state: shared with queued experiments): a
+    changed set or model is embedded again, an unchanged one is copied from the cache.
     """
-    key = hashlib.sha256(model_name.encode() + b"\0" + source.read_bytes()).hexdigest()
-    cached = CACHE_DIR / f"{key}.npy"
+    key = hashlib.sha256(model_key + b"\0" + source.read_bytes()).hexdigest()
+    cached = state_dir() / "embeddings" / f"{key}.npy"
     if cached.is_file():
         return np.load(cached, allow_pickle=False)
     vectors = embed(texts_of(source))
@@ -132,8 +142,9 @@ def main(
     def texts_of(source):
         return [sample_text(task, row) for row in read_jsonl(source)]
 
+    model_key = model_identity(p.measure.embedding_model)
     for name, source in sources.items():
-        vectors = cached_embeddings(p.measure.embedding_model, source, texts_of, embed)
+        vectors = cached_embeddings(model_key, source, texts_of, embed)
         out = embedding_path(task, name)
         save_array(out, vectors)
         print(f"{out}: {vectors.shape[0]} x {vectors.shape[1]} embeddings of {source}")
