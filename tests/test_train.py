@@ -209,8 +209,10 @@ import json, sys
 from pathlib import Path
 from gendiv.params import validate
 from gendiv.train import train_run
-raw, repo = json.loads(Path("params.json").read_text()), sys.argv[1]
-train_run(validate(raw, root=repo), "story", "real", 0)
+raw, repo, tiny = json.loads(Path("params.json").read_text()), sys.argv[1], sys.argv[2]
+p = validate(raw, root=repo)
+base = p.models.base.model_copy(update={"dir": tiny})   # the tiny model stands in for models/base
+train_run(p.model_copy(update={"models": p.models.model_copy(update={"base": base})}), "story", "real", 0)
 """
 
 
@@ -220,7 +222,7 @@ def _set_order(modules, hash_seed):
                           capture_output=True, text=True, check=True).stdout
 
 
-def test_adapter_bytes_do_not_depend_on_the_string_hash_seed(params_for, raw_params, repo, tmp_path):
+def test_adapter_bytes_do_not_depend_on_the_string_hash_seed(params_for, raw_params, repo, tmp_path, tiny_dir):
     """peft lists target_modules from a set; two processes must still write identical adapters."""
     params_for()
     modules = raw_params["train"]["lora_target_modules"]
@@ -234,7 +236,7 @@ def test_adapter_bytes_do_not_depend_on_the_string_hash_seed(params_for, raw_par
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": os.pathsep.join(sys.path)}
         env.pop("DVC_ROOT", None)
         env.pop("GENDIV_CACHE_DIR", None)
-        runs.append((work, subprocess.Popen([sys.executable, "-c", _TRAIN_ONE, str(repo)], cwd=work, env=env,
+        runs.append((work, subprocess.Popen([sys.executable, "-c", _TRAIN_ONE, str(repo), str(tiny_dir)], cwd=work, env=env,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
     adapters = []
     for work, proc in runs:

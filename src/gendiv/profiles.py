@@ -64,3 +64,32 @@ if __name__ == "__main__":
     from gendiv.cli import run_command
 
     run_command(main)
+
+
+def param_comments(path: Path) -> dict[str, str]:
+    """The first line of each key's inline comment in a params file, by dotted key.
+
+    params.yaml states every deviation from the paper next to its value; the report quotes
+    these comments as the reasons, so a reason is written (and reviewed) in one place.
+    """
+    from ruamel.yaml.comments import CommentedMap
+
+    def comment(node, key) -> str | None:
+        item = node.ca.items.get(key) or []
+        tokens = item[2:3] + (item[1][-1:] if len(item) > 1 and isinstance(item[1], list) else [])
+        for token in tokens:
+            text = (getattr(token, "value", None) or "").strip()
+            if text.startswith("#"):
+                return text.lstrip("#").strip().splitlines()[0]
+        return None
+
+    def walk(node, prefix: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in node.items():
+            if isinstance(value, CommentedMap):
+                out |= walk(value, f"{prefix}{key}.")
+            elif (text := comment(node, key)) is not None:
+                out[f"{prefix}{key}"] = text
+        return out
+
+    return walk(YAML().load(path.read_text(encoding="utf-8")), "")

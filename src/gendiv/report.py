@@ -29,6 +29,7 @@ from gendiv.cli import TIMINGS_DIR  # noqa: E402
 from gendiv.datasets import run_seeds  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
+from gendiv.profiles import param_comments  # noqa: E402
 from gendiv.report_claims import (METHOD, TASKS, Scores, findings, fmt as _fmt, loss_of as _loss,  # noqa: E402
                                   steps_text, table as _table)
 from gendiv.stats import Estimate  # noqa: E402
@@ -348,8 +349,11 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
            "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()), ""]
     diffs = params_vs_paper(root)
     if diffs:
-        md += ["### Params that differ from the paper profile (`profiles/paper.yaml`)", "",
-               _table(["key", "this run", "paper"], [[f"`{k}`", a, b] for k, a, b in diffs]), ""]
+        reasons = param_comments(root / "params.yaml")
+        md += ["### Deviations from the paper (params that differ from `profiles/paper.yaml`)", "",
+               "Each reason is the comment beside the value in `params.yaml`.", "",
+               _table(["key", "this run", "paper", "why (params.yaml)"],
+                      [[f"`{k}`", a, b, reasons.get(k, "")] for k, a, b in diffs]), ""]
     if prov["timings"]:
         md += ["### Wall time per stage (as run on this machine)", "",
                "The last run of each stage; a stage whose work came from a cache (LLM calls, "

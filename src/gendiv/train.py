@@ -32,7 +32,7 @@ from filelock import FileLock
 from gendiv.cli import UserError
 from gendiv.datasets import dataset_path, is_core, real_test_path, run_seeds
 from gendiv.evaluate import fit_examples, score_rows
-from gendiv.io import atomic_open, read_json, read_jsonl, write_json
+from gendiv.io import InputError, atomic_open, read_json, read_jsonl, write_json
 from gendiv.params import load_params, Params, require_task
 from gendiv.runs import adapter_path, examples_path, live_path, metrics_path
 from gendiv.state import hash_tree, state_dir
@@ -174,7 +174,7 @@ def _stamped_fingerprint(stamp: Path) -> str | None:
     """The fingerprint in a run stamp; None when absent, empty or corrupt (a kill mid-write)."""
     try:
         value = read_json(stamp)
-    except (OSError, ValueError):
+    except (OSError, ValueError, InputError):
         return None
     return value.get("fingerprint") if isinstance(value, dict) else None
 
