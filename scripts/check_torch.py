@@ -10,7 +10,7 @@ if want == "cpu" and cuda is not None:
     sys.exit(
         f"install: got torch {version} built for CUDA {cuda}, but a CPU build was expected.\n"
         "  On a CPU-only machine install the CPU wheel first, e.g.\n"
-        "    pip install torch==2.13.0 --index-url <the PyTorch CPU wheel index>\n"
+        "    pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu\n"
         "  then rerun scripts/install.sh; or set GENDIV_TORCH_BUILD=cuda on a GPU machine."
     )
 if want == "cuda" and cuda is None:

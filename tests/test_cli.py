@@ -1,6 +1,7 @@
 """The `gendiv` command: stages are timed for the report, tools run beside the pipeline are not."""
 
 import json
+import subprocess
 
 import pytest
 import typer
@@ -51,3 +52,22 @@ def test_timing_file_is_replaced_atomically(tmp_path, monkeypatch):
         cli._record_timing(["mix", "--task", "qa"], 2.0)
     assert path.read_bytes() == before
     assert [f.name for f in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_help_version_and_pipeline_order():
+    out = subprocess.run(["gendiv", "-h"], capture_output=True, text=True, check=True).stdout
+    positions = [out.index(f" {name} ") for name in ("check-params", "generate-story", "train", "report", "verify")]
+    assert positions == sorted(positions)   # commands listed in pipeline order
+    version = subprocess.run(["gendiv", "--version"], capture_output=True, text=True, check=True).stdout
+    assert version.startswith("gendiv ") and version.split()[1][0].isdigit()
+
+
+def test_python_floor_is_stated_once_and_met():
+    import re
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    floor = re.search(r'requires-python = ">=3\.(\d+)"', (root / "pyproject.toml").read_text())[1]
+    assert f"Python 3.{floor}+" in (root / "README.md").read_text()
+    assert sys.version_info >= (3, int(floor))

@@ -21,28 +21,31 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# command name -> "module:function"; each function is a typer-style command.
+# command name -> "module:function"; each function is a typer-style command. Listed (and shown
+# by `gendiv --help`) in pipeline order: setup, data, generation, mixing, training, measurement,
+# report, then the tools beside the pipeline.
 COMMANDS = {
     "check-params": "gendiv.params:check_params_command",
-    "report": "gendiv.report:main",
-    "apply-profile": "gendiv.profiles:main",
-    "verify": "gendiv.verify:main",
-    "prepare-real": "gendiv.prepare_real:main",
     "base-model": "gendiv.base_model:main",
     "generator-models": "gendiv.generator_models:main",
-    "generate-source": "gendiv.multi_source:generate_main",
-    "mix-sources": "gendiv.multi_source:mix_main",
-    "output-diversity": "gendiv.output_diversity:main",
+    "prepare-real": "gendiv.prepare_real:main",
     "generate-topics": "gendiv.topics:main",
     "generate-story": "gendiv.topic_guided:main",
     "generate-qa-pool": "gendiv.paraphrase_qa:pool_main",
     "generate-qa": "gendiv.paraphrase_qa:level_main",
+    "generate-source": "gendiv.multi_source:generate_main",
     "mix": "gendiv.mix:main",
-    "train": "gendiv.train:main",
+    "mix-sources": "gendiv.multi_source:mix_main",
     "evaluate": "gendiv.evaluate:main",
+    "train": "gendiv.train:main",
     "embed": "gendiv.measure.embeddings:main",
     "measure": "gendiv.measure.stage:main",
+    "output-diversity": "gendiv.output_diversity:main",
+    "report": "gendiv.report:main",
+    "verify": "gendiv.verify:main",
+    "apply-profile": "gendiv.profiles:main",
 }
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 
 class UserError(RuntimeError):
@@ -62,14 +65,23 @@ def _report(err: BaseException) -> None:
     sys.exit(2)
 
 
-def _group() -> None:
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"gendiv {version('gendiv')}")
+        raise typer.Exit()
+
+
+def _group(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                        help="Print gendiv's version and exit.")) -> None:
     """gendiv: one sub-command per pipeline stage (see `gendiv --help`)."""
 
 
 def build_app(selected: str | None = None) -> typer.Typer:
     """A Typer app with every command, importing only `selected`'s module when given."""
     app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__,
-                      pretty_exceptions_enable=False)
+                      pretty_exceptions_enable=False, context_settings=HELP_OPTIONS)
     app.callback()(_group)  # keep sub-command syntax even when only one command is loaded
     for name, target in COMMANDS.items():
         if selected is not None and name != selected:
@@ -101,7 +113,7 @@ def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
     except _user_error_types() as err:
         _report(err)
     except SystemExit as done:
-        if (done.code in (0, None) and "--help" not in argv and not UNTIMED.intersection(label[:1])
+        if (done.code in (0, None) and not {"--help", "-h", "--version"} & set(argv) and not UNTIMED.intersection(label[:1])
                 and os.environ.get("RANK", "0") == "0"):  # one record per `accelerate launch`: its main process
             _record_timing(label, time.perf_counter() - start)
         raise
@@ -109,7 +121,7 @@ def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
 
 def run_command(fn) -> None:
     """Run one stage function as its own program (`python -m gendiv.<stage>`)."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings=HELP_OPTIONS)
     app.command()(fn)
     name = Path(sys.argv[0]).stem.replace("_", "-")
     _run(app, sys.argv[1:], [name, *sys.argv[1:]])
