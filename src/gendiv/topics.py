@@ -20,7 +20,7 @@ import typer
 
 from gendiv.cli import UserError
 from gendiv.io import write_json
-from gendiv.llm import check_answer, GenerationStats, open_llm, Reject, Request, Template
+from gendiv.llm import answer_text, check_answer, GenerationStats, open_llm, Reject, Request, Template
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params
 
@@ -71,7 +71,7 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int) -> tuple[list[st
     stats = llm.stats
     pool: list[str] = []
     seen: set[str] = set()
-    duplicates = unusable_lines = index = 0
+    duplicates = unusable_lines = truncated = index = 0
     while len(pool) < pool_size and index < max_calls:
         requests = [Request(TEMPLATE.id, TEMPLATE.version,
                             TEMPLATE.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
@@ -79,10 +79,11 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int) -> tuple[list[st
         index += len(requests)
         for answer in llm.complete(requests, desc=f"topics ({len(pool)}/{pool_size})"):
             try:
-                text = check_answer(answer.text)
+                text = check_answer(answer_text(answer, whole_lines=True))
             except Reject as reject:
                 stats.rejects[reject.reason] += 1
                 continue
+            truncated += answer.finish_reason == "length"   # its last line, which the cap cut, was dropped
             topics, bad = parse_topics(text)
             unusable_lines += bad
             if not topics:
@@ -94,7 +95,7 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int) -> tuple[list[st
                 seen.add(topic.lower())
                 pool.append(topic)
     return pool[:pool_size], {"requests": index, "duplicates": duplicates, "unusable_lines": unusable_lines,
-                              "unique_found": len(pool)}
+                              "truncated_answers": truncated, "unique_found": len(pool)}
 
 
 def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
