@@ -4,17 +4,20 @@ Answers are derived from a hash of the request (messages + seed), so the same re
 always gets the same answer and a re-ask (new seed) gets a different one. Faults are
 chosen by that hash too: some requests first get a 429, then a 500, or a delay longer
 than the client's timeout, and some answers are malformed (refusal, empty, wrong format).
+`plan` holds faults (see FAULTS) that the next chat requests get, one each, in arrival order.
 Also serves the Files and Batches endpoints used by the Batch API mode, with the batch states
 and broken output files of BATCH_FAULTS.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict, deque
+from email.utils import formatdate
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,17 +59,49 @@ def answer_for(prompt: str, seed) -> str:
 BATCH_FAULTS = ("ok", "expired", "line_errors", "malformed", "refused", "failed", "cancelled")
 MALFORMED = ("I'm sorry, but I can't help with that.", "", "Sure! Here it is", "Q only, no answer")
 
+# fault -> (HTTP status, error code); "429-ms" / "429-date" send their wait as retry-after-ms /
+# an HTTP-date Retry-After. Error messages echo the request's credentials, as a careless proxy
+# might, so tests can check that gendiv never repeats them.
+STATUS_FAULTS = {"400": (400, "context_length_exceeded"), "401": (401, "invalid_api_key"),
+                 "403": (403, "unsupported_country_region_territory"), "404": (404, "model_not_found"),
+                 "408": (408, None), "409": (409, None), "413": (413, None), "422": (422, None),
+                 "429": (429, "rate_limit_exceeded"), "429-ms": (429, "rate_limit_exceeded"),
+                 "429-date": (429, "rate_limit_exceeded"), "429-quota": (429, "insufficient_quota"),
+                 "500": (500, None), "502": (502, None), "503": (503, None)}
+# faults of a 200 answer: truncated (finish_reason length), filtered, content null, no choices,
+# an error object as the body, a body that is not JSON
+ANSWER_FAULTS = ("length", "content_filter", "null_content", "no_choices", "error_body", "garbage")
+FAULTS = (*STATUS_FAULTS, *ANSWER_FAULTS, "timeout", "reset")
+
+
+def spoil(body: dict, fault: str) -> None:
+    """Turn a good answer into one of the 200 answers that are not usable data."""
+    choice = body["choices"][0]
+    if fault == "length":
+        text = choice["message"]["content"]
+        choice.update(finish_reason="length", message={"role": "assistant", "content": text[:int(len(text) * 0.6)]})
+    elif fault == "content_filter":
+        choice.update(finish_reason="content_filter", message={"role": "assistant", "content": None})
+    elif fault == "null_content":
+        choice["message"]["content"] = None
+    elif fault == "no_choices":
+        body["choices"] = []
+
 
 class FakeOpenAI:
     """Start with `with FakeOpenAI(...) as srv:`; `srv.base_url` goes into params."""
 
     def __init__(self, latency: float = 0.0, fault_every: int = 0, malformed_every: int = 0,
                  timeout_every: int = 0, timeout_sleep: float = 1.5, batch_polls: int = 1,
-                 batch_faults: tuple[str, ...] = ()):
+                 batch_faults: tuple[str, ...] = (), retry_after_ms: int = 300, retry_after_date_s: int = 2):
         self.latency, self.fault_every, self.malformed_every = latency, fault_every, malformed_every
         self.timeout_every, self.timeout_sleep, self.batch_polls = timeout_every, timeout_sleep, batch_polls
+        self.retry_after_ms, self.retry_after_date_s = retry_after_ms, retry_after_date_s
         self.lock = threading.Lock()
+        self.plan: deque = deque()            # faults for the next chat requests, one each
+        self.faults: Counter = Counter()      # fault -> times served
         self.arrivals: Counter = Counter()    # request hash -> times seen
+        self.times: defaultdict = defaultdict(list)   # request hash -> arrival times (time.monotonic)
         self.answered: Counter = Counter()    # request hash -> 200 answers
         self.status: Counter = Counter()      # HTTP status -> count
         self.in_flight = self.max_in_flight = 0
@@ -102,7 +137,7 @@ class FakeOpenAI:
                 server.auth.add(self.headers.get("Authorization", ""))
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.path.endswith("/chat/completions"):
-                    return server.chat(self, json.loads(body))
+                    return server.chat(self, json.loads(body), self.headers.get("Authorization", ""))
                 if self.path.endswith("/files"):
                     return server.upload(self, body)
                 if self.path.endswith("/batches"):
@@ -132,34 +167,63 @@ class FakeOpenAI:
         text = answer_for(prompt, req.get("seed"))
         if self.malformed_every and h % self.malformed_every == 0:
             text = MALFORMED[(h // self.malformed_every) % len(MALFORMED)]
-        return {"id": f"chatcmpl-{h}", "object": "chat.completion", "created": 0, "model": req["model"],
+        return {"id": f"chatcmpl-{h}", "object": "chat.completion", "created": 0,
+                "model": f"{req['model']}-2024-08-06", "system_fingerprint": "fp_fake01",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
                           "total_tokens": len(prompt.split()) + len(text.split())}}
 
-    def chat(self, handler, req: dict) -> None:
+    def chat(self, handler, req: dict, auth: str = "") -> None:
         h = _h(req["messages"], req.get("seed"))
         with self.lock:
             self.arrivals[h] += 1
+            self.times[h].append(time.monotonic())
             seen = self.arrivals[h]
+            fault = self.plan.popleft() if self.plan else None
+            if fault:
+                self.faults[fault] += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if self.timeout_every and h % self.timeout_every == 0 and seen == 1:
+            if self.timeout_every and h % self.timeout_every == 0 and seen == 1 or fault == "timeout":
                 time.sleep(self.timeout_sleep)
             if self.fault_every and h % self.fault_every == 0 and seen <= 2:
                 status = 429 if seen == 1 else 500
                 return handler._send(status, {"error": {"message": "injected", "type": "server_error"}},
                                      {"Retry-After": "0"})
+            if fault in STATUS_FAULTS:
+                return self.refuse(handler, fault, auth)
+            if fault == "reset":                      # close the connection without an answer
+                handler.close_connection = True
+                return None
+            if fault == "error_body":
+                return handler._send(200, {"error": {"message": "upstream provider failed", "code": 502}})
+            if fault == "garbage":
+                return handler._send(200, b"<html>502 Bad Gateway</html>", raw=True)
             time.sleep(self.latency)
             body = self.completion(req)
+            if fault in ANSWER_FAULTS:
+                spoil(body, fault)
             with self.lock:
                 self.answered[h] += 1
             handler._send(200, body)
         finally:
             with self.lock:
                 self.in_flight -= 1
+
+    def refuse(self, handler, fault: str, auth: str) -> None:
+        status, code = STATUS_FAULTS[fault]
+        echo = auth
+        if auth.startswith("Basic "):
+            echo += " = " + base64.b64decode(auth[6:]).decode()
+        headers = {"Retry-After": "0"}
+        if fault == "429-ms":
+            headers = {"retry-after-ms": str(self.retry_after_ms)}
+        elif fault == "429-date":
+            headers = {"Retry-After": formatdate(time.time() + self.retry_after_date_s, usegmt=True)}
+        handler._send(status, {"error": {"message": f"injected {fault} for a request with {echo!r}",
+                                         "type": "invalid_request_error", "code": code}}, headers)
 
     @property
     def calls(self) -> int:

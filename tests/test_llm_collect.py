@@ -15,8 +15,10 @@ class ScriptedBackend:
 
     name, model = "scripted", "scripted"
 
-    def __init__(self, unit: int, fills_batches: bool, good: dict[str, set[int]]):
+    def __init__(self, unit: int, fills_batches: bool, good: dict[str, set[int]],
+                 finish: dict[tuple[str, int], str] | None = None):
         self.unit, self.fills_batches, self.good = unit, fills_batches, good
+        self.finish = finish or {}       # (sample, attempt) -> finish_reason other than "stop"
         self.batches: list[list[tuple[str, int]]] = []
 
     def settings(self) -> dict:
@@ -28,7 +30,8 @@ class ScriptedBackend:
         for unit in units:
             self.batches.append([(r.sample, r.attempt) for _, r in unit])
             stats.calls += len(unit)
-            store([(k, r, Completion("good" if r.attempt in self.good.get(r.sample, ()) else "bad", 1, 1, "stop"))
+            store([(k, r, Completion("good" if r.attempt in self.good.get(r.sample, ()) else "bad", 1, 1,
+                                     self.finish.get((r.sample, r.attempt), "stop")))
                    for k, r in unit])
 
 
@@ -88,3 +91,21 @@ def test_every_sample_arrives_whatever_the_batching(tmp_path, unit, fills):
     good = {f"g/{i}": {i % 5} for i in range(7)}
     accepted, _ = run(tmp_path, ScriptedBackend(unit=unit, fills_batches=fills, good=good), need=7)
     assert [(a.index, a.attempt) for a in accepted] == [(i, i % 5) for i in range(7)]
+
+
+def test_a_truncated_answer_is_rejected_and_asked_again_even_if_it_parses(tmp_path):
+    backend = ScriptedBackend(unit=1, fills_batches=False, good={"g/0": {0, 1}, "g/1": {0, 1}},
+                              finish={("g/0", 0): "length", ("g/1", 0): "content_filter"})
+    accepted, stats = run(tmp_path, backend, need=2)
+    assert [(a.index, a.attempt) for a in accepted] == [(0, 1), (1, 1)]
+    assert stats.rejects == {"truncated": 1, "content_filter": 1} and stats.dropped == 0
+
+
+def test_a_refused_request_drops_its_sample_at_once(tmp_path):
+    """finish_reason http_<status>: asking again cannot help, so no re-ask; the next index fills in."""
+    backend = ScriptedBackend(unit=1, fills_batches=False, good={"g/1": {0}, "g/2": {0}},
+                              finish={("g/0", 0): "http_400"})
+    accepted, stats = run(tmp_path, backend, need=2)
+    asked = [call for batch in backend.batches for call in batch]
+    assert asked == [("g/0", 0), ("g/1", 0), ("g/2", 0)] and [a.index for a in accepted] == [1, 2]
+    assert stats.rejects == {"http_400": 1} and stats.dropped == stats.filled == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -78,3 +80,45 @@ def test_a_model_without_chat_template_gets_the_turns_as_plain_paragraphs(tiny, 
     assert HFBackend(backend.cfg, 0, model, tok, "t").render(turns) != backend.render(turns)
     out = backend.generate([turns, turns[:1]], seed=1)
     assert len(out) == 2 and all(c.tokens_in > 3 and "\n\n" not in c.text for c in out)
+
+
+def test_the_call_key_holds_the_device_and_torch_version(tiny, tmp_path):
+    """CPU and GPU (or two torch releases) sample different answers: their cache entries never mix."""
+    from gendiv.llm.base import call_key
+
+    model, tok = tiny
+    cfg = Generator(backend="hf", model="tiny", batch_size=4, max_new_tokens=12)
+    cpu = HFBackend(cfg, 0, model, tok, "tiny-random")
+    gpu = HFBackend(cfg, 0, SimpleNamespace(device=torch.device("cuda", 0)), tok, "tiny-random")
+    assert cpu.settings()["device"] == "cpu" and cpu.settings()["torch"] == torch.__version__
+    request = _requests(1)[0]
+    assert call_key(cpu.settings(), request) != call_key(gpu.settings(), request)
+
+
+class _Scripted:
+    """A stand-in model whose generate() appends fixed token rows (to test finish reasons)."""
+
+    def __init__(self, rows: list[list[int]], eos: int):
+        self.rows, self.device = rows, torch.device("cpu")
+        self.generation_config = SimpleNamespace(eos_token_id=eos)
+
+    def generate(self, input_ids, **kwargs):
+        return torch.cat([input_ids, torch.tensor(self.rows)], dim=1)
+
+
+def test_an_answer_ended_by_its_stop_string_is_not_truncated(tiny):
+    """Plain-text models stop at a blank line, not at EOS: that is a finished answer ("stop");
+    only an answer cut by max_new_tokens is "length" (which collect rejects)."""
+    import copy
+
+    _, tok = tiny
+    plain = copy.deepcopy(tok)
+    plain.chat_template = None
+    words = plain("Ann ran home.\n\nWrite more", add_special_tokens=False)["input_ids"]
+    cut = (plain("Ann ran home and then she", add_special_tokens=False)["input_ids"] * 3)[:len(words)]
+    rows, width = [words, cut], len(words)          # neither row holds EOS or padding
+    backend = HFBackend(Generator(backend="hf", model="t", batch_size=2, max_new_tokens=width), 0,
+                        _Scripted(rows, plain.eos_token_id), plain, "t")
+    done, truncated = backend.generate([[{"role": "user", "content": "Go."}]] * 2, seed=0)
+    assert done.text == "Ann ran home." and done.finish_reason == "stop"
+    assert truncated.finish_reason == "length"

@@ -26,7 +26,7 @@ import typer
 
 from gendiv.cli import UserError
 from gendiv.io import write_json
-from gendiv.llm import check_answer, GenerationStats, open_llm, Reject, Request, Template
+from gendiv.llm import answer_text, check_answer, GenerationStats, open_llm, Reject, Request, Template
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params
 from gendiv.prepare_real import content_words
@@ -100,7 +100,7 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
     stats = llm.stats
     pool: list[str] = []
     stems: list[frozenset[str]] = []
-    duplicates = junk = over_cap = unusable_lines = index = 0
+    duplicates = junk = over_cap = unusable_lines = truncated = index = 0
     while len(pool) < pool_size and index < max_calls:
         requests = [Request(template.id, template.version,
                             template.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
@@ -108,10 +108,11 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
         index += len(requests)
         for answer in llm.complete(requests, desc=f"topics ({len(pool)}/{pool_size})"):
             try:
-                text = check_answer(answer.text)
+                text = check_answer(answer_text(answer, whole_lines=True))
             except Reject as reject:
                 stats.rejects[reject.reason] += 1
                 continue
+            truncated += answer.finish_reason == "length"   # its last line, which the cap cut, was dropped
             topics, bad = parse_topics(text)
             unusable_lines += bad
             if not topics:
@@ -131,7 +132,8 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
                     pool.append(topic)
                     kept += 1
     return pool[:pool_size], {"requests": index, "duplicates": duplicates, "junk": junk, "over_answer_cap": over_cap,
-                              "unusable_lines": unusable_lines, "unique_found": len(pool)}
+                              "unusable_lines": unusable_lines, "truncated_answers": truncated,
+                              "unique_found": len(pool)}
 
 
 def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),

@@ -41,18 +41,30 @@ class Request:
 
 @dataclass(frozen=True)
 class Completion:
+    """One answer. `model` / `fingerprint`: what the endpoint says served it (openai only).
+
+    `finish_reason` is the provider's ("stop", "length", "content_filter", ...) or one set
+    here for answers that carry no usable text: "null_content", "no_choices", "error_body",
+    "malformed_response", or "http_<status>" for a request the endpoint refused (see
+    `gendiv.llm.collect.answer_text`).
+    """
+
     text: str
     tokens_in: int
     tokens_out: int
     finish_reason: str
+    model: str | None = None
+    fingerprint: str | None = None
 
     def to_json(self) -> dict:
+        served = {k: v for k, v in (("model", self.model), ("fingerprint", self.fingerprint)) if v is not None}
         return {"text": self.text, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-                "finish_reason": self.finish_reason}
+                "finish_reason": self.finish_reason, **served}
 
     @classmethod
     def from_json(cls, d: dict) -> "Completion":
-        return cls(d["text"], int(d["tokens_in"]), int(d["tokens_out"]), d["finish_reason"])
+        return cls(d["text"], int(d["tokens_in"]), int(d["tokens_out"]), d["finish_reason"], d.get("model"),
+                   d.get("fingerprint"))
 
 
 def canonical(obj) -> str:

@@ -29,7 +29,8 @@ class CallCache:
         self.directory = resolve_dir(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "calls.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        # check_same_thread off: online workers store answers themselves (serialized by LLM.complete)
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

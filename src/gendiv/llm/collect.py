@@ -23,11 +23,15 @@ from gendiv.llm.base import Request, Template
 
 
 class Reject(ValueError):
-    """An answer that is not usable data; `reason` is the report's counter name."""
+    """An answer that is not usable data; `reason` is the report's counter name.
 
-    def __init__(self, reason: str):
+    `final`: asking again cannot help (the endpoint refused the request itself), so the
+    sample is dropped at once instead of re-asked.
+    """
+
+    def __init__(self, reason: str, final: bool = False):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.final = reason, final
 
 
 REFUSALS = ("i'm sorry", "i am sorry", "i cannot", "i can't", "as an ai")
@@ -41,6 +45,30 @@ def check_answer(text: str) -> str:
     if text.lower().startswith(REFUSALS):
         raise Reject("refusal")
     return text
+
+
+# finish reasons of answers that are not a whole answer; each is its own reject reason
+NOT_ANSWERS = {"length": "truncated", "content_filter": "content_filter", "tool_calls": "tool_calls",
+               "function_call": "tool_calls", "null_content": "null_content", "no_choices": "no_choices",
+               "error_body": "error_body", "malformed_response": "malformed_response"}
+
+
+def answer_text(completion, whole_lines: bool = False) -> str:
+    """The text of a complete answer, or Reject by why it is not one (see Completion.finish_reason).
+
+    A truncated answer (finish_reason "length") is re-asked like any unparsable one; a
+    request the endpoint refused ("http_400", ...) is a final reject. `whole_lines`: for
+    answers that are lists of independent lines (topics), a truncated answer keeps the lines
+    before the one the token cap cut.
+    """
+    reason = completion.finish_reason
+    if reason.startswith("http_"):
+        raise Reject(reason, final=True)
+    if reason == "length" and whole_lines and "\n" in completion.text.strip():
+        return completion.text.strip().rsplit("\n", 1)[0]
+    if reason in NOT_ANSWERS:
+        raise Reject(NOT_ANSWERS[reason])
+    return completion.text
 
 
 class GenerationFailed(UserError):
@@ -84,8 +112,8 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
         answers = iter(llm.complete(requests, desc=f"{desc} (round {round_no})"))
         again = []
         for (g, i, attempts), template in zip(tries, templates):
-            answered = [next(answers).text for _ in attempts]
-            attempt = _first_parsed(g, i, template, attempts, answered, accepted[g.id], stats)
+            answered = [next(answers) for _ in attempts]
+            attempt = _first_parsed(g, i, template, attempts, answered, accepted[g.id], stats, max_rejects)
             if attempt is None:
                 continue
             if attempt < max_rejects:
@@ -121,14 +149,18 @@ def _with_spare_attempts(todo: list, unit: int, max_rejects: int) -> list[tuple[
     return tries
 
 
-def _first_parsed(g: Group, i: int, template: Template, attempts: list[int], answered: list[str],
-                  accepted: list, stats) -> int | None:
-    """Accept the first attempt that parses (None); else count the rejects, return the last attempt."""
-    for k, (attempt, text) in enumerate(zip(attempts, answered)):
+def _first_parsed(g: Group, i: int, template: Template, attempts: list[int], answered: list,
+                  accepted: list, stats, max_rejects: int) -> int | None:
+    """Accept the first attempt that parses (None); else count the rejects, return the last attempt
+    (or, after a final reject, the last allowed one, so the sample is dropped)."""
+    for k, (attempt, completion) in enumerate(zip(attempts, answered)):
         try:
-            accepted.append(Accepted(i, attempt, g.parse(text, i), template))
+            accepted.append(Accepted(i, attempt, g.parse(answer_text(completion), i), template))
         except Reject as rej:
             stats.rejects[rej.reason] += 1
+            if rej.final:
+                stats.unused += len(attempts) - k - 1
+                return max(attempt, max_rejects)
             continue
         stats.unused += len(attempts) - k - 1
         return None

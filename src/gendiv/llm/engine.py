@@ -7,6 +7,7 @@ returns never depends on what happened to be cached (resumed runs equal fresh on
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -28,7 +29,7 @@ class Backend(Protocol):
         """Everything besides the request that determines the answer (part of every key)."""
 
     def run(self, units: list[list[tuple[str, Request]]], store: Store, stats: GenerationStats) -> None:
-        """Answer every unit, calling `store` as soon as answers are final."""
+        """Answer every unit, calling `store` as soon as answers are final (from any thread)."""
 
 
 class LLM:
@@ -51,13 +52,16 @@ class LLM:
         if todo:
             with tqdm(total=len(keys), initial=len(keys) - len(pending), desc=desc, unit="call",
                       mininterval=1.0, dynamic_ncols=True) as bar:
+                lock = threading.Lock()   # openai workers store their own answers
+
                 def store(done: list[tuple[str, Request, Completion]]) -> None:
-                    self.cache.put_many((k, c, {"template": r.template, "version": r.version,
-                                                "sample": r.sample, "attempt": r.attempt})
-                                        for k, r, c in done)
-                    fresh = [k for k, _, _ in done if k in pending]
-                    pending.difference_update(fresh)
-                    bar.update(len(fresh))
+                    with lock:
+                        self.cache.put_many((k, c, {"template": r.template, "version": r.version,
+                                                    "sample": r.sample, "attempt": r.attempt})
+                                            for k, r, c in done)
+                        fresh = [k for k, _, _ in done if k in pending]
+                        pending.difference_update(fresh)
+                        bar.update(len(fresh))
 
                 self.backend.run(todo, store, self.stats)
         found = self.cache.get_many(keys)
@@ -67,6 +71,8 @@ class LLM:
         out = [found[k] for k in keys]
         self.stats.tokens_in_all += sum(c.tokens_in for c in out)
         self.stats.tokens_out_all += sum(c.tokens_out for c in out)
+        self.stats.served_models.update(c.model for c in out if c.model)
+        self.stats.fingerprints.update(c.fingerprint for c in out if c.fingerprint)
         return out
 
 

@@ -61,9 +61,12 @@ class HFBackend:
         return cls(cfg, seed, model, tok, fingerprint(path))
 
     def settings(self) -> dict:
+        """Also the device type and torch version: CPU and GPU (or two torch releases) sample
+        different answers from the same seed, so their answers must not mix in one run."""
         c = self.cfg
         return {"backend": self.name, "model": self.model_id, "temperature": c.temperature, "top_p": c.top_p,
-                "max_new_tokens": c.max_new_tokens, "batch_size": c.batch_size, "seed": self.seed}
+                "max_new_tokens": c.max_new_tokens, "batch_size": c.batch_size, "seed": self.seed,
+                "device": self.model_obj.device.type, "torch": torch.__version__}
 
     def render(self, messages: list[dict]) -> str:
         if self.tok.chat_template:
@@ -91,10 +94,11 @@ class HFBackend:
             end = next((i for i, t in enumerate(row) if t in stops), None)
             ids = row if end is None else row[:end]
             text = self.tok.decode(ids, skip_special_tokens=True)
+            stopped = end is not None or (plain and PARAGRAPH_END in text)   # a stop string also ends an answer
             if plain:
                 text = text.split(PARAGRAPH_END, 1)[0]
-            results.append(Completion(text, int(n_in),
-                                      len(ids) + (0 if end is None else 1), "length" if end is None else "stop"))
+            results.append(Completion(text, int(n_in), len(ids) + (0 if end is None else 1),
+                                      "stop" if stopped else "length"))
         return results
 
     def run(self, units, store, stats) -> None:

@@ -1,30 +1,98 @@
 """Any OpenAI-compatible chat endpoint through the official `openai` client.
 
-The client's own retries are off; tenacity retries 429 / 5xx / timeouts / connection
-errors with exponential backoff and full jitter (honouring Retry-After), so every retry is
-counted. Requests run on `generator.concurrency` threads under a requests/tokens-per-minute
-limiter; each answer is cached as soon as it arrives.
+The client's own retries are off; tenacity retries what the official client retries
+(408, 409, 429, 5xx, timeouts, connection errors; not a 429 `insufficient_quota`, which
+no wait cures) plus a 200 whose body is an error, with exponential backoff and full jitter
+(honouring `retry-after-ms` and `Retry-After` in seconds or as an HTTP date), so every
+retry is counted by cause. Any other 4xx refuses that one request: it is cached as a drop
+(finish_reason "http_<status>") and counted, except 401/403/404, which no request can get
+past and so stop the stage. Requests run on `generator.concurrency` threads under a
+requests/tokens-per-minute limiter; at most `concurrency` requests exist at a time, and
+each worker caches its answer the moment it arrives. On Ctrl-C or SIGTERM nothing new is
+sent (not even a retry); the requests in flight are waited for and cached, then the
+interrupt goes on.
 """
 
 from __future__ import annotations
 
+import base64
+import email.utils
 import os
+import signal
+import sys
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 import openai
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tqdm import tqdm
 
 from gendiv.cli import UserError
 from gendiv.llm.base import Completion, Request, request_seed
 from gendiv.llm.ratelimit import RateLimiter
 
-RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-             openai.APIConnectionError)
+MAX_RETRY_AFTER_S = 60.0
+STAGE_WIDE = {401: "the API key", 403: "permission for this request", 404: "the model or URL"}
 
 
 class EndpointError(UserError):
     """The endpoint refused the request or kept failing; finished calls stay cached."""
+
+
+class RequestRefused(EndpointError):
+    """A non-retryable 4xx for one request (online mode drops that sample instead of stopping)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class ErrorBody(Exception):
+    """A 200 whose body is an error, not a completion (some proxies do this): retried."""
+
+
+class Halted(Exception):
+    """The run was interrupted: a worker does not send (or re-send) its request."""
+
+
+def retryable(err: BaseException) -> bool:
+    """What the official client retries (timeouts, connection errors, 408, 409, 429, 5xx), plus
+    error bodies; a 429 for an exhausted quota is final."""
+    if isinstance(err, (openai.APIConnectionError, ErrorBody)):
+        return True
+    if isinstance(err, openai.APIStatusError):
+        if err.status_code == 429 and err.code == "insufficient_quota":
+            return False
+        return err.status_code in (408, 409, 429) or err.status_code >= 500
+    return False
+
+
+def retry_reason(err: BaseException | None) -> str:
+    if isinstance(err, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(err, openai.APIConnectionError):
+        return "connection"
+    if isinstance(err, ErrorBody):
+        return "error_body"
+    return str(getattr(err, "status_code", "other"))
+
+
+def retry_after(headers, now: float | None = None) -> float:
+    """Seconds the server asks to wait: `retry-after-ms`, else `Retry-After` as seconds or an HTTP date."""
+    if headers is None:
+        return 0.0
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(headers.get(name)) / scale)
+        except (TypeError, ValueError):
+            continue
+    try:
+        when = email.utils.parsedate_to_datetime(headers.get("retry-after"))
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def api_key() -> str:
@@ -46,14 +114,31 @@ def chat_body(cfg, request: Request, seed: int) -> dict:
 
 
 def parse_chat(data: dict) -> Completion:
-    """A chat completion as a Completion; a body without a message reads as empty text."""
-    choices = data.get("choices") or []
-    usage = data.get("usage") or {}
-    message = (choices[0].get("message") or {}) if choices else {}
-    text = message.get("content") if isinstance(message.get("content"), str) else ""
-    reason = (choices[0].get("finish_reason") if choices else None) or "malformed_response"
-    return Completion(text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
-                      str(reason))
+    """A chat completion as a Completion; what is not an answer gets its own finish reason
+    (no_choices, null_content, malformed_response; see gendiv.llm.collect.answer_text)."""
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    served = (data.get("model") if isinstance(data.get("model"), str) else None,
+              data.get("system_fingerprint") if isinstance(data.get("system_fingerprint"), str) else None)
+    tokens = tuple(n if isinstance(n, int) and n >= 0 else 0
+                   for n in (usage.get("prompt_tokens"), usage.get("completion_tokens")))
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not isinstance((choices or [{}])[0], dict):
+        return Completion("", *tokens, "malformed_response", *served)
+    if not choices:
+        return Completion("", *tokens, "no_choices", *served)
+    message = choices[0].get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    reason = choices[0].get("finish_reason")
+    if content is None:
+        return Completion("", *tokens, "content_filter" if reason == "content_filter" else "null_content", *served)
+    if not isinstance(content, str):
+        return Completion("", *tokens, "malformed_response", *served)
+    return Completion(content, *tokens, str(reason or "unknown"), *served)
+
+
+def public_url(url) -> str:
+    """An endpoint URL without userinfo or trailing slash: for cache keys and messages."""
+    return str(url.copy_with(username=None, password=None)).rstrip("/")
 
 
 class OpenAIBackend:
@@ -62,10 +147,29 @@ class OpenAIBackend:
 
     def __init__(self, cfg, seed: int):
         self.cfg, self.seed, self.model = cfg, seed, cfg.model
-        self.client = openai.OpenAI(api_key=api_key(), base_url=cfg.base_url, max_retries=0,
-                                    timeout=cfg.timeout_s)
-        self.limiter = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute)
+        key = api_key()
+        self.client = openai.OpenAI(api_key=key, base_url=cfg.base_url, max_retries=0, timeout=cfg.timeout_s)
+        # the URL actually used (the client falls back to OPENAI_BASE_URL, then api.openai.com)
+        self.url = public_url(self.client.base_url)
+        user, password = self.client.base_url.username, self.client.base_url.password
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode() if user or password else ""
+        # what must never be shown, also as the Basic auth header httpx makes of the userinfo
+        self._secrets = sorted({x for x in (key, password, f"{user}:{password}", basic) if len(x) >= 3},
+                               key=len, reverse=True)
+        self._halt = threading.Event()
+        self.limiter = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute, sleep=self._nap)
         self._lock = threading.Lock()   # worker threads share the stats counters
+        self._warned: set[int] = set()
+
+    def _nap(self, seconds: float) -> None:
+        """time.sleep that ends early, raising Halted, when the run is interrupted."""
+        if self._halt.wait(seconds):
+            raise Halted
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return " ".join(text.split())
 
     def _add(self, stats, **amounts) -> None:
         with self._lock:
@@ -74,68 +178,145 @@ class OpenAIBackend:
 
     def settings(self) -> dict:
         c = self.cfg
-        return {"backend": self.name, "model": c.model, "base_url": c.base_url, "temperature": c.temperature,
+        return {"backend": self.name, "model": c.model, "base_url": self.url, "temperature": c.temperature,
                 "top_p": c.top_p, "max_tokens": c.max_new_tokens, "seed": self.seed}
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_random_exponential(multiplier=self.cfg.retry_base_s, max=60)(state)
         err = state.outcome.exception() if state.outcome else None
         response = getattr(err, "response", None)
-        try:
-            after = float(response.headers.get("retry-after", 0)) if response is not None else 0.0
-        except ValueError:
-            after = 0.0
-        return max(backoff, min(after, 60.0))
+        return max(backoff, min(retry_after(None if response is None else response.headers), MAX_RETRY_AFTER_S))
+
+    def _before_retry(self, state: RetryCallState, stats) -> None:
+        with self._lock:
+            stats.retries += 1
+            stats.retry_reasons[retry_reason(state.outcome.exception() if state.outcome else None)] += 1
 
     def with_retries(self, fn, stats):
-        """fn() retried on 429 / 5xx / timeouts; endpoint failures become EndpointError."""
-        retrying = Retrying(retry=retry_if_exception_type(RETRYABLE), wait=self._wait,
-                            stop=stop_after_attempt(self.cfg.max_retries + 1),
-                            before_sleep=lambda _state: self._add(stats, retries=1), reraise=True)
+        """fn() retried (see `retryable`); endpoint failures become EndpointError, never showing the key."""
+        retrying = Retrying(retry=retry_if_exception(retryable), wait=self._wait,
+                            stop=stop_after_attempt(self.cfg.max_retries + 1), sleep=self._nap,
+                            before_sleep=lambda state: self._before_retry(state, stats), reraise=True)
         try:
             return retrying(fn)
-        except RETRYABLE as err:
-            raise EndpointError(f"{self.cfg.base_url or 'api.openai.com'} kept failing after "
-                                f"{self.cfg.max_retries} retries ({type(err).__name__}: {err}); finished "
-                                "calls are cached, rerun to resume") from None
         except openai.APIStatusError as err:
-            raise EndpointError(f"the endpoint refused a request: {err.status_code} {err.message}") from None
+            status = err.status_code
+            if retryable(err):
+                raise EndpointError(f"{self.url} kept failing after {self.cfg.max_retries} retries "
+                                    f"({status} {type(err).__name__}); finished calls are cached, "
+                                    "rerun to resume") from None
+            if err.code == "insufficient_quota":
+                raise EndpointError(f"{self.url}: the account of OPENAI_API_KEY has no quota left (429 "
+                                    "insufficient_quota); finished calls are cached, rerun after topping it up"
+                                    ) from None
+            if status in STAGE_WIDE:
+                raise EndpointError(f"{self.url} refused {STAGE_WIDE[status]} ({status}: {self._detail(err)}); "
+                                    "check OPENAI_API_KEY, generator.model and generator.base_url") from None
+            raise RequestRefused(f"the endpoint refused a request: {status} {self._detail(err)}", status) from None
+        except openai.APIConnectionError as err:
+            raise EndpointError(f"{self.url} kept failing after {self.cfg.max_retries} retries "
+                                f"({type(err).__name__}: {self.redact(str(err))}); finished calls are cached, "
+                                "rerun to resume") from None
+
+    def _detail(self, err: openai.APIStatusError) -> str:
+        """The provider's own message, short, on one line, without secrets (never for a 401: it may echo the key)."""
+        if err.status_code == 401:
+            return "invalid or missing API key"
+        body = err.body if isinstance(err.body, dict) else {}
+        return self.redact(str(body.get("message") or err.message))[:300]
 
     def call(self, key: str, request: Request, stats) -> Completion:
         body = chat_body(self.cfg, request, request_seed(self.seed, request))
 
         def send() -> dict:
+            if self._halt.is_set():
+                raise Halted
             waited = self.limiter.acquire(estimate_tokens(request, self.cfg.max_new_tokens))
             self._add(stats, rate_limit_wait_s=waited)
+            if self._halt.is_set():
+                raise Halted
             raw = self.client.chat.completions.with_raw_response.create(**body)
             try:
                 data = raw.http_response.json()
             except ValueError:
-                data = {}
+                data = None
+            if isinstance(data, dict) and "error" in data and "choices" not in data:
+                raise ErrorBody
             return data if isinstance(data, dict) else {}
 
-        completion = parse_chat(self.with_retries(send, stats))
+        try:
+            completion = parse_chat(self.with_retries(send, stats))
+        except ErrorBody:
+            completion = Completion("", 0, 0, "error_body")
+        except RequestRefused as err:
+            self._warn(err, request)
+            return Completion("", 0, 0, f"http_{err.status}")
         self._add(stats, calls=1, tokens_in=completion.tokens_in, tokens_out=completion.tokens_out)
         return completion
 
+    def _warn(self, err: RequestRefused, request: Request) -> None:
+        """One line per refusal status and run: the sample is dropped, the report counts them all."""
+        with self._lock:
+            first = err.status not in self._warned
+            self._warned.add(err.status)
+        if first:
+            tqdm.write(f"gendiv: warning: {err} (sample {request.sample} dropped; every such drop is counted as "
+                       f"http_{err.status} in the generation report)", file=sys.stderr)
+
     def run(self, units, store, stats) -> None:
-        """Answer on worker threads; after a failure, keep (and cache) what is in flight, then raise."""
-        items = [kr for unit in units for kr in unit]
+        """Answer on worker threads, each storing its answer; at most `concurrency` requests exist.
+
+        After a failure nothing new is started and the rest in flight are kept. On Ctrl-C or
+        SIGTERM nothing more is sent, the requests in flight are waited for (their answers
+        cached), then the interrupt is raised again.
+        """
+        items = iter([kr for unit in units for kr in unit])
+
+        def work(key: str, request: Request) -> None:
+            completion = self.call(key, request, stats)
+            store([(key, request, completion)])
+
+        self._halt.clear()
+        pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency)
+        running: set = set()
         error: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
-            futures = {pool.submit(self.call, k, r, stats): (k, r) for k, r in items}
-            while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                finished = []
-                for fut in done:
-                    key, request = futures.pop(fut)
-                    if fut.exception() is None:
-                        finished.append((key, request, fut.result()))
-                    elif error is None:
-                        error = fut.exception()
-                        for other in futures:
-                            other.cancel()
-                store(finished)
-                futures = {f: kr for f, kr in futures.items() if not f.cancelled()}
+        with _sigterm_as_exit():
+            try:
+                while True:
+                    while error is None and len(running) < self.cfg.concurrency:
+                        item = next(items, None)
+                        if item is None:
+                            break
+                        running.add(pool.submit(work, *item))
+                    if not running:
+                        break
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    error = error or next((f.exception() for f in done if f.exception() is not None), None)
+            except BaseException:
+                self._halt.set()
+                tqdm.write(f"gendiv: interrupted: sending nothing more; waiting for {len(running)} request(s) "
+                           "in flight so that their answers are cached", file=sys.stderr)
+                wait(running)
+                raise
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
         if error is not None:
             raise error
+
+
+@contextmanager
+def _sigterm_as_exit():
+    """During an online round, SIGTERM (kill, DVC, a scheduler) ends the run like Ctrl-C does,
+    through the path that waits for and caches the answers in flight (exit status 143)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
