@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 
 import pytest
 import typer
@@ -71,3 +72,25 @@ def test_python_floor_is_stated_once_and_met():
     floor = re.search(r'requires-python = ">=3\.(\d+)"', (root / "pyproject.toml").read_text())[1]
     assert f"Python 3.{floor}+" in (root / "README.md").read_text()
     assert sys.version_info >= (3, int(floor))
+
+
+_SLEEPER = """
+import sys, time, typer
+from gendiv import cli
+app = typer.Typer()
+@app.command()
+def wait():
+    print("ready", flush=True)
+    time.sleep(30)
+cli._watch_sigint()
+cli._run(app, [], ["wait"])
+"""
+
+
+def test_ctrl_c_exits_130_not_verify_mismatch_code(tmp_path):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", _SLEEPER], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130

@@ -106,23 +106,48 @@ def _record_timing(argv: list[str], seconds: float) -> None:
 
 
 def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
-    """Run a Typer app on argv; user errors print one line (exit 2), success is timed."""
+    """Run a Typer app on argv; user errors print one line (exit 2), success is timed.
+
+    Ctrl-C exits 130 (the shell's code for SIGINT), never click's "Aborted!" exit 1, which
+    would read as verify's "mismatch".
+    """
     start = time.perf_counter()
     try:
-        app(args=argv, prog_name="gendiv")
+        app(args=argv, prog_name="gendiv", standalone_mode=True)
     except _user_error_types() as err:
         _report(err)
     except SystemExit as done:
+        if done.code == 1 and _interrupted():
+            sys.exit(130)
         if (done.code in (0, None) and not {"--help", "-h", "--version"} & set(argv) and not UNTIMED.intersection(label[:1])
                 and os.environ.get("RANK", "0") == "0"):  # one record per `accelerate launch`: its main process
             _record_timing(label, time.perf_counter() - start)
         raise
 
 
+_SIGINT_SEEN: list[bool] = []
+
+
+def _interrupted() -> bool:
+    return bool(_SIGINT_SEEN)
+
+
+def _watch_sigint() -> None:
+    """Note a Ctrl-C, then interrupt as Python does (click turns it into exit 1)."""
+    import signal
+
+    def handler(signum, frame):
+        _SIGINT_SEEN.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+
+
 def run_command(fn) -> None:
     """Run one stage function as its own program (`python -m gendiv.<stage>`)."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings=HELP_OPTIONS)
     app.command()(fn)
+    _watch_sigint()
     name = Path(sys.argv[0]).stem.replace("_", "-")
     _run(app, sys.argv[1:], [name, *sys.argv[1:]])
 
@@ -130,6 +155,7 @@ def run_command(fn) -> None:
 def main() -> None:
     argv = sys.argv[1:]
     selected = argv[0] if argv and argv[0] in COMMANDS else None
+    _watch_sigint()
     _run(build_app(selected), argv, argv)
 
 
