@@ -175,7 +175,7 @@ def test_queued_experiment_reruns_only_what_its_change_touches(smoke_ws):
     assert "Success" in status, status + dvc(ws, "queue", "logs", "hot", check=False).stdout
     log = dvc(ws, "queue", "logs", "hot").stdout
     ran = set(re.findall(r"Running stage '([^']+)'", log))
-    assert ran == {"check_params", "output_diversity", "report"}, ran
+    assert ran == {"check_params", "output_diversity", "self_preference", "report"}, ran  # new outputs, new judging
     table = experiments(json.loads(dvc(ws, "exp", "show", "--json").stdout))
     assert table["hot"]["params"]["source_diversity"]["temperature"] == 1.5
     assert table["hot"]["metrics"]["models"] != baseline["models"]  # its own sampled outputs were measured

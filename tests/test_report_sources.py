@@ -37,15 +37,15 @@ def test_compare_counts_only_differences_beyond_the_rule():
 
 
 def _params(raw_params, repo, seeds):
-    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
     raw_params["train"]["seeds"] = seeds
+    raw_params["train"]["secondary_seeds"] = seeds   # the source-diversity runs' seeds
     return validate(raw_params, root=repo)
 
 
 def test_verdicts_follow_the_numbers(repo, raw_params):
     p = _params(raw_params, repo, [0, 1, 2])
     verdicts = [v.value for _, v, _ in claims(p, _per_prompt(0.2))]
-    assert verdicts == ["reproduced", "reproduced", "reproduced", "not run at this scale"]
+    assert verdicts == ["reproduced", "reproduced", "reproduced"]   # self-preference: report_self_preference
     assert claims(p, _per_prompt(0.0))[0][1] is not Verdict.REPRODUCED
     assert claims(p, _per_prompt(-0.2))[0][1] is Verdict.NOT_REPRODUCED    # multi-source clearly narrower
     one_seed = _params(raw_params, repo, [0])

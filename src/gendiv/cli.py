@@ -41,6 +41,8 @@ COMMANDS = {
     "embed": "gendiv.measure.embeddings:main",
     "measure": "gendiv.measure.stage:main",
     "output-diversity": "gendiv.output_diversity:main",
+    "self-preference": "gendiv.self_preference:main",
+    "adversarial": "gendiv.adversarial:main",
     "report": "gendiv.report:main",
     "verify": "gendiv.verify:main",
     "apply-profile": "gendiv.profiles:main",

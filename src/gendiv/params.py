@@ -345,6 +345,55 @@ class SourceDiversity(_Section):
         return Generator.model_validate({**base.model_dump(), **update})
 
 
+class JudgeOverrides(_Section):
+    """A judge: overrides of the `generator` section (unset = inherited)."""
+
+    model: str | None = None
+    backend: Literal["hf", "openai"] | None = None
+    base_url: BaseUrl = None
+
+    def config(self, base: Generator, **fixed) -> Generator:
+        """The full generator config of this judge; `fixed` wins over params (e.g. greedy decoding)."""
+        update = {k: v for k, v in self.model_dump().items() if v is not None}
+        backend = update.get("backend", base.backend)
+        chat = {"prompt_style": "chat"} if backend == "openai" else {"batch_api": False}
+        return Generator.model_validate({**base.model_dump(), **update, **chat, **fixed})
+
+
+JUDGED_FIELDS = ("model", "seed")  # placeholders a prompted self-preference judge's model name may hold
+
+
+class SelfPreference(_Section):
+    """Does each model, as a judge, prefer its own outputs (second study, third claim)?"""
+
+    mode: Literal["likelihood", "prompted"] = "likelihood"
+    prompts: Annotated[int, Field(ge=2)] = 16
+    judge: JudgeOverrides = JudgeOverrides()
+
+
+class Adversarial(_Section):
+    """Refusal and harmfulness on a user-supplied prompt set; off unless both keys are set."""
+
+    prompts_file: str | None = None
+    judge: JudgeOverrides | None = None
+    max_new_tokens: Annotated[int, Field(ge=8, le=4096)] = 128
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "Adversarial":
+        if (self.prompts_file is None) != (self.judge is None):
+            raise ValueError("adversarial.prompts_file and adversarial.judge: set both (the stage runs) or "
+                             "neither (it records that it did not run)")
+        if self.prompts_file is not None:
+            path = Path(self.prompts_file)
+            if path.is_absolute() or ".." in path.parts or path.parts[:2] != ("data", "adversarial") \
+                    or path.suffix != ".jsonl":
+                raise ValueError(f"adversarial.prompts_file = {redact(self.prompts_file)}: must be a .jsonl file "
+                                 "under data/adversarial/ (the folder dvc.yaml's adversarial stage depends on)")
+        if self.judge is not None and self.judge.model is None:
+            raise ValueError("adversarial.judge.model: name the judge model (e.g. gpt-4o)")
+        return self
+
+
 class Params(_Section):
     seed: Seed
     levels: list[Annotated[int, Field(ge=0)]]
@@ -357,6 +406,8 @@ class Params(_Section):
     mixing: Mixing
     train: Train
     source_diversity: SourceDiversity
+    self_preference: SelfPreference = SelfPreference()
+    adversarial: Adversarial = Adversarial()
 
     @property
     def n_levels(self) -> int:
@@ -441,7 +492,34 @@ class Params(_Section):
                 raise ValueError(
                     f"source_diversity.generators[{g.name}].model = {g.model!r}: an hf generator must be "
                     f"models.base.dir or a models.generators dir ({', '.join(sorted(local))})")
+        self._check_judges(local)
         return self
+
+    def _check_judges(self, local: set[str]) -> None:
+        sp = self.self_preference
+        if sp.prompts > self.source_diversity.prompts:
+            raise ValueError(f"self_preference.prompts = {sp.prompts}: more than source_diversity.prompts = "
+                             f"{self.source_diversity.prompts} (each model's own outputs are those the "
+                             "output_diversity stage sampled)")
+        judge = sp.judge
+        if sp.mode == "prompted" and (judge.backend or self.generator.backend) == "hf" and judge.model is not None:
+            raise ValueError(f"self_preference.judge.model = {redact(judge.model)}: with backend hf each judged model "
+                             "is its own judge (base model + its adapter); leave model unset")
+        if sp.mode == "prompted" and (judge.backend or self.generator.backend) == "openai":
+            try:
+                ok = judge.model is not None and "{model}" in judge.model and \
+                    judge.model.format(**{k: k for k in JUDGED_FIELDS}) is not None
+            except (KeyError, IndexError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"self_preference.judge.model = {redact(judge.model)}: with backend openai it names each judged "
+                    "model's endpoint model and must hold {model} (base, real, src_<name>, src_multi) and may hold "
+                    "{seed}, e.g. '{model}_s{seed}' for LoRA adapters served under those names")
+        adv = self.adversarial.judge
+        if adv is not None and (adv.backend or self.generator.backend) == "hf" and adv.model not in local:
+            raise ValueError(f"adversarial.judge.model = {redact(adv.model)}: an hf judge must be models.base.dir or "
+                             f"a models.generators dir ({', '.join(sorted(local))})")
 
     def _check_mixing_fits(self, task: str) -> None:
         """Every mixed set must be buildable from the real and generated sets."""

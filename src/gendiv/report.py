@@ -340,6 +340,9 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     from gendiv.report_sources import section   # imports this module's helpers
 
     md += section(p, root)
+    from gendiv import report_self_preference
+
+    md += report_self_preference.section(p, root)
 
     prov = provenance(root)
     md += ["## Provenance", "",
