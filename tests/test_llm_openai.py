@@ -194,10 +194,10 @@ def test_sigkill_mid_run_resumes_without_repeating_finished_calls(tmp_path, raw_
         for ws in runs.values():
             subprocess.run(cmd(ws, "gendiv.topics"), cwd=ws, env=env, check=True, capture_output=True)
         start = srv.calls
-        subprocess.run(cmd(runs["clean"], "gendiv.topic_guided", "--level", "3"), cwd=runs["clean"], env=env,
+        subprocess.run(cmd(runs["clean"], "gendiv.topic_guided", "--level", "4"), cwd=runs["clean"], env=env,
                        check=True, capture_output=True)
         clean_calls = srv.calls - start
-        proc = subprocess.Popen(cmd(runs["killed"], "gendiv.topic_guided", "--level", "3"), cwd=runs["killed"],
+        proc = subprocess.Popen(cmd(runs["killed"], "gendiv.topic_guided", "--level", "4"), cwd=runs["killed"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         db = runs["killed"] / "cache" / "calls.sqlite"
         topic_calls = _cached(db)
@@ -209,14 +209,14 @@ def test_sigkill_mid_run_resumes_without_repeating_finished_calls(tmp_path, raw_
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         finished = _cached(db) - topic_calls
-        assert 50 <= finished < clean_calls and not (runs["killed"] / "out/d3.jsonl").exists()
+        assert 50 <= finished < clean_calls and not (runs["killed"] / "out/d4.jsonl").exists()
         time.sleep(0.5)                      # let the server finish answers the killed run never read
         before = srv.calls
-        subprocess.run(cmd(runs["killed"], "gendiv.topic_guided", "--level", "3"), cwd=runs["killed"], env=env,
+        subprocess.run(cmd(runs["killed"], "gendiv.topic_guided", "--level", "4"), cwd=runs["killed"], env=env,
                        check=True, capture_output=True)
-        resumed = read_json(runs["killed"] / "out/d3.report.json")
+        resumed = read_json(runs["killed"] / "out/d4.report.json")
     assert resumed["calls"] == srv.calls - before == clean_calls - finished
-    assert (runs["killed"] / "out/d3.jsonl").read_bytes() == (runs["clean"] / "out/d3.jsonl").read_bytes()
+    assert (runs["killed"] / "out/d4.jsonl").read_bytes() == (runs["clean"] / "out/d4.jsonl").read_bytes()
 
 
 def _cached(db: Path) -> int:
@@ -407,7 +407,7 @@ def test_sigint_or_sigterm_mid_round_sends_at_most_concurrency_more_and_caches_e
         for name in ("SIGINT", "SIGTERM"):
             (runs[name] / "out").mkdir()
             (runs[name] / "out/topics.json").write_bytes((runs["clean"] / "out/topics.json").read_bytes())
-        story = _stage_cmd("gendiv.topic_guided", "--level", "3")
+        story = _stage_cmd("gendiv.topic_guided", "--level", "4")
         start = srv.calls
         subprocess.run(story, cwd=runs["clean"], env=_env(), check=True, capture_output=True)
         clean_calls = srv.calls - start
@@ -429,8 +429,8 @@ def test_sigint_or_sigterm_mid_round_sends_at_most_concurrency_more_and_caches_e
             assert proc.returncode != 0 and "waiting for" in err, err
             start = srv.calls
             subprocess.run(story, cwd=ws, env=_env(), check=True, capture_output=True)
-            assert read_json(ws / "out/d3.report.json")["calls"] == srv.calls - start == clean_calls - cached
-            assert (ws / "out/d3.jsonl").read_bytes() == (runs["clean"] / "out/d3.jsonl").read_bytes()
+            assert read_json(ws / "out/d4.report.json")["calls"] == srv.calls - start == clean_calls - cached
+            assert (ws / "out/d4.jsonl").read_bytes() == (runs["clean"] / "out/d4.jsonl").read_bytes()
 
 
 def test_after_faults_and_a_stopped_run_the_rerun_gives_the_fault_free_bytes(tmp_path, raw_params):

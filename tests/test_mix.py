@@ -25,7 +25,7 @@ def _rows(prefix, n, docs=None):
 @pytest.fixture
 def params(raw_params, repo):
     raw_params["mixing"].update(generated_level=6, fixed_real_fraction=0.6, fixed_ratios=[0.0, 0.25, 0.5],
-                                expand_real_fraction=0.2, expand_levels=[1, 3], expand_ratios=[0.5, 0.75],
+                                expand_real_fraction=0.2, expand_levels=[2, 4], expand_ratios=[0.5, 0.75],
                                 subset_sizes=[10])
     return validate(raw_params, root=repo)
 
@@ -52,12 +52,12 @@ def test_sizes_ratios_and_nesting(params):
     real_ids = lambda name: {r["id"] for r in sets[name] if r["source"] == "real"}  # noqa: E731
     assert real_ids("fixed_r0.5") < real_ids("fixed_r0.25") < real_ids("fixed_r0.0")
     assert len(sets["expand_real"]) == 20
-    for lv in (1, 3):
+    for lv in (2, 4):
         for rho, n_gen in ((0.5, 20), (0.75, 60)):
             rows = sets[f"expand_d{lv}_r{rho}"]
             assert real_ids(f"expand_d{lv}_r{rho}") == real_ids("expand_real")
             assert [r["source"] for r in rows].count(f"d{lv}") == n_gen
-    assert len(sets["d3_n10"]) == 10 and {r["source"] for r in sets["d3_n10"]} == {"d3"}
+    assert len(sets["d4_n10"]) == 10 and {r["source"] for r in sets["d4_n10"]} == {"d4"}
     assert len({r["id"] for r in sets["fixed_r0.5"]}) == 60  # no row drawn twice
 
 
@@ -92,15 +92,15 @@ def test_command_writes_identical_bytes_and_removes_stale_sets(workdir, params):
     assert digest() == first
     summary = read_json(workdir / "data/mixed/story/summary.json")
     assert summary["fixed_r0.25"] == {"n": 60, "n_real": 45, "n_generated": 15, "generated_share": 0.25}
-    assert read_jsonl(dataset_path("story", "expand_d1_r0.5"))[0]["source"] == "real"
+    assert read_jsonl(dataset_path("story", "expand_d2_r0.5"))[0]["source"] == "real"
 
 
 def test_missing_generated_set_is_a_user_error(workdir, params):
     import yaml
 
-    dataset_path("story", "d3").unlink()
+    dataset_path("story", "d4").unlink()
     params_file = workdir / "params.yaml"
     params_file.write_text(yaml.safe_dump(params.model_dump()))
-    with pytest.raises(UserError, match="d3.jsonl"):
+    with pytest.raises(UserError, match="d4.jsonl"):
         mix.main(task="story", params=params_file)
     assert not (workdir / "data/mixed").exists()

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,11 @@ def _doc_lines(pattern: str) -> list[str]:
     return [line.strip() for line in DOC.read_text().splitlines() if re.match(pattern, line.strip())]
 
 
-def _workspace(root: Path, raw: dict) -> Path:
+def _workspace(root: Path, raw: dict, base: Path) -> Path:
+    """A repository whose models/base is the tiny model (params.yaml may name no other folder)."""
+    (root / "models").mkdir(parents=True)
+    shutil.copytree(base, root / "models/base")
+    shutil.copytree(DOC.parents[1] / "data/bundled", root / "data/bundled")
     write_jsonl(root / "data/real/story/test.jsonl", _stories(6, offset=100))
     write_jsonl(root / "data/generated/story/d6.jsonl", _stories(N_TRAIN))
     write_jsonl(root / "data/generated/story/d5.jsonl", _stories(N_TRAIN, offset=50))
@@ -56,7 +61,8 @@ def _run(cmd: list[str], cwd: Path) -> None:
 def _written(root: Path) -> list[str]:
     """Every file a run left, inputs aside."""
     return sorted(str(f.relative_to(root)) for f in root.rglob("*")
-                  if f.is_file() and f.name != "params.yaml" and not f.is_relative_to(root / "data"))
+                  if f.is_file() and f.name != "params.yaml" and not f.is_relative_to(root / "data")
+                  and not f.is_relative_to(root / "models"))
 
 
 def test_a_batch_the_processes_cannot_share_stops_before_writing(params_for, workdir, monkeypatch):
@@ -67,25 +73,20 @@ def test_a_batch_the_processes_cannot_share_stops_before_writing(params_for, wor
 
 
 def test_two_process_launch_makes_the_same_run_as_one_process(raw_params, repo, tiny_dir, tmp_path):
-    raw_params["models"]["base"]["dir"] = str(tiny_dir)
-    raw_params["data"]["bundled_dir"] = str(repo / raw_params["data"]["bundled_dir"])
-    for g in raw_params["source_diversity"]["generators"]:
-        if g["model"] == "models/base":
-            g["model"] = str(tiny_dir)
     # lora_dropout 0: dropout masks are drawn per process, so with dropout a 2-process run differs
     # from a 1-process one as two seeds do; without it both compute the same thing.
     raw_params["train"].update({"max_length": 64, "batch_size": BATCH, "eval_batch_size": 8, "epochs": EPOCHS,
-                                "learning_rate": 5e-2, "lora_dropout": 0.0, "seeds": [0]})
+                                "learning_rate": 5e-2, "lora_dropout": 0.0, "seeds": [0], "max_steps": None})
     validate(raw_params, root=repo)
 
     [launch] = _doc_lines(r"accelerate launch ")  # the multi-device recipe, 2 processes instead of 8
     assert "--num_processes 8" in launch and "--cpu" not in launch
-    multi = _workspace(tmp_path / "multi", raw_params)
+    multi = _workspace(tmp_path / "multi", raw_params, tiny_dir)
     _run(launch.replace("--num_processes 8", "--num_processes 2").split(), multi)
 
     per_device = _doc_lines(r"CUDA_VISIBLE_DEVICES=\d+ gendiv train ")  # one run per device, both at once
     assert len(per_device) == 2 and all(line.endswith("&") for line in per_device)
-    single = _workspace(tmp_path / "single", raw_params)
+    single = _workspace(tmp_path / "single", raw_params, tiny_dir)
     _run(["bash", "-c", "\n".join([*per_device, "wait"])], single)
 
     run = "story/d6/s0"

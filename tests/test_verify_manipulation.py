@@ -2,6 +2,7 @@
 
 import json
 import random
+import shutil
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def _rows(task, name, rng):
 def workspace(raw_params, repo, tmp_path, monkeypatch):
     """A repository with real, real_test and every Gen-D level of both tasks, embeddings, and recorded checks."""
     monkeypatch.chdir(tmp_path)
-    raw_params["data"]["bundled_dir"] = str(repo / "data/bundled")
+    shutil.copytree(repo / "data/bundled", tmp_path / "data/bundled")  # params.yaml names this folder
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
     p = load_params(tmp_path / "params.yaml")
     rng, vectors = random.Random(0), np.random.default_rng(0)
@@ -57,7 +58,7 @@ def test_recorded_manipulation_numbers_pass_and_a_tampered_one_fails(workspace, 
     p, root = workspace
     checks = verify.check_manipulation(p, root, "story", 1e-6)
     keys = {c.what for c in checks}
-    assert {"manipulation story/n_per_set", "manipulation story/sets.d1.topic_adherence.value",
+    assert {"manipulation story/n_per_set", "manipulation story/sets.d2.topic_adherence.value",
             "manipulation story/sets.real.vendi.se", "manipulation story/sets.d0.distinct_5.n"} <= keys
     assert all(c.ok for c in checks)
     qa = verify.check_manipulation(p, root, "qa", 1e-6)
@@ -65,10 +66,10 @@ def test_recorded_manipulation_numbers_pass_and_a_tampered_one_fails(workspace, 
 
     path = root / "metrics/manipulation/story.json"
     record = json.loads(path.read_text())
-    record["sets"]["d1"]["topic_adherence"]["value"] += 0.01
+    record["sets"]["d2"]["topic_adherence"]["value"] += 0.01
     path.write_text(json.dumps(record))
     failed = [c.what for c in verify.check_manipulation(p, root, "story", 1e-6) if not c.ok]
-    assert failed == ["manipulation story/sets.d1.topic_adherence.value"]
+    assert failed == ["manipulation story/sets.d2.topic_adherence.value"]
 
     # the command: exit 1 naming the tampered number (the other checks are not under test here)
     monkeypatch.setattr(verify, "check_diversity", lambda *args: [])
@@ -76,7 +77,7 @@ def test_recorded_manipulation_numbers_pass_and_a_tampered_one_fails(workspace, 
         verify.main(loss_tol=1e-4, metric_tol=1e-6, test_file=None, task=None, out=None, skip_losses=True,
                     skip_diversity=False, params=root / "params.yaml")
     assert exit_info.value.code == 1
-    assert "manipulation story/sets.d1.topic_adherence.value" in capsys.readouterr().out.split("FAIL")[0]
+    assert "manipulation story/sets.d2.topic_adherence.value" in capsys.readouterr().out.split("FAIL")[0]
 
 
 def test_a_missing_record_or_number_fails(workspace):

@@ -226,8 +226,8 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
         raise UserError(f"{real_test_path(task)} not found (run prepare-real --task {task} first)")
     test_rows = read_jsonl(real_test_path(task))
     paths = run_paths(task, name, seed)
+    _, main = _launch(p.train.batch_size)  # checks the batch before anything is written
     paths["checkpoints"].parent.mkdir(parents=True, exist_ok=True)
-    _, main = _launch(p.train.batch_size)
     # Queued experiments share the checkpoints folder: one process per run at a time. Only the
     # main process of a launch takes the lock (the others follow it and write nothing).
     with FileLock(f"{paths['checkpoints']}.lock") if main else contextlib.nullcontext():

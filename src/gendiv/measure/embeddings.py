@@ -149,7 +149,7 @@ def main(
         save_array(out, vectors)
         print(f"{out}: {vectors.shape[0]} x {vectors.shape[1]} embeddings of {source}")
     if with_topics:
-        vectors = cached_embeddings(p.measure.embedding_model, TOPICS_FILE,
+        vectors = cached_embeddings(model_key, TOPICS_FILE,
                                     lambda source: read_json(source)["topics"], embed)
         save_array(TOPICS_EMBEDDINGS, vectors)
         print(f"{TOPICS_EMBEDDINGS}: {vectors.shape[0]} x {vectors.shape[1]} embeddings of {TOPICS_FILE}")
