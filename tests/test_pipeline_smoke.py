@@ -12,6 +12,10 @@ import pytest
 from gendiv.profiles import apply_profile
 from workspace import copy_workspace, dvc
 
+# One `dvc repro` of the smoke profile is ~20 minutes on 2 cores (Gemma 3 generates, ~25 runs train):
+# longer than the suite's per-test limit, which the first test pays for the shared workspace.
+pytestmark = pytest.mark.timeout(3600)
+
 EXPECTED_SETS = {"base", "real", "d0", "d6", "fixed_r0.0", "fixed_r0.5", "expand_real", "expand_d0_r0.5",
                  "real_n6", "d0_n6", "d6_n6"}
 
