@@ -20,6 +20,9 @@ import yaml
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
                       field_validator, model_validator)
 
+from gendiv.bundled import read_bundled_qa, read_bundled_stories
+from gendiv.errors import ParamsError, UserError
+
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
 
@@ -72,10 +75,6 @@ def _url(value: str | None) -> str | None:
 
 
 BaseUrl = Annotated[str | None, AfterValidator(_url)]
-
-
-class ParamsError(ValueError):
-    """params.yaml is invalid; the message lists every problem, one per line."""
 
 
 class _Section(BaseModel):
@@ -647,8 +646,6 @@ def _check_paths(p: Params, root: Path) -> list[str]:
 def _check_bundled(p: Params, root: Path) -> list[str]:
     """The bundled sample holds enough stories and QA contexts (its files are read in full, so a
     malformed line fails here, before any stage writes)."""
-    from gendiv.prepare_real import read_bundled_qa, read_bundled_stories
-
     bundled = root / p.data.bundled_dir
     stories = bundled / "rocstories" / "stories.csv"
     summaries = bundled / "narrativeqa" / "summaries.jsonl"
@@ -745,8 +742,6 @@ def load_params(path: Path | str = PARAMS_FILE) -> Params:
 def require_task(task: str) -> str:
     """A stage's --task argument, or a user error naming the allowed values."""
     if task not in TASKS:
-        from gendiv.cli import UserError
-
         raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
     return task
 
@@ -754,8 +749,6 @@ def require_task(task: str) -> str:
 def require_level(p: Params, level: int) -> int:
     """A stage's --level argument: one of the levels params.yaml builds."""
     if level not in p.levels:
-        from gendiv.cli import UserError
-
         raise UserError(f"--level {level}: not in levels = {p.levels}")
     return level
 
