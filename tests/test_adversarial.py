@@ -9,7 +9,7 @@ import pytest
 
 import openai_server
 from gendiv import adversarial
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
 from gendiv.params import ParamsError, validate
 from gendiv.report_self_preference import adversarial_lines

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gendiv import base_model
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.params import validate
 
 

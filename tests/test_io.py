@@ -2,7 +2,7 @@
 
 import pytest
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import InputError, read_csv, read_json, read_jsonl, write_jsonl
 
 JSONL_BAD = [

@@ -257,7 +257,7 @@ def test_a_fault_sequence_and_reruns_give_the_fault_free_data(tmp_path, monkeypa
     from openai.resources.batches import Batches
 
     import gendiv.llm.batch as batch_mod
-    from gendiv.cli import UserError
+    from gendiv.errors import UserError
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     expected = _reference(tmp_path, monkeypatch, raw_params, story=True)

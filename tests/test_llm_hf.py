@@ -26,7 +26,7 @@ def tiny():
 
 
 def _llm(tiny, cache_dir, **over) -> LLM:
-    cfg = Generator(backend="hf", model="tiny", batch_size=4, max_new_tokens=12, **over)
+    cfg = Generator(backend="hf", model="tiny", prompt_style="chat", batch_size=4, max_new_tokens=12, **over)
     model, tok = tiny
     return LLM(HFBackend(cfg, 0, model, tok, "tiny-random"), CallCache(cache_dir), GenerationStats())
 
@@ -73,7 +73,8 @@ def test_a_model_without_chat_template_gets_the_turns_as_plain_paragraphs(tiny, 
     model, tok = tiny
     plain = copy.deepcopy(tok)
     plain.chat_template = None
-    backend = HFBackend(Generator(backend="hf", model="tiny", batch_size=2, max_new_tokens=8), 0, model, plain, "t")
+    cfg = Generator(backend="hf", model="tiny", prompt_style="chat", batch_size=2, max_new_tokens=8)
+    backend = HFBackend(cfg, 0, model, plain, "t")
     turns = [{"role": "user", "content": "Write a story."}, {"role": "assistant", "content": "1. Ann ran."},
              {"role": "user", "content": "Write another."}]
     assert backend.render(turns) == "Write a story.\n\n1. Ann ran.\n\nWrite another.\n"
@@ -87,7 +88,7 @@ def test_the_call_key_holds_the_device_and_torch_version(tiny, tmp_path):
     from gendiv.llm.base import call_key
 
     model, tok = tiny
-    cfg = Generator(backend="hf", model="tiny", batch_size=4, max_new_tokens=12)
+    cfg = Generator(backend="hf", model="tiny", prompt_style="chat", batch_size=4, max_new_tokens=12)
     cpu = HFBackend(cfg, 0, model, tok, "tiny-random")
     gpu = HFBackend(cfg, 0, SimpleNamespace(device=torch.device("cuda", 0)), tok, "tiny-random")
     assert cpu.settings()["device"] == "cpu" and cpu.settings()["torch"] == torch.__version__
@@ -117,7 +118,7 @@ def test_an_answer_ended_by_its_stop_string_is_not_truncated(tiny):
     words = plain("Ann ran home.\n\nWrite more", add_special_tokens=False)["input_ids"]
     cut = (plain("Ann ran home and then she", add_special_tokens=False)["input_ids"] * 3)[:len(words)]
     rows, width = [words, cut], len(words)          # neither row holds EOS or padding
-    backend = HFBackend(Generator(backend="hf", model="t", batch_size=2, max_new_tokens=width), 0,
+    backend = HFBackend(Generator(backend="hf", model="t", prompt_style="chat", batch_size=2, max_new_tokens=width), 0,
                         _Scripted(rows, plain.eos_token_id), plain, "t")
     done, truncated = backend.generate([[{"role": "user", "content": "Go."}]] * 2, seed=0)
     assert done.text == "Ann ran home." and done.finish_reason == "stop"

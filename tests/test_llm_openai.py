@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl
 from gendiv.llm import GenerationStats, Request
 from gendiv.llm.base import call_key

@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from gen_helpers import REPO, make_workspace, set_params
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_json
 from gendiv.topics import HINTS, TEMPLATE, main as topics_main
 from tiny_model import base_tokenizer

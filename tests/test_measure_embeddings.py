@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import write_jsonl
 from gendiv.measure import embeddings
 from gendiv.measure.embeddings import main, resolve_model, sample_text

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.measure import manipulation
 from gendiv.measure.distinct import distinct_per_group, whitespace_tokens
 from gendiv.measure.manipulation import (SUBSAMPLES, Topics, compute, draws, jackknife_se,

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
 from gendiv.measure.distinct import distinct_per_group, whitespace_tokens
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, save_array

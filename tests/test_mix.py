@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from gendiv import mix
-from gendiv.cli import UserError
 from gendiv.datasets import dataset_path, mixed_names
+from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_jsonl
 from gendiv.params import validate
 

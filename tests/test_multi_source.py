@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.multi_source import multi_source
 
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import yaml
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.params import ParamsError, load_params, validate
 
 

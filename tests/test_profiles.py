@@ -5,7 +5,7 @@ import shutil
 import pytest
 import yaml
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.params import ParamsError, load_params
 from gendiv.profiles import apply_profile
 

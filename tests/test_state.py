@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import gendiv
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.state import state_dir
 from dvc_helpers import commit_all, dvc, git
 from gen_helpers import make_workspace

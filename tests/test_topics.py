@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_json
 from gendiv.topics import main, normalize_topic, parse_topics
 from gen_helpers import make_workspace

@@ -23,7 +23,7 @@ import yaml
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.evaluate import load_model, score_rows
 from gendiv.io import read_jsonl, write_jsonl
 from gendiv.params import validate

@@ -23,7 +23,7 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR

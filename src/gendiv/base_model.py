@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.params import Params, load_params
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import typer
 
+from gendiv.errors import ParamsError, UserError
+from gendiv.state import TIMINGS_DIR
+
 # The embedded default never reaches the hub; paper scale unsets these explicitly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -50,18 +53,6 @@ COMMANDS = {
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 
-class UserError(RuntimeError):
-    """An error the user fixes by changing params or the environment: no traceback."""
-
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    # gendiv.cli's UserError, which stages raise, also when this file runs as `python -m gendiv.cli` (__main__)
-    from gendiv.cli import UserError as StageUserError
-    from gendiv.params import ParamsError
-
-    return (ParamsError, StageUserError)
-
-
 def _report(err: BaseException) -> None:
     typer.secho(f"gendiv: error: {err}", fg=typer.colors.RED, err=True)
     sys.exit(2)
@@ -93,7 +84,6 @@ def build_app(selected: str | None = None) -> typer.Typer:
     return app
 
 
-TIMINGS_DIR = Path(".gendiv_cache/timings")
 UNTIMED = {"verify", "apply-profile"}  # tools run beside the pipeline, not stages of it
 
 
@@ -116,7 +106,7 @@ def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
     start = time.perf_counter()
     try:
         app(args=argv, prog_name="gendiv", standalone_mode=True)
-    except _user_error_types() as err:
+    except (ParamsError, UserError) as err:
         _report(err)
     except SystemExit as done:
         if done.code == 1 and _interrupted():

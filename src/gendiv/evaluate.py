@@ -16,8 +16,8 @@ from pathlib import Path
 
 import typer
 
-from gendiv.cli import UserError
 from gendiv.datasets import qa_prompt, real_test_path, to_prompt_completion
+from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json
 from gendiv.params import load_params, require_task
 from gendiv.runs import examples_path, metrics_path

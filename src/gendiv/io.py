@@ -16,11 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from gendiv.cli import UserError
-
-
-class InputError(UserError):
-    """A file the user supplies or a stage reads is unreadable: the message names file, line and fault."""
+from gendiv.errors import InputError
 
 
 @contextmanager

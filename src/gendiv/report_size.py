@@ -14,8 +14,8 @@ import pandas as pd
 
 from gendiv import results
 from gendiv.params import Params
-from gendiv.report import _paired_se, _rel as rel, _save
 from gendiv.report_claims import TASKS, Scores, fmt, gated, loss_claim, loss_of as _loss, table
+from gendiv.report_common import figure_link as rel, paired_se as _paired_se, save_figure as _save
 from gendiv.report_manipulation import Check
 from gendiv.stats import Finding, centred_weights
 

@@ -21,7 +21,8 @@ from gendiv import results
 from gendiv.io import read_json
 from gendiv.output_diversity import METRICS, OUT_DIR
 from gendiv.params import Params
-from gendiv.report import _fmt as fmt, _rel as rel, _save, _table as table
+from gendiv.report_claims import fmt, table
+from gendiv.report_common import figure_link as rel, save_figure as _save
 from gendiv.stats import Z_ALPHA, Estimate, Verdict, direction
 
 FIGURE = Path("reports/figures/results/source_diversity.png")

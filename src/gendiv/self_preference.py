@@ -33,8 +33,8 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
-from gendiv.cli import UserError
 from gendiv.datasets import real_test_path, to_prompt_completion
+from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 
 ENV_VAR = "GENDIV_CACHE_DIR"
+# Each finished stage's wall time: the CLI writes it, the report lists it. Relative to the
+# working directory, not under state_dir().
+TIMINGS_DIR = Path(".gendiv_cache/timings")
 # Top-level folders that hold DVC outputs: a cache inside one would be deleted by a rerun.
 OUTPUT_FOLDERS = ("data", "models", "metrics", "reports")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import typer
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import write_json
 from gendiv.llm import answer_text, check_answer, GenerationStats, open_llm, Reject, Request, Template
 from gendiv.llm.cache import DEFAULT_DIR

@@ -29,8 +29,8 @@ from pathlib import Path
 import typer
 from filelock import FileLock
 
-from gendiv.cli import UserError
 from gendiv.datasets import dataset_path, is_core, real_test_path, run_seeds
+from gendiv.errors import UserError
 from gendiv.evaluate import fit_examples, score_rows
 from gendiv.io import InputError, atomic_open, read_json, read_jsonl, write_json
 from gendiv.params import load_params, Params, require_task

@@ -19,7 +19,7 @@ import typer
 from tabulate import tabulate
 
 from gendiv import results
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json
 from gendiv.params import TASKS, Params, load_params
 from gendiv.runs import adapter_path, metrics_path

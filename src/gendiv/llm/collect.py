@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.llm.base import Request, Template
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.llm.base import Completion, derived_seed
 
 

@@ -29,7 +29,7 @@ import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 from tqdm import tqdm
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.llm.base import Completion, Request, request_seed
 from gendiv.llm.ratelimit import RateLimiter
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl
 from gendiv.measure.sets import measured_sets, set_path
 from gendiv.params import load_params, require_task

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.measure import distances, distinct
 from gendiv.measure.embeddings import sample_text
 from gendiv.measure.sets import REAL_TEST, carries_real_train_text

@@ -30,7 +30,7 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
-from gendiv.cli import UserError
+from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl, write_json
 from gendiv.measure import distances, distinct, lengths, manipulation, maps
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, sample_text
