@@ -120,7 +120,8 @@ def test_metrics_are_listed_by_dvc(smoke_ws):
     ws, _ = smoke_ws
     shown = json.loads(dvc(ws, "metrics", "show", "--json").stdout)
     text = json.dumps(shown)
-    assert "loss_story" in text and "loss_qa" in text
+    assert "loss_story" in text and "loss_qa" in text and "self_bleu_sources" in text
+    assert "metrics/diversity" not in text  # hundreds of numbers: a plain output, not a metric
 
 
 def test_fresh_clone_pulls_instead_of_regenerating(smoke_ws, tmp_path):
@@ -166,7 +167,7 @@ def test_queued_experiment_reruns_only_what_its_change_touches(smoke_ws):
     subprocess.run(git + ["add", "-A"], cwd=ws, check=True, capture_output=True)
     subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "baseline results"], cwd=ws, check=True,
                    capture_output=True)
-    baseline = json.loads((ws / "metrics/source_diversity.json").read_text())
+    baseline = json.loads((ws / "metrics/headline.json").read_text())
     dvc(ws, "exp", "run", "--queue", "-n", "hot", "-S", "source_diversity.temperature=1.5")
     dvc(ws, "queue", "start", "-j", "1")
     deadline = time.monotonic() + 900
@@ -182,5 +183,6 @@ def test_queued_experiment_reruns_only_what_its_change_touches(smoke_ws):
     assert ran == {"check_params", "output_diversity", "self_preference", "report"}, ran  # new outputs, new judging
     table = experiments(json.loads(dvc(ws, "exp", "show", "--json").stdout))
     assert table["hot"]["params"]["source_diversity"]["temperature"] == 1.5
-    assert table["hot"]["metrics"]["models"] != baseline["models"]  # its own sampled outputs were measured
+    # its own sampled outputs were measured (headline: self-BLEU of each model's outputs)
+    assert table["hot"]["metrics"]["self_bleu_sources"] != baseline["self_bleu_sources"]
     assert "loss_story" in table["hot"]["metrics"]

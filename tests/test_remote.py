@@ -115,3 +115,57 @@ def test_installed_botocore_is_one_that_dvc_s3s_aiobotocore_accepts():
 
     pins = [Requirement(r) for r in requires("aiobotocore") if r.startswith("botocore")]
     assert pins and all(version("botocore") in pin.specifier for pin in pins), (version("botocore"), pins)
+
+
+def _pull_script(cwd):
+    """scripts/pull.sh (what `make pull` runs) in cwd, with the test interpreter's dvc."""
+    import subprocess
+
+    from dvc_helpers import env
+    from workspace import REPO
+
+    return subprocess.run(["bash", str(REPO / "scripts/pull.sh")], cwd=cwd, env=env(), capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_make_pull_explains_a_missing_remote_then_pulls_from_the_one_pointed_at(tmp_path):
+    """The reviewer recipe on a fresh clone whose default remote (like the repository's
+    ../../gendiv-dvc-storage) does not exist: one gendiv line naming the remote, its folder and
+    how to point at storage; nothing written. After `dvc remote add -d --local`, it pulls."""
+    counters = tmp_path / "counters"
+    published = tmp_path / "published"
+    origin = make_tiny_project(tmp_path / "origin", counters, remotes={"local": str(tmp_path / "nowhere")},
+                               default_remote="local")
+    dvc(origin, "repro")
+    commit_all(origin, "results")
+    dvc(origin, "remote", "add", "--local", "published", str(published))
+    dvc(origin, "push", "-r", "published")
+    fresh = clone(origin, tmp_path / "fresh")
+
+    res = _pull_script(fresh)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("gendiv: "), res.stderr
+    assert "'local'" in lines[0] and str(tmp_path / "nowhere") in lines[0]
+    assert "dvc remote add -d --local" in lines[0] and "make repro" in lines[0]
+    assert digests(fresh, TINY_OUTPUTS) == {} and not (fresh / ".dvc/cache").exists()
+
+    dvc(fresh, "remote", "add", "-d", "--local", "mystore", str(published))
+    res = _pull_script(fresh)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert digests(fresh, TINY_OUTPUTS) == digests(origin, TINY_OUTPUTS)
+    assert run_counts(counters) == RAN_ONCE
+    assert_status_clean(fresh)
+
+
+def test_make_pull_from_storage_without_this_commits_outputs_says_so(tmp_path):
+    empty = tmp_path / "empty-storage"
+    empty.mkdir()
+    origin = make_tiny_project(tmp_path / "origin", tmp_path / "counters", remotes={"local": str(empty)},
+                               default_remote="local")
+    dvc(origin, "repro")
+    commit_all(origin, "results")
+    fresh = clone(origin, tmp_path / "fresh")
+    res = _pull_script(fresh)
+    assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith("gendiv: "), res.stderr
+    assert "does not hold this commit's outputs" in res.stderr and str(empty) in res.stderr
+    assert digests(fresh, TINY_OUTPUTS) == {}

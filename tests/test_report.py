@@ -165,6 +165,33 @@ def test_summary_metrics_have_short_names(tmp_path, repo, raw_params):
     assert set(summary) == {"loss_story", "loss_qa"}
 
 
+def test_headline_metrics_and_plot_tables_are_small_and_fixed(tmp_path, repo, raw_params):
+    """metrics/headline.json (the only `metrics:` file) holds base, real and each level's loss and
+    Distinct-5; every set's loss stays in summary.json; the plot tables have dvc.yaml's columns."""
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
+    for seed in (0, 1):   # a 3-step training curve of real, seeds 0 and 1
+        curve = tmp_path / f"metrics/runs/story/real/s{seed}_live/plots/metrics/train/loss.tsv"
+        curve.parent.mkdir(parents=True)
+        curve.write_text("step\tloss\n" + "".join(f"{s}\t{3.0 - 0.1 * s + 0.2 * seed}\n" for s in (1, 2, 3)))
+    report.run(p, tmp_path)
+    head = json.loads((tmp_path / "metrics/headline.json").read_text())
+    levels = [f"d{lv}" for lv in p.levels]
+    assert head["loss_story"] == pytest.approx({"base": 4.0, "real": 2.0, **{f"d{lv}": 3.0 - 0.1 * lv for lv in p.levels}})
+    assert set(head["distinct_5_qa"]) == {"real", *levels}
+    assert sum(len(v) for v in head.values()) == 2 * (2 + len(levels)) + 2 * (1 + len(levels))
+    plots = tmp_path / "reports/plots/story"
+    level_rows = (plots / "loss_vs_level.csv").read_text().splitlines()
+    assert level_rows[0] == "level,gen_d,real,base" and level_rows[1] == f"{p.levels[0]},3.0,2.0,4.0"
+    assert (plots / "fixed_mixing.csv").read_text().splitlines()[0] == "rho,loss"
+    expansion = (plots / "expansion.csv").read_text().splitlines()
+    assert expansion[0] == "rho,set,loss" and f"0.0,real + d{p.mixing.expand_levels[0]},2.6" in expansion
+    assert (plots / "train_loss.csv").read_text().splitlines() == [
+        "step,set,loss", "1,real,3.0", "2,real,2.9", "3,real,2.8"]  # mean over the two seeds
+    before = {f: f.read_bytes() for f in [tmp_path / "metrics/headline.json", *plots.iterdir()]}
+    report.run(p, tmp_path)
+    assert {f: f.read_bytes() for f in before} == before
+
+
 def test_rising_loss_is_reported_as_not_reproduced(tmp_path, repo, raw_params):
     p = _setup(tmp_path, repo, raw_params, gen_trend=+1)
     v = _verdicts(report.run(p, tmp_path).read_text())

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from gendiv import report_manipulation, report_size, report_sources, results  # noqa: E402
+from gendiv import report_manipulation, report_size, report_sources, report_tables, results  # noqa: E402
 from gendiv.datasets import run_seeds  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
@@ -328,7 +328,8 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
 
 
 def summary_metrics(summary: pd.DataFrame) -> dict:
-    """Mean test loss per task and training set: short column names for `dvc exp show`."""
+    """Mean test loss per task and training set (a plain output; the headline metrics are in
+    report_tables.HEADLINE)."""
     out: dict[str, dict[str, float]] = {}
     for _, row in summary.iterrows():
         out.setdefault(f"loss_{row.task}", {})[row.dataset] = round(float(row["mean"]), 6)
@@ -338,6 +339,8 @@ def summary_metrics(summary: pd.DataFrame) -> dict:
 def run(p: Params, root: Path = Path(".")) -> Path:
     summary = results.loss_summary(results.run_metrics(root, p))
     write_json(root / SUMMARY, summary_metrics(summary))
+    div = {t: results.diversity_metrics(root, t) for t in TASKS}
+    write_json(root / report_tables.HEADLINE, report_tables.write(root, summary, div, p.levels, p.train.seeds))
     text = render(p, root, summary)
     with atomic_open(root / REPORT) as fh:
         fh.write(text)

@@ -1,10 +1,11 @@
 """`gendiv measure --task T`: diversity and distribution shift of every dataset of a task.
 
 Reads each set's JSONL file and its embeddings (`gendiv embed`), and writes
-  metrics/diversity/{task}.json        {dataset: {metric: number}} (dvc metrics / exp show)
+  metrics/diversity/{task}.json        {dataset: {metric: number}} (a plain output: hundreds of
+                                       numbers; the report's metrics/headline.json carries Distinct-5)
   reports/plots/{task}/diversity.csv   one row per dataset (bar charts of any metric)
-  reports/plots/{task}/distinct_n.csv  n and one column per dataset: distinct_<n>_norm
-  reports/plots/{task}/length_<words|tokens>.csv  length and one column per dataset: share of samples
+  reports/plots/{task}/distinct_n.csv  n, set, distinct_norm (distinct_<n>_norm): one row per set and n
+  reports/plots/{task}/length_<words|tokens>.csv  length, set, share of the set's samples
   reports/figures/{task}_lengths.png   length distributions per set
   reports/figures/maps/{task}/*.png    2-D maps against the real set, one grid per group
   metrics/manipulation/{task}.json     the manipulation check at equal sample counts, with
@@ -276,14 +277,14 @@ def measure(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer
     columns = sorted({k for m in metrics.values() for k in m})
     _write_csv(plots / "diversity.csv", ["dataset", "group", *columns],
                [[name, comparison_group(name), *[m.get(c, "") for c in columns]] for name, m in metrics.items()])
-    names = list(metrics)  # wide tables: one column per dataset, for overlaid lines
-    _write_csv(plots / "distinct_n.csv", ["n", *names],
-               [[n, *[metrics[s][f"distinct_{n}_norm"] for s in names]] for n in range(1, max_n + 1)])
+    names = list(metrics)  # long tables (x, set, y): fixed columns whatever the sets, one line per set
+    _write_csv(plots / "distinct_n.csv", ["n", "set", "distinct_norm"],
+               [[n, s, metrics[s][f"distinct_{n}_norm"]] for s in names for n in range(1, max_n + 1)])
     top = max((int(v.max()) for v in [*word_lens.values(), *token_lens.values()] if len(v)), default=0)
     for unit, per_set in (("words", word_lens), ("tokens", token_lens)):
         bins, shares = lengths.histogram(per_set, top)
-        _write_csv(plots / f"length_{unit}.csv", [unit, *names],
-                   [[b, *[_num(shares[s][b]) for s in names]] for b in bins])
+        _write_csv(plots / f"length_{unit}.csv", [unit, "set", "share"],
+                   [[b, s, _num(shares[s][b])] for s in names for b in bins])
     _draw_lengths(FIGURES_DIR / f"{task}_lengths.png", task,
                   {"words": word_lens, "tokens": token_lens})
     _draw_group_maps(p, task, vectors)
