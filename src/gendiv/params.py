@@ -22,6 +22,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
+Task = Literal["story", "qa"]   # a --task option's type: `gendiv <stage> -h` lists the choices
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PosInt = Annotated[int, Field(ge=1)]
@@ -177,6 +178,7 @@ class Generator(_Section):
     batch_poll_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     price_in_per_mtok: Annotated[float, Field(ge=0)] = 2.5
     price_out_per_mtok: Annotated[float, Field(ge=0)] = 10.0
+    max_cost_usd: Annotated[float, Field(gt=0)] | None = None   # per stage run; None = no cap (gendiv.llm.budget)
     prompt_style: Literal["chat", "completion"] = "chat"
 
     @model_validator(mode="after")
