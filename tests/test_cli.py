@@ -1,6 +1,7 @@
 """The `gendiv` command: stages are timed for the report, tools run beside the pipeline are not."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,23 @@ def test_ctrl_c_exits_130_not_verify_mismatch_code(tmp_path):
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 130
+
+
+def test_task_options_list_their_choices():
+    wide = {**os.environ, "COLUMNS": "200"}
+    for command in ("train", "mix", "evaluate", "prepare-real", "verify"):
+        out = subprocess.run(["gendiv", command, "-h"], capture_output=True, text=True, check=True, env=wide).stdout
+        line = next(ln for ln in out.splitlines() if "--task" in ln)
+        assert "<story|qa>" in line and "<str>" not in line, line
+    res = subprocess.run(["gendiv", "mix", "--task", "poems"], capture_output=True, text=True, env=wide)
+    assert res.returncode == 2 and "'poems' is not one of 'story', 'qa'" in res.stderr
+
+
+@pytest.mark.parametrize("dataset", ["d9", "fixed_r0.3", "poems"])
+def test_a_dataset_the_params_do_not_build_is_named_with_what_they_do(repo, dataset):
+    res = subprocess.run(["gendiv", "train", "--task", "story", "--dataset", dataset, "--seed", "0"], cwd=repo,
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert f"--dataset {dataset}: no such story training set in params.yaml" in res.stderr
+    assert "real, d0, d2, d4, d6, fixed_r0.0" in res.stderr and "src_multi" in res.stderr
+    assert "run its data stage first" not in res.stderr

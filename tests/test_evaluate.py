@@ -81,3 +81,14 @@ def test_score_rows_reports_token_weighted_mean_and_each_example(tiny):
     per_example = [direct_loss(model, tokenizer, [p]) for p in pairs]
     weighted = sum(l * n for l, n in per_example) / sum(n for _, n in per_example)
     assert abs(out["test_loss"] - weighted) < 1e-4 and out["test_tokens"] == sum(n for _, n in per_example)
+
+
+def test_a_progress_bar_on_stderr_only_when_asked(tiny, capsys):
+    model, tokenizer = tiny
+    pairs = [fit_example(tokenizer, "story", r, 64) for r in STORIES]
+    completion_nll(model, tokenizer, pairs, 1)
+    assert capsys.readouterr().err == ""
+    completion_nll(model, tokenizer, pairs, 1, progress="evaluate story")
+    captured = capsys.readouterr()
+    assert "evaluate story: 100%" in captured.err and f"{len(pairs)}/{len(pairs)}" in captured.err
+    assert captured.out == ""

@@ -128,6 +128,8 @@ BAD = [
     ("generator.timeout_s", float("nan"), "generator.timeout_s = nan"),
     ("generator.price_in_per_mtok", float("inf"), "generator.price_in_per_mtok = inf"),
     ("generator.price_out_per_mtok", float("nan"), "generator.price_out_per_mtok"),
+    ("generator.max_cost_usd", 0, "generator.max_cost_usd = 0: Input should be greater than 0"),
+    ("generator.max_cost_usd", "5", "generator.max_cost_usd = '5'"),
     ("train.lora_alpha", float("inf"), "train.lora_alpha = inf"),
     ("generator.temperature", "0.7", "generator.temperature = '0.7'"),
     ("train.lora_target_modules", ["q_proj", 5], "train.lora_target_modules[1]"),
@@ -151,6 +153,7 @@ GOOD = [
     ("generator.base_url", "http://127.0.0.1:8000/v1"),
     ("generator.base_url", "https://api.openai.com/v1"),
     ("generator.timeout_s", 5),  # an integer is a valid float
+    ("generator.max_cost_usd", 2.5),
     ("measure.embedding_model", "sentence-transformers/all-mpnet-base-v2"),
     ("models.base.hub_id", "gpt2"),
     ("seed", 2**32 - 1),

@@ -26,3 +26,16 @@ def test_bad_test_file_exits_2_naming_file_and_line(repo, tmp_path, task, text, 
     assert len(res.stderr.strip().splitlines()) == 1 and expected in res.stderr and str(own) in res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "checks.json").exists()
+
+
+def test_the_loss_checks_show_a_progress_bar_on_stderr(repo, tmp_path, raw_params, capsys):
+    from gendiv import verify
+    from gendiv.io import write_jsonl
+    from gendiv.params import validate
+
+    p = validate(raw_params, root=repo)
+    write_jsonl(tmp_path / "data/real/story/test.jsonl", [{"id": "t0", "context": "A b c d.", "completion": "E f."}])
+    checks, _ = verify.check_losses(p, tmp_path, "story", 1e-4, None)   # nothing recorded: every run fails fast
+    err = capsys.readouterr().err
+    assert checks and not any(c.ok for c in checks)
+    assert "verify: story test losses: 100%" in err and f"{len(verify._runs(p, tmp_path, 'story'))}/" in err

@@ -47,6 +47,7 @@ COMMANDS = {
     "self-preference": "gendiv.self_preference:main",
     "adversarial": "gendiv.adversarial:main",
     "report": "gendiv.report:main",
+    "estimate": "gendiv.estimate:main",
     "verify": "gendiv.verify:main",
     "apply-profile": "gendiv.profiles:main",
 }
@@ -84,7 +85,7 @@ def build_app(selected: str | None = None) -> typer.Typer:
     return app
 
 
-UNTIMED = {"verify", "apply-profile"}  # tools run beside the pipeline, not stages of it
+UNTIMED = {"estimate", "verify", "apply-profile"}  # tools run beside the pipeline, not stages of it
 
 
 def _record_timing(argv: list[str], seconds: float) -> None:

@@ -104,6 +104,12 @@ def dataset_names(params: Params, task: str) -> list[str]:
     return ["real"] + [f"d{level}" for level in params.levels] + mixed_names(params)
 
 
+def training_sets(params: Params, task: str) -> list[str]:
+    """Every set a `train` stage of these params fine-tunes on: dataset_names, and for story the source sets."""
+    sources = [f"src_{g.name}" for g in params.source_diversity.generators] + ["src_multi"]
+    return dataset_names(params, task) + (sources if task == "story" else [])
+
+
 def to_prompt_completion(task: str, row: dict) -> dict:
     """One data row as TRL prompt/completion text.
 

@@ -12,14 +12,16 @@ left with no scored token is an error that names it.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import typer
+from tqdm import tqdm
 
 from gendiv.datasets import qa_prompt, real_test_path, to_prompt_completion
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json
-from gendiv.params import load_params, require_task
+from gendiv.params import load_params, require_task, Task
 from gendiv.runs import examples_path, metrics_path
 
 
@@ -80,8 +82,9 @@ def fit_examples(tokenizer, task: str, rows: list[dict], max_length: int) -> lis
 
 
 def completion_nll(model, tokenizer, pairs: list[dict], batch_size: int,
-                   ids: list[str] | None = None) -> tuple[list[float], list[int]]:
+                   ids: list[str] | None = None, progress: str | None = None) -> tuple[list[float], list[int]]:
     """Per example (in input order): summed NLL of its completion tokens, and their number.
+    `progress`: a progress bar (on stderr) with this label; none by default.
 
     Kept per example so that two runs scored on the same test set can be compared pairwise
     (the report's standard errors); the set's loss is their token-weighted ratio.
@@ -100,7 +103,8 @@ def completion_nll(model, tokenizer, pairs: list[dict], batch_size: int,
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for b in range(0, len(order), batch_size):
+        for b in tqdm(range(0, len(order), batch_size), desc=progress, unit="batch", disable=progress is None,
+                      file=sys.stderr, mininterval=1.0, dynamic_ncols=True):
             members = order[b:b + batch_size]
             batch = [encoded[i] for i in members]
             width = max(len(seq) for seq, _ in batch)
@@ -145,11 +149,11 @@ def load_model(base_dir: str | Path, adapter: Path | None = None):
 
 
 def score_rows(model, tokenizer, task: str, rows: list[dict], max_length: int,
-               batch_size: int) -> tuple[dict, dict]:
-    """(test metrics, per-example scores {"id", "nll", "tokens"}) of `rows`."""
+               batch_size: int, progress: str | None = None) -> tuple[dict, dict]:
+    """(test metrics, per-example scores {"id", "nll", "tokens"}) of `rows`; `progress` labels a progress bar."""
     pairs = fit_examples(tokenizer, task, rows, max_length)
     ids = [r.get("id") for r in rows]
-    nll, tokens = completion_nll(model, tokenizer, pairs, batch_size, ids=ids)
+    nll, tokens = completion_nll(model, tokenizer, pairs, batch_size, ids=ids, progress=progress)
     loss = math.fsum(nll) / sum(tokens)
     metrics = {"test_loss": round(loss, 6), "test_tokens": sum(tokens), "test_examples": len(rows),
                "test_perplexity": round(math.exp(loss), 4)}
@@ -157,7 +161,7 @@ def score_rows(model, tokenizer, task: str, rows: list[dict], max_length: int,
 
 
 def main(
-    task: str = typer.Option(..., help="story or qa"),
+    task: Task = typer.Option(..., help="the task"),
     adapter: Path | None = typer.Option(None, help="peft adapter directory; none = the base model"),
     test_file: Path | None = typer.Option(None, help="JSON lines like data/real/{task}/test.jsonl"),
     out: Path | None = typer.Option(None, help="metrics JSON; default metrics/runs/{task}/base.json without --adapter"),
@@ -176,7 +180,8 @@ def main(
     if reference:
         out = metrics_path(task, "base")
     model, tokenizer = load_model(p.models.base.dir, adapter)
-    result, per_example = score_rows(model, tokenizer, task, rows, p.train.max_length, p.train.eval_batch_size)
+    result, per_example = score_rows(model, tokenizer, task, rows, p.train.max_length, p.train.eval_batch_size,
+                                     progress=f"evaluate {task}")
     result.update({"task": task, "adapter": str(adapter) if adapter else None, "test_file": str(test_file)})
     if out is not None:
         write_json(out, result)

@@ -24,7 +24,7 @@ from gendiv.datasets import (MIXED_DIR, dataset_path, expand_name, fixed_name, m
                              subset_name)
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
-from gendiv.params import load_params, Params, require_task
+from gendiv.params import load_params, Params, require_task, Task
 
 
 def seeded_order(rows: list[dict], seed: int, salt: str) -> list[dict]:
@@ -95,7 +95,7 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def main(
-    task: str = typer.Option(..., help="story or qa"),
+    task: Task = typer.Option(..., help="the task"),
     params: Path = Path("params.yaml"),
 ) -> None:
     """Write every mixed set of a task to data/mixed/{task}/ (plus summary.json)."""

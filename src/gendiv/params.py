@@ -25,6 +25,7 @@ from gendiv.errors import ParamsError, UserError
 
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
+Task = Literal["story", "qa"]   # a --task option's type: `gendiv <stage> -h` lists the choices
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PosInt = Annotated[int, Field(ge=1)]
@@ -220,6 +221,8 @@ class Generator(_Section):
     """USD per million input tokens, for the cost estimate."""
     price_out_per_mtok: Annotated[float, Field(ge=0)] = 10.0
     """USD per million output tokens, for the cost estimate."""
+    max_cost_usd: Annotated[float, Field(gt=0)] | None = None
+    """Spending cap in USD per stage run (openai backend; cached answers count); null = no cap."""
     prompt_style: Literal["chat", "completion"]
     """chat: instructions; completion: a document the model continues (hf only)."""
 

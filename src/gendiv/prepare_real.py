@@ -22,7 +22,7 @@ import typer
 from gendiv.bundled import read_bundled_qa, read_bundled_stories
 from gendiv.errors import UserError
 from gendiv.io import write_json, write_jsonl
-from gendiv.params import Params, load_params
+from gendiv.params import Params, Task, load_params
 
 OUT_DIR = Path("data/real")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
@@ -210,7 +210,7 @@ def run(p: Params, task: str, root: Path = Path(".")) -> dict:
     return summary
 
 
-def main(task: str = typer.Option(..., help="story or qa"), params: Path = Path("params.yaml")) -> None:
+def main(task: Task = typer.Option(..., help="the task"), params: Path = Path("params.yaml")) -> None:
     """Write data/real/<task>/{train,test}.jsonl from the configured source."""
     if task not in ("story", "qa"):
         raise typer.BadParameter(f"--task {task!r}: must be story or qa")

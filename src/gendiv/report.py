@@ -305,6 +305,9 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     from gendiv import report_self_preference
 
     md += report_self_preference.section(p, root)
+    from gendiv import report_cost
+
+    md += report_cost.section(p, root)
 
     prov = provenance(root)
     md += ["## Provenance", "",

@@ -108,6 +108,15 @@ def story_prompt(real: list[dict], subset: list[str], story_gen, seed: int, leve
     return prompt
 
 
+def story_group(p, level: int, style: str, n: int, pool: list[str], real: list[dict]) -> Group:
+    """The `n` samples of `level` asked with `style` prompts from topic pool `pool`."""
+    subset = topic_subset(pool, p.story_gen.topic_subset_sizes[level], p.seed)
+    prompt = story_prompt(real, subset, p.story_gen, p.seed, level, style)
+    truncate = p.story_gen.truncate_long_stories
+    return Group(f"story/d{level}", n, prompt,
+                 lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"]))
+
+
 def write_story_set(p, level: int, generator, n: int, out_file: Path, report_file: Path, id_prefix: str,
                     cache_dir: Path = DEFAULT_DIR, topics_file: Path = OUT_DIR / "topics.json") -> list[dict]:
     """Generate `n` stories with level `level`'s prompts using `generator`; write them and the report.
@@ -121,14 +130,11 @@ def write_story_set(p, level: int, generator, n: int, out_file: Path, report_fil
     pool = read_json(topics_file)["topics"]
     if len(pool) < size:
         raise UserError(f"{topics_file} holds {len(pool)} topics; level {level} needs {size}: rerun generate-topics")
-    subset = topic_subset(pool, size, p.seed)
     real = read_jsonl(REAL_TRAIN)
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(generator, p.seed, stats, cache_dir)
-    prompt = story_prompt(real, subset, p.story_gen, p.seed, level, generator.prompt_style)
-    truncate = p.story_gen.truncate_long_stories
-    group = Group(f"story/d{level}", n, prompt,
-                  lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"]))
+    group = story_group(p, level, generator.prompt_style, n, pool, real)
+    prompt = group.prompt
     try:
         accepted = collect(llm, [group], generator.max_rejects, desc=f"{id_prefix}")[group.id]
     finally:

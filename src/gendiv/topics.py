@@ -136,6 +136,13 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
                               "unique_found": len(pool)}
 
 
+def pool_plan(p) -> tuple[int, int, int, Template]:
+    """build_pool's arguments besides the LLM: pool size, requests per round, most requests, template."""
+    g, wanted = p.generator, p.story_gen.topic_pool_size
+    template = COMPLETION_TEMPLATE if g.prompt_style == "completion" else TEMPLATE
+    return wanted, round_size(g, wanted), max(3 * wanted, 64), template
+
+
 def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
          cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
          out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
@@ -144,9 +151,9 @@ def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
     g = p.generator
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(g, p.seed, stats, cache_dir)
-    wanted, largest = p.story_gen.topic_pool_size, p.story_gen.topic_subset_sizes[-1]
-    template = COMPLETION_TEMPLATE if g.prompt_style == "completion" else TEMPLATE
-    pool, counts = build_pool(llm, wanted, round_size(g, wanted), max(3 * wanted, 64), template)
+    largest = p.story_gen.topic_subset_sizes[-1]
+    wanted, chunk, max_calls, template = pool_plan(p)
+    pool, counts = build_pool(llm, wanted, chunk, max_calls, template)
     report = {**stats.as_dict(g), **counts, "requested_size": wanted, "size": len(pool),
               "template": f"{template.id}@{template.version}", "elapsed_s": round(time.perf_counter() - start, 1)}
     write_json(out_dir / "topics.report.json", report)

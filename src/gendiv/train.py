@@ -29,11 +29,11 @@ from pathlib import Path
 import typer
 from filelock import FileLock
 
-from gendiv.datasets import dataset_path, is_core, real_test_path, run_seeds
+from gendiv.datasets import dataset_path, is_core, real_test_path, run_seeds, training_sets
 from gendiv.errors import UserError
 from gendiv.evaluate import fit_examples, score_rows
 from gendiv.io import InputError, atomic_open, read_json, read_jsonl, write_json
-from gendiv.params import load_params, Params, require_task
+from gendiv.params import load_params, Params, require_task, Task
 from gendiv.runs import adapter_path, examples_path, live_path, metrics_path
 from gendiv.state import hash_tree, state_dir
 
@@ -290,7 +290,7 @@ def _train_locked(p: Params, task: str, name: str, seed: int, rows: list[dict], 
 
 
 def main(
-    task: str = typer.Option(..., help="story or qa"),
+    task: Task = typer.Option(..., help="the task"),
     dataset: str = typer.Option(..., help="dataset name: real, d<level>, fixed_r<rho>, expand_real, ..."),
     seed: int = typer.Option(..., help="training seed (train.seeds for real and Gen-D sets, else train.secondary_seeds)"),
     params: Path = Path("params.yaml"),
@@ -298,10 +298,10 @@ def main(
     """Fine-tune a LoRA adapter on one training set and score it on the real test set."""
     p = load_params(params)
     require_task(task)
-    try:
-        dataset_path(task, dataset)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    allowed = training_sets(p, task)
+    if dataset not in allowed:
+        raise UserError(f"--dataset {dataset}: no such {task} training set in {params} (its levels, mixing and "
+                        f"source_diversity sections build: {', '.join(allowed)})")
     seeds = run_seeds(p, dataset)
     if seed not in seeds:
         key = "train.seeds" if is_core(dataset) else "train.secondary_seeds"

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import typer
 from tabulate import tabulate
+from tqdm import tqdm
 
 from gendiv import results
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json
-from gendiv.params import TASKS, Params, load_params
+from gendiv.params import TASKS, Params, Task, load_params
 from gendiv.runs import adapter_path, metrics_path
 
 
@@ -67,7 +68,8 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
 
     test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
     checks, extra = [], []
-    for label, name, seed, adapter in _runs(p, root, task):
+    for label, name, seed, adapter in tqdm(_runs(p, root, task), desc=f"verify: {task} test losses", unit="run",
+                                           file=sys.stderr, dynamic_ncols=True):
         metrics_file = root / metrics_path(task, name, seed)
         if not metrics_file.is_file():
             checks.append(Check(f"test loss {label} (metrics missing: {metrics_file})", None, None, tolerance))
@@ -155,6 +157,7 @@ def verify(p: Params, root: Path, loss_tol: float, metric_tol: float, own_rows: 
             checks += got
             extra += own
         if not skip_diversity:
+            print(f"verify: recomputing the {task} diversity metrics and manipulation check", file=sys.stderr)
             checks += check_diversity(p, root, task, metric_tol)
             checks += check_manipulation(p, root, task, metric_tol)
     return checks, extra
@@ -164,7 +167,7 @@ def main(
     loss_tol: float = typer.Option(1e-4, help="relative tolerance on test losses"),
     metric_tol: float = typer.Option(1e-6, help="relative tolerance on diversity metrics"),
     test_file: Path | None = typer.Option(None, help="your own held-out data (schema of data/real/<task>/test.jsonl)"),
-    task: str | None = typer.Option(None, help="task of --test-file: story or qa"),
+    task: Task | None = typer.Option(None, help="task of --test-file"),
     out: Path | None = typer.Option(None, help="write the checks (and --test-file scores) as JSON"),
     skip_losses: bool = typer.Option(False, help="do not re-evaluate adapters"),
     skip_diversity: bool = typer.Option(False, help="do not recompute diversity metrics"),

@@ -3,6 +3,8 @@
 Requests are cut into fixed units in list order (hf: one batch; openai: one request). A
 unit is sent only if one of its requests is not cached, and then whole, so what a call
 returns never depends on what happened to be cached (resumed runs equal fresh ones).
+With `generator.max_cost_usd` set, units are sent in runs that fit the cap at their worst
+(see gendiv.llm.budget); the first unit that does not fit stops the stage.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Callable, Protocol
 from tqdm import tqdm
 
 from gendiv.llm.base import Completion, Request, call_key
+from gendiv.llm.budget import Budget
 from gendiv.llm.cache import DEFAULT_DIR, CallCache, resolve_dir
 from gendiv.llm.report import GenerationStats
 
@@ -33,8 +36,9 @@ class Backend(Protocol):
 
 
 class LLM:
-    def __init__(self, backend: Backend, cache: CallCache, stats: GenerationStats):
-        self.backend, self.cache, self.stats = backend, cache, stats
+    def __init__(self, backend: Backend, cache: CallCache, stats: GenerationStats, budget: Budget | None = None,
+                 progress: bool = True):
+        self.backend, self.cache, self.stats, self.budget, self.progress = backend, cache, stats, budget, progress
 
     @property
     def label(self) -> str:
@@ -46,12 +50,14 @@ class LLM:
         cached = self.cache.get_many(keys)
         pending = {k for k in keys if k not in cached}
         self.stats.cache_hits += len(keys) - sum(1 for k in keys if k in pending)
+        if self.budget is not None:
+            self.budget.charge(cached.values(), new=False)
         unit = max(1, self.backend.unit)
         units = [list(zip(keys[i:i + unit], requests[i:i + unit])) for i in range(0, len(keys), unit)]
         todo = [u for u in units if any(k in pending for k, _ in u)]
         if todo:
             with tqdm(total=len(keys), initial=len(keys) - len(pending), desc=desc, unit="call",
-                      mininterval=1.0, dynamic_ncols=True) as bar:
+                      mininterval=1.0, dynamic_ncols=True, disable=not self.progress) as bar:
                 lock = threading.Lock()   # openai workers store their own answers
 
                 def store(done: list[tuple[str, Request, Completion]]) -> None:
@@ -60,10 +66,13 @@ class LLM:
                                                     "sample": r.sample, "attempt": r.attempt})
                                             for k, r, c in done)
                         fresh = [k for k, _, _ in done if k in pending]
+                        if self.budget is not None:
+                            self.budget.charge((c for k, _, c in done if k in pending), new=True)
                         pending.difference_update(fresh)
                         bar.update(len(fresh))
 
-                self.backend.run(todo, store, self.stats)
+                for part in self._within_budget(todo):
+                    self.backend.run(part, store, self.stats)
         found = self.cache.get_many(keys)
         missing = [k for k in keys if k not in found]
         if missing:
@@ -74,6 +83,18 @@ class LLM:
         self.stats.served_models.update(c.model for c in out if c.model)
         self.stats.fingerprints.update(c.fingerprint for c in out if c.fingerprint)
         return out
+
+    def _within_budget(self, todo: list):
+        """The units to send, in runs whose worst case fits what is left of the cap (one run without a cap)."""
+        if self.budget is None or not self.budget.active:
+            yield todo
+            return
+        while todo:
+            n = self.budget.affordable(todo)
+            if not n:
+                raise self.budget.exceeded(todo)
+            yield todo[:n]
+            todo = todo[n:]
 
 
 def open_llm(cfg, seed: int, stats: GenerationStats, cache_dir: Path | str | None = DEFAULT_DIR) -> LLM:
@@ -91,4 +112,4 @@ def open_llm(cfg, seed: int, stats: GenerationStats, cache_dir: Path | str | Non
         from gendiv.llm.openai_backend import OpenAIBackend
 
         backend = OpenAIBackend(cfg, seed)
-    return LLM(backend, CallCache(cache_dir), stats)
+    return LLM(backend, CallCache(cache_dir), stats, Budget(cfg))

@@ -42,12 +42,15 @@ class HFBackend:
         self.cfg, self.seed, self.model_obj, self.tok = cfg, seed, model, tokenizer
         self.model, self.model_id = cfg.model, model_id
         self.unit = cfg.batch_size
+        # where answers are sampled (part of every key); without weights, where from_params would put them
+        self.device = model.device.type if model is not None else ("cuda" if torch.cuda.is_available() else "cpu")
         self.tok.padding_side = "left"
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
 
     @classmethod
-    def from_params(cls, cfg, seed: int) -> "HFBackend":
+    def from_params(cls, cfg, seed: int, weights: bool = True) -> "HFBackend":
+        """The backend of params; `weights=False`: tokenizer and settings only, for `gendiv estimate`."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(cfg.model)
@@ -55,9 +58,11 @@ class HFBackend:
             raise UserError(f"generator.model = {cfg.model!r}: not a model directory (for backend hf, "
                             "run the base_model stage or point it at a transformers model folder)")
         tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-        if torch.cuda.is_available():
-            model = model.to("cuda")
+        model = None
+        if weights:
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+            if torch.cuda.is_available():
+                model = model.to("cuda")
         return cls(cfg, seed, model, tok, fingerprint(path))
 
     def settings(self) -> dict:
@@ -66,12 +71,16 @@ class HFBackend:
         c = self.cfg
         return {"backend": self.name, "model": self.model_id, "temperature": c.temperature, "top_p": c.top_p,
                 "max_new_tokens": c.max_new_tokens, "batch_size": c.batch_size, "seed": self.seed,
-                "device": self.model_obj.device.type, "torch": torch.__version__}
+                "device": self.device, "torch": torch.__version__}
 
     def render(self, messages: list[dict]) -> str:
         if self.tok.chat_template:
             return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return "\n\n".join(m["content"] for m in messages) + "\n"
+
+    def prompt_tokens(self, request) -> int:
+        """The input tokens `generate` counts for this request (its unpadded length)."""
+        return len(self.tok(self.render(request.messages), add_special_tokens=not self.tok.chat_template)["input_ids"])
 
     def generate(self, messages: list[list[dict]], seed: int) -> list[Completion]:
         prompts = [self.render(m) for m in messages]

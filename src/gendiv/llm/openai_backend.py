@@ -141,6 +141,18 @@ def public_url(url) -> str:
     return str(url.copy_with(username=None, password=None)).rstrip("/")
 
 
+def settings_of(cfg, seed: int, url: str) -> dict:
+    """The part of every call key besides the request (see gendiv.llm.base.call_key)."""
+    return {"backend": "openai", "model": cfg.model, "base_url": url, "temperature": cfg.temperature,
+            "top_p": cfg.top_p, "max_tokens": cfg.max_new_tokens, "seed": seed}
+
+
+def endpoint_url(cfg) -> str:
+    """The URL a client of these params would use (base_url, else OPENAI_BASE_URL, else OpenAI's),
+    found without the API key and without a request (for `gendiv estimate`)."""
+    return public_url(openai.OpenAI(api_key="unused", base_url=cfg.base_url).base_url)
+
+
 class OpenAIBackend:
     name = "openai"
     unit = 1
@@ -177,9 +189,7 @@ class OpenAIBackend:
                 setattr(stats, name, getattr(stats, name) + value)
 
     def settings(self) -> dict:
-        c = self.cfg
-        return {"backend": self.name, "model": c.model, "base_url": self.url, "temperature": c.temperature,
-                "top_p": c.top_p, "max_tokens": c.max_new_tokens, "seed": self.seed}
+        return settings_of(self.cfg, self.seed, self.url)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_random_exponential(multiplier=self.cfg.retry_base_s, max=60)(state)

@@ -6,6 +6,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 
+def usd(cfg, tokens_in: int, tokens_out: int) -> float | None:
+    """Estimated USD of these tokens at the list prices in params (Batch API: half); None for a
+    local hf model, which costs no money."""
+    if cfg.backend != "openai":
+        return None
+    factor = 0.5 if cfg.batch_api else 1.0
+    return round(factor * (tokens_in * cfg.price_in_per_mtok + tokens_out * cfg.price_out_per_mtok) / 1e6, 6)
+
+
 @dataclass
 class GenerationStats:
     calls: int = 0            # answered requests in this run (hf: every row of a run batch); retries not included
@@ -27,13 +36,6 @@ class GenerationStats:
 
     def as_dict(self, cfg) -> dict:
         """Plain-JSON report; cost is estimated from list prices in params (openai only)."""
-        factor = 0.5 if cfg.batch_api else 1.0
-
-        def cost(tin: int, tout: int) -> float | None:
-            if cfg.backend != "openai":
-                return None
-            return round(factor * (tin * cfg.price_in_per_mtok + tout * cfg.price_out_per_mtok) / 1e6, 6)
-
         return {
             "backend": cfg.backend, "model": cfg.model, "calls": self.calls,
             "cache_hits": self.cache_hits, "retries": self.retries,
@@ -44,8 +46,8 @@ class GenerationStats:
             "unused_answers": self.unused,
             "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
             "tokens_in_all": self.tokens_in_all, "tokens_out_all": self.tokens_out_all,
-            "estimated_cost_usd": cost(self.tokens_in, self.tokens_out),
-            "estimated_cost_usd_all": cost(self.tokens_in_all, self.tokens_out_all),
+            "estimated_cost_usd": usd(cfg, self.tokens_in, self.tokens_out),
+            "estimated_cost_usd_all": usd(cfg, self.tokens_in_all, self.tokens_out_all),
             "batch_ids": list(self.batches),
             "served_models": dict(sorted(self.served_models.items())),
             "system_fingerprints": dict(sorted(self.fingerprints.items())),

@@ -22,7 +22,7 @@ import typer
 from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl
 from gendiv.measure.sets import measured_sets, set_path
-from gendiv.params import load_params, require_task
+from gendiv.params import load_params, require_task, Task
 from gendiv.state import hash_tree, state_dir
 
 EMBEDDINGS_DIR = Path("data/embeddings")
@@ -113,7 +113,7 @@ def cached_embeddings(model_key: bytes, source: Path, texts_of, embed) -> np.nda
 
 
 def main(
-    task: str = typer.Option(..., help="story or qa"),
+    task: Task = typer.Option(..., help="the task"),
     dataset: list[str] = typer.Option(None, help="dataset name(s); default: every set the params ask for"),
     params: Path = Path("params.yaml"),
 ) -> None:

@@ -37,7 +37,7 @@ from gendiv.measure import distances, distinct, lengths, manipulation, maps
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, sample_text
 from gendiv.measure.sets import (REAL_HELDOUT, carries_real_train_text, comparison_group,
                                  measured_sets, reference_set)
-from gendiv.params import load_params, Params, require_task
+from gendiv.params import load_params, Params, require_task, Task
 
 METRICS_DIR = Path("metrics/diversity")
 MANIPULATION_DIR = Path("metrics/manipulation")
@@ -309,7 +309,7 @@ def _draw_group_maps(p: Params, task: str, vectors: dict[str, np.ndarray]) -> No
 
 
 def main(
-    task: str = typer.Option(..., help="story or qa"),
+    task: Task = typer.Option(..., help="the task"),
     params: Path = Path("params.yaml"),
 ) -> None:
     """Measure diversity and distribution shift of every dataset of a task."""
