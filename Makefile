@@ -18,8 +18,12 @@ repro: install
 	gendiv check-params
 	dvc repro
 
-test: install
+test: install lint
 	python -m pytest -q
+
+lint: install
+	ruff check src tests bench scripts
+	ruff format --check src tests bench scripts
 
 test-slow: install
 	python -m pytest -q -m slow

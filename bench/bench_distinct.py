@@ -95,20 +95,25 @@ def main() -> None:
     if e2e != distinct_corpus([whitespace_tokens(t) for t in texts], 5):
         sys.exit("whitespace_token_ids and whitespace_tokens give different results")
     print(f"diversity.ngram_diversity_score (n=1..5): {t_ref:8.3f} s   sum {ref_sum:.6f}")
-    print(f"gendiv distinct_corpus, same tokens:      {t_ours:8.3f} s   sum {ours_sum:.6f}"
-          f"   speed-up x{t_ref / t_ours:.1f}")
-    print(f"gendiv end to end (own tokenizer):        {t_e2e:8.3f} s"
-          f"   speed-up x{t_ref / t_e2e:.1f}")
+    print(
+        f"gendiv distinct_corpus, same tokens:      {t_ours:8.3f} s   sum {ours_sum:.6f}"
+        f"   speed-up x{t_ref / t_ours:.1f}"
+    )
+    print(f"gendiv end to end (own tokenizer):        {t_e2e:8.3f} s   speed-up x{t_ref / t_e2e:.1f}")
 
     small_texts, small = texts[: args.samples // 10], split[: args.samples // 10]
     t_small, _ = best_time(lambda: distinct_corpus(small, 5), args.repeats)
     t_e2e_small, _ = best_time(lambda: distinct_corpus(whitespace_token_ids(small_texts), 5), args.repeats)
     t_ref_small, _ = best_time(lambda: reference.ngram_diversity_score(small_texts, 5), args.repeats)
     print(f"scaling {len(small)} -> {len(split)} samples (x{len(split) / len(small):.0f} data):")
-    for name, before, after in [("diversity", t_ref_small, t_ref), ("gendiv, same tokens", t_small, t_ours),
-                                ("gendiv end to end", t_e2e_small, t_e2e)]:
+    for name, before, after in [
+        ("diversity", t_ref_small, t_ref),
+        ("gendiv, same tokens", t_small, t_ours),
+        ("gendiv end to end", t_e2e_small, t_e2e),
+    ]:
         speed_up = "" if name == "diversity" else f"   speed-up at {len(small)}: x{t_ref_small / before:.1f}"
         print(f"  {name:20} x{after / before:4.1f}  ({before:.3f} -> {after:.3f} s){speed_up}")
+
 
 if __name__ == "__main__":
     main()

@@ -30,17 +30,19 @@ from gendiv.params import Generator  # noqa: E402
 def bench_hf(prompts: int, batch: int, new_tokens: int) -> None:
     from gendiv.llm.hf_backend import HFBackend
 
-    msgs = [[{"role": "user", "content": f"Write a short story about a {w}."}]
-            for w in ("cat", "storm", "market", "train", "garden", "letter", "bridge", "violin")] * (prompts // 8 + 1)
+    msgs = [
+        [{"role": "user", "content": f"Write a short story about a {w}."}]
+        for w in ("cat", "storm", "market", "train", "garden", "letter", "bridge", "violin")
+    ] * (prompts // 8 + 1)
     msgs = msgs[:prompts]
     results = {}
     for size in (1, batch):
         cfg = Generator(backend="hf", model=str(ROOT / "models/base"), batch_size=size, max_new_tokens=new_tokens)
         backend = HFBackend.from_params(cfg, seed=0)
-        backend.generate(msgs[:1], seed=0)          # warm-up
+        backend.generate(msgs[:1], seed=0)  # warm-up
         start, tokens = time.perf_counter(), 0
         for i in range(0, len(msgs), size):
-            tokens += sum(c.tokens_out for c in backend.generate(msgs[i:i + size], seed=i))
+            tokens += sum(c.tokens_out for c in backend.generate(msgs[i : i + size], seed=i))
         results[size] = tokens / (time.perf_counter() - start)
         print(f"hf batch {size:>3}: {results[size]:7.1f} generated tokens/s ({tokens} tokens, {len(msgs)} prompts)")
     print(f"hf speed-up batch {batch} vs 1: {results[batch] / results[1]:.2f}x")
@@ -53,16 +55,24 @@ def bench_openai(n: int, latency: float, concurrency: int) -> None:
     from gendiv.llm.openai_backend import OpenAIBackend
 
     with FakeOpenAI(latency=latency) as srv, tempfile.TemporaryDirectory() as tmp:
-        cfg = Generator(backend="openai", model="fake", base_url=srv.base_url, concurrency=concurrency,
-                        requests_per_minute=1_000_000, tokens_per_minute=100_000_000)
+        cfg = Generator(
+            backend="openai",
+            model="fake",
+            base_url=srv.base_url,
+            concurrency=concurrency,
+            requests_per_minute=1_000_000,
+            tokens_per_minute=100_000_000,
+        )
         llm = LLM(OpenAIBackend(cfg, seed=0), CallCache(tmp), GenerationStats())
         reqs = [Request("bench", "1", [{"role": "user", "content": f"request {i}"}], f"b/{i}") for i in range(n)]
         start = time.perf_counter()
         llm.complete(reqs)
         wall = time.perf_counter() - start
         ideal = n * latency / concurrency
-        print(f"openai: {n} requests, latency {latency}s, concurrency {concurrency}: {wall:.2f}s wall, "
-              f"ideal {ideal:.2f}s, ratio {wall / ideal:.2f} (max in flight {srv.max_in_flight})")
+        print(
+            f"openai: {n} requests, latency {latency}s, concurrency {concurrency}: {wall:.2f}s wall, "
+            f"ideal {ideal:.2f}s, ratio {wall / ideal:.2f} (max in flight {srv.max_in_flight})"
+        )
         start = time.perf_counter()
         llm.complete(reqs)
         print(f"openai: the same {n} requests again from the cache: {time.perf_counter() - start:.3f}s")

@@ -47,8 +47,7 @@ def flops_per_token(trainer) -> float:
     model = trainer.model
     model.train()
     with FlopCounterMode(display=False) as counter:
-        out = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
-                    labels=batch["labels"])
+        out = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), labels=batch["labels"])
         out.loss.backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / int(batch["attention_mask"].sum())
@@ -71,14 +70,24 @@ def trl_default_trainer(p, task, rows, model, tokenizer, out_dir):
     from gendiv.evaluate import fit_examples
 
     t = p.train
-    config = SFTConfig(output_dir=str(out_dir), per_device_train_batch_size=t.batch_size,
-                       num_train_epochs=t.epochs, max_length=t.max_length, report_to="none",
-                       save_strategy="no", use_cpu=not torch.cuda.is_available())
-    lora = LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
-                      target_modules=list(t.lora_target_modules), task_type="CAUSAL_LM")
+    config = SFTConfig(
+        output_dir=str(out_dir),
+        per_device_train_batch_size=t.batch_size,
+        num_train_epochs=t.epochs,
+        max_length=t.max_length,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=not torch.cuda.is_available(),
+    )
+    lora = LoraConfig(
+        r=t.lora_r,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        target_modules=list(t.lora_target_modules),
+        task_type="CAUSAL_LM",
+    )
     data = Dataset.from_list(fit_examples(tokenizer, task, rows, t.max_length))
-    return SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer,
-                      peft_config=lora)
+    return SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer, peft_config=lora)
 
 
 def main() -> None:
@@ -109,14 +118,20 @@ def main() -> None:
     peak_after = matmul_flops_per_second()
 
     base = results["TRL default SFTConfig"][0]
-    print(f"task {args.task}, {len(rows)} rows, batch {p.train.batch_size}, epochs {p.train.epochs}, "
-          f"torch threads {torch.get_num_threads()}")
-    print(f"matmul peak: {peak / 1e9:.1f} GFLOP/s before, {peak_after / 1e9:.1f} after; "
-          f"counted {per_token / 1e9:.3f} GFLOP per training token")
+    print(
+        f"task {args.task}, {len(rows)} rows, batch {p.train.batch_size}, epochs {p.train.epochs}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"matmul peak: {peak / 1e9:.1f} GFLOP/s before, {peak_after / 1e9:.1f} after; "
+        f"counted {per_token / 1e9:.3f} GFLOP per training token"
+    )
     for name, (tps, tokens) in results.items():
         achieved = tps * per_token
-        print(f"{name:24s} {tps:8.1f} tokens/s ({tokens} tokens)  x{tps / base:.2f} vs TRL default  "
-              f"{achieved / 1e9:6.1f} GFLOP/s = {achieved / peak:.1%} of matmul peak")
+        print(
+            f"{name:24s} {tps:8.1f} tokens/s ({tokens} tokens)  x{tps / base:.2f} vs TRL default  "
+            f"{achieved / 1e9:6.1f} GFLOP/s = {achieved / peak:.1%} of matmul peak"
+        )
 
 
 if __name__ == "__main__":

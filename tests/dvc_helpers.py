@@ -16,14 +16,13 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 BIN = Path(sys.executable).parent
 GIT_ID = ["-c", "user.email=tests@gendiv", "-c", "user.name=gendiv tests"]
 # Dummy credentials for the local S3 server; real ones only ever come from the environment.
-S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-          "AWS_DEFAULT_REGION": "us-east-1"}
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 _STAGES = '''\
 """Two cheap stages that count their runs in COUNTERS (outside the workspace)."""
@@ -87,25 +86,24 @@ TINY_OUTPUTS = ("data/gen.jsonl", "model")
 
 def env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The test interpreter's bin dir first on PATH (python, dvc), offline, plus `extra`."""
-    out = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DVC_NO_ANALYTICS="1",
-               GIT_TERMINAL_PROMPT="0")
+    out = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DVC_NO_ANALYTICS="1", GIT_TERMINAL_PROMPT="0")
     out["PATH"] = f"{BIN}{os.pathsep}{out.get('PATH', '')}"
     out.update(extra or {})
     return out
 
 
-def _run(argv: list[str], cwd: Path, extra_env: dict[str, str] | None, check: bool,
-         timeout: int) -> subprocess.CompletedProcess:
-    res = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env(extra_env),
-                         timeout=timeout)
+def _run(
+    argv: list[str], cwd: Path, extra_env: dict[str, str] | None, check: bool, timeout: int
+) -> subprocess.CompletedProcess:
+    res = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env(extra_env), timeout=timeout)
     if check and res.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed in {cwd} ({res.returncode}):\n"
-                             f"{res.stdout}\n{res.stderr}")
+        raise AssertionError(f"{' '.join(argv)} failed in {cwd} ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res
 
 
-def dvc(cwd: Path, *args: str, extra_env: dict[str, str] | None = None, check: bool = True,
-        timeout: int = 600) -> subprocess.CompletedProcess:
+def dvc(
+    cwd: Path, *args: str, extra_env: dict[str, str] | None = None, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess:
     return _run([str(BIN / "dvc"), *args], cwd, extra_env, check, timeout)
 
 
@@ -118,8 +116,13 @@ def commit_all(cwd: Path, message: str) -> None:
     git(cwd, "commit", "-qm", message)
 
 
-def make_tiny_project(root: Path, counters: Path, remotes: dict[str, str] | None = None,
-                      default_remote: str | None = None, params: dict | None = None) -> Path:
+def make_tiny_project(
+    root: Path,
+    counters: Path,
+    remotes: dict[str, str] | None = None,
+    default_remote: str | None = None,
+    params: dict | None = None,
+) -> Path:
     """A committed git + DVC project at `root` whose stages count runs in `counters`.
 
     `remotes` maps name -> url (committed to .dvc/config, as `dvc exp push` needs).
@@ -194,9 +197,13 @@ def s3_server(bucket: str) -> Iterator[str]:
 def s3_client(endpoint: str):
     import boto3
 
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
-                        region_name=S3_ENV["AWS_DEFAULT_REGION"])
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_ENV["AWS_DEFAULT_REGION"],
+    )
 
 
 def tracked_objects(root: Path, paths: tuple[str, ...] | list[str]) -> set[str]:
@@ -233,5 +240,6 @@ def experiments(show_json: list) -> dict[str, dict]:
                 data = rev.get("data") or {}
                 table[rev.get("name") or rev["rev"]] = {
                     kind: {k: v for f in (data.get(kind) or {}).values() for k, v in (f.get("data") or {}).items()}
-                    for kind in ("params", "metrics")}
+                    for kind in ("params", "metrics")
+                }
     return table

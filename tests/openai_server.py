@@ -17,15 +17,44 @@ import json
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from email.utils import formatdate
 from email.parser import BytesParser
 from email.policy import HTTP
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-WORDS = ("river", "garden", "lantern", "winter", "market", "violin", "harbor", "meadow", "castle", "kitten",
-         "bakery", "storm", "bicycle", "forest", "island", "letter", "mirror", "puzzle", "rocket", "teacher",
-         "tunnel", "village", "wagon", "yarn", "zebra", "anchor", "bridge", "candle", "desert", "engine")
+WORDS = (
+    "river",
+    "garden",
+    "lantern",
+    "winter",
+    "market",
+    "violin",
+    "harbor",
+    "meadow",
+    "castle",
+    "kitten",
+    "bakery",
+    "storm",
+    "bicycle",
+    "forest",
+    "island",
+    "letter",
+    "mirror",
+    "puzzle",
+    "rocket",
+    "teacher",
+    "tunnel",
+    "village",
+    "wagon",
+    "yarn",
+    "zebra",
+    "anchor",
+    "bridge",
+    "candle",
+    "desert",
+    "engine",
+)
 NAMES = ("Anna", "Ben", "Carla", "Dev", "Emma", "Farid", "Gina", "Hugo", "Ines", "Jon")
 
 
@@ -42,8 +71,10 @@ def answer_for(prompt: str, seed) -> str:
     if "five-sentence story" in prompt:
         name = pick(0, NAMES)
         days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
-        return "\n".join(f"{k + 1}. On {day} {name} found a {pick(k + 1, WORDS)} near the {pick(k + 2, WORDS)}."
-                         for k, day in enumerate(days))
+        return "\n".join(
+            f"{k + 1}. On {day} {name} found a {pick(k + 1, WORDS)} near the {pick(k + 2, WORDS)}."
+            for k, day in enumerate(days)
+        )
     if "Q: <question>" in prompt:
         return f"Q: Who took the {pick(1, WORDS)} to the {pick(2, WORDS)}?\nA: {pick(3, NAMES)} did."
     if "Rewrite this question" in prompt:
@@ -62,12 +93,23 @@ MALFORMED = ("I'm sorry, but I can't help with that.", "", "Sure! Here it is", "
 # fault -> (HTTP status, error code); "429-ms" / "429-date" send their wait as retry-after-ms /
 # an HTTP-date Retry-After. Error messages echo the request's credentials, as a careless proxy
 # might, so tests can check that gendiv never repeats them.
-STATUS_FAULTS = {"400": (400, "context_length_exceeded"), "401": (401, "invalid_api_key"),
-                 "403": (403, "unsupported_country_region_territory"), "404": (404, "model_not_found"),
-                 "408": (408, None), "409": (409, None), "413": (413, None), "422": (422, None),
-                 "429": (429, "rate_limit_exceeded"), "429-ms": (429, "rate_limit_exceeded"),
-                 "429-date": (429, "rate_limit_exceeded"), "429-quota": (429, "insufficient_quota"),
-                 "500": (500, None), "502": (502, None), "503": (503, None)}
+STATUS_FAULTS = {
+    "400": (400, "context_length_exceeded"),
+    "401": (401, "invalid_api_key"),
+    "403": (403, "unsupported_country_region_territory"),
+    "404": (404, "model_not_found"),
+    "408": (408, None),
+    "409": (409, None),
+    "413": (413, None),
+    "422": (422, None),
+    "429": (429, "rate_limit_exceeded"),
+    "429-ms": (429, "rate_limit_exceeded"),
+    "429-date": (429, "rate_limit_exceeded"),
+    "429-quota": (429, "insufficient_quota"),
+    "500": (500, None),
+    "502": (502, None),
+    "503": (503, None),
+}
 # faults of a 200 answer: truncated (finish_reason length), filtered, content null, no choices,
 # an error object as the body, a body that is not JSON
 ANSWER_FAULTS = ("length", "content_filter", "null_content", "no_choices", "error_body", "garbage")
@@ -79,7 +121,7 @@ def spoil(body: dict, fault: str) -> None:
     choice = body["choices"][0]
     if fault == "length":
         text = choice["message"]["content"]
-        choice.update(finish_reason="length", message={"role": "assistant", "content": text[:int(len(text) * 0.6)]})
+        choice.update(finish_reason="length", message={"role": "assistant", "content": text[: int(len(text) * 0.6)]})
     elif fault == "content_filter":
         choice.update(finish_reason="content_filter", message={"role": "assistant", "content": None})
     elif fault == "null_content":
@@ -91,24 +133,33 @@ def spoil(body: dict, fault: str) -> None:
 class FakeOpenAI:
     """Start with `with FakeOpenAI(...) as srv:`; `srv.base_url` goes into params."""
 
-    def __init__(self, latency: float = 0.0, fault_every: int = 0, malformed_every: int = 0,
-                 timeout_every: int = 0, timeout_sleep: float = 1.5, batch_polls: int = 1,
-                 batch_faults: tuple[str, ...] = (), retry_after_ms: int = 300, retry_after_date_s: int = 2):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        fault_every: int = 0,
+        malformed_every: int = 0,
+        timeout_every: int = 0,
+        timeout_sleep: float = 1.5,
+        batch_polls: int = 1,
+        batch_faults: tuple[str, ...] = (),
+        retry_after_ms: int = 300,
+        retry_after_date_s: int = 2,
+    ):
         self.latency, self.fault_every, self.malformed_every = latency, fault_every, malformed_every
         self.timeout_every, self.timeout_sleep, self.batch_polls = timeout_every, timeout_sleep, batch_polls
         self.retry_after_ms, self.retry_after_date_s = retry_after_ms, retry_after_date_s
         self.lock = threading.Lock()
-        self.plan: deque = deque()            # faults for the next chat requests, one each
-        self.faults: Counter = Counter()      # fault -> times served
-        self.arrivals: Counter = Counter()    # request hash -> times seen
-        self.times: defaultdict = defaultdict(list)   # request hash -> arrival times (time.monotonic)
-        self.answered: Counter = Counter()    # request hash -> 200 answers
-        self.status: Counter = Counter()      # HTTP status -> count
+        self.plan: deque = deque()  # faults for the next chat requests, one each
+        self.faults: Counter = Counter()  # fault -> times served
+        self.arrivals: Counter = Counter()  # request hash -> times seen
+        self.times: defaultdict = defaultdict(list)  # request hash -> arrival times (time.monotonic)
+        self.answered: Counter = Counter()  # request hash -> 200 answers
+        self.status: Counter = Counter()  # HTTP status -> count
         self.in_flight = self.max_in_flight = 0
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
-        self.batch_faults = list(batch_faults)   # one per created batch, in order (see BATCH_FAULTS)
-        self.downloads: Counter = Counter()      # file id -> times its content was read
+        self.batch_faults = list(batch_faults)  # one per created batch, in order (see BATCH_FAULTS)
+        self.downloads: Counter = Counter()  # file id -> times its content was read
         self.auth: set[str] = set()
         server = self
 
@@ -128,7 +179,7 @@ class FakeOpenAI:
                 try:
                     self.end_headers()
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):   # the client timed out or was killed
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out or was killed
                     return
                 with server.lock:
                     server.status[status] += 1
@@ -167,12 +218,19 @@ class FakeOpenAI:
         text = answer_for(prompt, req.get("seed"))
         if self.malformed_every and h % self.malformed_every == 0:
             text = MALFORMED[(h // self.malformed_every) % len(MALFORMED)]
-        return {"id": f"chatcmpl-{h}", "object": "chat.completion", "created": 0,
-                "model": f"{req['model']}-2024-08-06", "system_fingerprint": "fp_fake01",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
-                          "total_tokens": len(prompt.split()) + len(text.split())}}
+        return {
+            "id": f"chatcmpl-{h}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": f"{req['model']}-2024-08-06",
+            "system_fingerprint": "fp_fake01",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": len(prompt.split()),
+                "completion_tokens": len(text.split()),
+                "total_tokens": len(prompt.split()) + len(text.split()),
+            },
+        }
 
     def chat(self, handler, req: dict, auth: str = "") -> None:
         h = _h(req["messages"], req.get("seed"))
@@ -190,11 +248,12 @@ class FakeOpenAI:
                 time.sleep(self.timeout_sleep)
             if self.fault_every and h % self.fault_every == 0 and seen <= 2:
                 status = 429 if seen == 1 else 500
-                return handler._send(status, {"error": {"message": "injected", "type": "server_error"}},
-                                     {"Retry-After": "0"})
+                return handler._send(
+                    status, {"error": {"message": "injected", "type": "server_error"}}, {"Retry-After": "0"}
+                )
             if fault in STATUS_FAULTS:
                 return self.refuse(handler, fault, auth)
-            if fault == "reset":                      # close the connection without an answer
+            if fault == "reset":  # close the connection without an answer
                 handler.close_connection = True
                 return None
             if fault == "error_body":
@@ -222,8 +281,17 @@ class FakeOpenAI:
             headers = {"retry-after-ms": str(self.retry_after_ms)}
         elif fault == "429-date":
             headers = {"Retry-After": formatdate(time.time() + self.retry_after_date_s, usegmt=True)}
-        handler._send(status, {"error": {"message": f"injected {fault} for a request with {echo!r}",
-                                         "type": "invalid_request_error", "code": code}}, headers)
+        handler._send(
+            status,
+            {
+                "error": {
+                    "message": f"injected {fault} for a request with {echo!r}",
+                    "type": "invalid_request_error",
+                    "code": code,
+                }
+            },
+            headers,
+        )
 
     @property
     def calls(self) -> int:
@@ -232,23 +300,49 @@ class FakeOpenAI:
     # -- files and batches ------------------------------------------------------------
     def upload(self, handler, body: bytes) -> None:
         msg = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + handler.headers["Content-Type"].encode() + b"\r\n\r\n" + body)
-        content = next(part.get_payload(decode=True) for part in msg.iter_parts()
-                       if part.get_param("name", header="content-disposition") == "file")
+            b"Content-Type: " + handler.headers["Content-Type"].encode() + b"\r\n\r\n" + body
+        )
+        content = next(
+            part.get_payload(decode=True)
+            for part in msg.iter_parts()
+            if part.get_param("name", header="content-disposition") == "file"
+        )
         fid = f"file-{len(self.files)}"
         self.files[fid] = content
-        handler._send(200, {"id": fid, "object": "file", "bytes": len(content), "created_at": 0,
-                            "filename": "batch.jsonl", "purpose": "batch", "status": "processed"})
+        handler._send(
+            200,
+            {
+                "id": fid,
+                "object": "file",
+                "bytes": len(content),
+                "created_at": 0,
+                "filename": "batch.jsonl",
+                "purpose": "batch",
+                "status": "processed",
+            },
+        )
 
     def _batch_view(self, bid: str) -> dict:
         b = self.batches[bid]
         done = b["status"] in ("completed", "expired", "cancelled", "failed")
-        return {"id": bid, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": b["input"],
-                "completion_window": "24h", "status": b["status"], "created_at": b["created_at"],
-                "metadata": b["metadata"], "output_file_id": b.get("output"), "error_file_id": b.get("error"),
-                "errors": b.get("errors"),
-                "request_counts": {"total": b["n"], "completed": b["ok"] if done else 0,
-                                   "failed": b["n"] - b["ok"] if done else 0}}
+        return {
+            "id": bid,
+            "object": "batch",
+            "endpoint": "/v1/chat/completions",
+            "input_file_id": b["input"],
+            "completion_window": "24h",
+            "status": b["status"],
+            "created_at": b["created_at"],
+            "metadata": b["metadata"],
+            "output_file_id": b.get("output"),
+            "error_file_id": b.get("error"),
+            "errors": b.get("errors"),
+            "request_counts": {
+                "total": b["n"],
+                "completed": b["ok"] if done else 0,
+                "failed": b["n"] - b["ok"] if done else 0,
+            },
+        }
 
     def create_batch(self, handler, req: dict) -> None:
         with self.lock:
@@ -256,20 +350,37 @@ class FakeOpenAI:
             lines = [json.loads(x) for x in self.files[req["input_file_id"]].decode().splitlines() if x.strip()]
             fault = self.batch_faults.pop(0) if self.batch_faults else "ok"
             assert fault in BATCH_FAULTS, fault
-            self.batches[bid] = {"input": req["input_file_id"], "status": "validating", "polls": 0, "lines": lines,
-                                 "n": len(lines), "ok": 0, "delivered": [], "fault": fault, "metadata": req.get("metadata"),
-                                 "created_at": int(time.time())}
+            self.batches[bid] = {
+                "input": req["input_file_id"],
+                "status": "validating",
+                "polls": 0,
+                "lines": lines,
+                "n": len(lines),
+                "ok": 0,
+                "delivered": [],
+                "fault": fault,
+                "metadata": req.get("metadata"),
+                "created_at": int(time.time()),
+            }
         handler._send(200, self._batch_view(bid))
 
     def list_batches(self, handler, query: dict) -> None:
         """Newest first, `limit` a page, `after` the last id of the previous page (cursor pagination)."""
         ids = sorted(self.batches, key=lambda b: int(b.split("-")[1]), reverse=True)
         if "after" in query:
-            ids = ids[ids.index(query["after"][0]) + 1:]
+            ids = ids[ids.index(query["after"][0]) + 1 :]
         limit = int(query.get("limit", ["20"])[0])
         page = [self._batch_view(b) for b in ids[:limit]]
-        handler._send(200, {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-                            "last_id": page[-1]["id"] if page else None, "has_more": len(ids) > limit})
+        handler._send(
+            200,
+            {
+                "object": "list",
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": len(ids) > limit,
+            },
+        )
 
     def _file(self, rows: list[str]) -> str | None:
         if not rows:
@@ -282,9 +393,20 @@ class FakeOpenAI:
         """End a batch as its fault says: output and error files, errors, final status."""
         fault, out, err = b["fault"], [], []
         if fault == "failed":
-            b.update(status="failed", errors={"object": "list", "data": [
-                {"code": "token_limit_exceeded", "message": "Enqueued token limit reached for fake-gpt.",
-                 "param": None, "line": None}]})
+            b.update(
+                status="failed",
+                errors={
+                    "object": "list",
+                    "data": [
+                        {
+                            "code": "token_limit_exceeded",
+                            "message": "Enqueued token limit reached for fake-gpt.",
+                            "param": None,
+                            "line": None,
+                        }
+                    ],
+                },
+            )
             return
         if fault == "cancelled":
             b.update(status="cancelled")
@@ -292,37 +414,94 @@ class FakeOpenAI:
         for i, line in enumerate(b["lines"]):
             row = {"id": f"req-{i}", "custom_id": line["custom_id"]}
             if fault == "expired" and i >= len(b["lines"]) // 2:
-                err.append(json.dumps({**row, "response": None, "error": {
-                    "code": "batch_expired", "message": "This request could not be executed before the "
-                                                        "completion window expired."}}))
+                err.append(
+                    json.dumps(
+                        {
+                            **row,
+                            "response": None,
+                            "error": {
+                                "code": "batch_expired",
+                                "message": "This request could not be executed before the completion window expired.",
+                            },
+                        }
+                    )
+                )
             elif fault == "line_errors" and i % 4 == 1:
-                out.append(json.dumps({**row, "response": {"status_code": 500, "request_id": "r", "body": {
-                    "error": {"message": "injected", "type": "server_error"}}}, "error": None}))
+                out.append(
+                    json.dumps(
+                        {
+                            **row,
+                            "response": {
+                                "status_code": 500,
+                                "request_id": "r",
+                                "body": {"error": {"message": "injected", "type": "server_error"}},
+                            },
+                            "error": None,
+                        }
+                    )
+                )
             elif fault == "line_errors" and i % 4 == 2:
-                err.append(json.dumps({**row, "response": {"status_code": 429, "request_id": "r", "body": {
-                    "error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}},
-                    "error": None}))
+                err.append(
+                    json.dumps(
+                        {
+                            **row,
+                            "response": {
+                                "status_code": 429,
+                                "request_id": "r",
+                                "body": {
+                                    "error": {
+                                        "message": "Rate limit reached",
+                                        "type": "requests",
+                                        "code": "rate_limit_exceeded",
+                                    }
+                                },
+                            },
+                            "error": None,
+                        }
+                    )
+                )
             elif fault == "line_errors" and i % 4 == 3:
-                err.append(json.dumps({**row, "response": None, "error": {"code": "server_error",
-                                                                          "message": "injected"}}))
+                err.append(
+                    json.dumps({**row, "response": None, "error": {"code": "server_error", "message": "injected"}})
+                )
             elif fault == "refused" and i == 0:
-                err.append(json.dumps({**row, "response": {"status_code": 400, "request_id": "r", "body": {
-                    "error": {"message": "This model's maximum context length is 8 tokens.",
-                              "type": "invalid_request_error", "code": "context_length_exceeded"}}},
-                    "error": None}))
+                err.append(
+                    json.dumps(
+                        {
+                            **row,
+                            "response": {
+                                "status_code": 400,
+                                "request_id": "r",
+                                "body": {
+                                    "error": {
+                                        "message": "This model's maximum context length is 8 tokens.",
+                                        "type": "invalid_request_error",
+                                        "code": "context_length_exceeded",
+                                    }
+                                },
+                            },
+                            "error": None,
+                        }
+                    )
+                )
             else:
                 body = self.completion(line["body"])
-                self.answered[_h(line["body"]["messages"], line["body"].get("seed"))] += 1   # under self.lock
+                self.answered[_h(line["body"]["messages"], line["body"].get("seed"))] += 1  # under self.lock
                 b["ok"] += 1
                 b["delivered"].append(line["custom_id"])
-                out.append(json.dumps({**row, "response": {"status_code": 200, "request_id": "r", "body": body},
-                                       "error": None}))
-        if fault == "malformed":    # junk lines, every line twice, and the last one cut off
-            out = (["{not json", "[1, 2]", json.dumps({"custom_id": "unknown", "response": None}), "{}"]
-                   + [x for line in out[:-1] for x in (line, line)] + [out[-1][:len(out[-1]) // 2]])
+                out.append(
+                    json.dumps(
+                        {**row, "response": {"status_code": 200, "request_id": "r", "body": body}, "error": None}
+                    )
+                )
+        if fault == "malformed":  # junk lines, every line twice, and the last one cut off
+            out = (
+                ["{not json", "[1, 2]", json.dumps({"custom_id": "unknown", "response": None}), "{}"]
+                + [x for line in out[:-1] for x in (line, line)]
+                + [out[-1][: len(out[-1]) // 2]]
+            )
             b["delivered"].pop()
-        b.update(status="expired" if fault == "expired" else "completed", output=self._file(out),
-                 error=self._file(err))
+        b.update(status="expired" if fault == "expired" else "completed", output=self._file(out), error=self._file(err))
 
     def poll_batch(self, handler, bid: str) -> None:
         with self.lock:
@@ -337,7 +516,7 @@ class FakeOpenAI:
                     b["status"] = ("in_progress", "finalizing")[min(b["polls"], 2) - 1]
         handler._send(200, self._batch_view(bid))
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
@@ -346,7 +525,7 @@ class FakeOpenAI:
         self.httpd.server_close()
 
 
-if __name__ == "__main__":   # a standalone server for the benchmark or manual runs
+if __name__ == "__main__":  # a standalone server for the benchmark or manual runs
     import sys
 
     with FakeOpenAI(latency=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0) as srv:

@@ -103,8 +103,9 @@ def test_base_model_stage_with_dir_dot_exits_2_and_deletes_nothing(raw_params, t
     raw_params["models"]["base"]["dir"] = "."
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
     (tmp_path / "precious.txt").write_text("keep")
-    res = subprocess.run([sys.executable, "-m", "gendiv.cli", "base-model"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "gendiv.cli", "base-model"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 2 and "models.base.dir = '.': must be 'models/base'" in res.stderr
     assert "Traceback" not in res.stderr
     assert sorted(f.name for f in tmp_path.iterdir()) == ["params.yaml", "precious.txt"]

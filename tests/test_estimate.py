@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from gen_helpers import make_workspace, set_params
 from gendiv.estimate import estimate
 from gendiv.io import read_json, read_jsonl
 from gendiv.llm.budget import BudgetExceeded
 from gendiv.llm.report import usd
 from gendiv.params import load_params
-from gen_helpers import make_workspace, set_params
 from openai_server import FakeOpenAI
 
 SECRET = "sk-test-do-not-leak-4242"
@@ -53,12 +53,14 @@ def test_estimate_makes_no_call_and_predicts_the_calls_of_the_run(tmp_path, monk
         before = _estimate(ws)
         assert srv.calls == 0 and sum(srv.arrivals.values()) == 0
         topics = _topics(ws)
-        assert before["generate-topics"]["calls"] == topics["calls"] == 16   # one round filled the pool
-        assert before["generate-story --level 0"]["calls"] == 20 and before["generate-story --level 0"]["cache_hits"] == 0
+        assert before["generate-topics"]["calls"] == topics["calls"] == 16  # one round filled the pool
+        assert (
+            before["generate-story --level 0"]["calls"] == 20 and before["generate-story --level 0"]["cache_hits"] == 0
+        )
 
         sent = srv.calls
         mid = _estimate(ws)
-        assert srv.calls == sent                              # the estimate asked nothing
+        assert srv.calls == sent  # the estimate asked nothing
         assert mid["generate-topics"]["calls"] == 0 and mid["generate-topics"]["cache_hits"] == topics["calls"]
         row = mid["generate-story --level 0"]
         assert row["calls"] == 20 and row["tokens_in"] > 0 and row["tokens_out_max"] == 20 * g.max_new_tokens
@@ -77,11 +79,16 @@ def test_estimate_makes_no_call_and_predicts_the_calls_of_the_run(tmp_path, monk
 
 
 def test_estimate_command_prints_a_table_and_needs_no_key(tmp_path, raw_params):
-    ws = make_workspace(tmp_path, raw_params, "http://127.0.0.1:9/v1")   # nothing listens there
+    ws = make_workspace(tmp_path, raw_params, "http://127.0.0.1:9/v1")  # nothing listens there
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
-    res = subprocess.run([sys.executable, "-m", "gendiv.estimate", "--cache-dir", "cache", "--out", "est.json"],
-                         cwd=ws, env=env, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "gendiv.estimate", "--cache-dir", "cache", "--out", "est.json"],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     assert "generate-story --level 0" in res.stdout and "USD (max)" in res.stdout and "4 chars/token" in res.stdout
     stages = json.loads((ws / "est.json").read_text())["stages"]
@@ -102,9 +109,25 @@ def test_the_cost_cap_stops_before_it_is_passed_and_a_higher_cap_resumes(tmp_pat
         set_params(ws, "generator", max_cost_usd=3.0)
         sent = srv.calls
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src")])}
-        res = subprocess.run([sys.executable, "-m", "gendiv.topic_guided", "--level", "0", "--params", "params.yaml",
-                              "--cache-dir", "cache", "--out-dir", "out"], cwd=ws, env=env, capture_output=True,
-                             text=True)
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gendiv.topic_guided",
+                "--level",
+                "0",
+                "--params",
+                "params.yaml",
+                "--cache-dir",
+                "cache",
+                "--out-dir",
+                "out",
+            ],
+            cwd=ws,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         lines = [ln for ln in res.stderr.splitlines() if ln.startswith("gendiv:")]
         assert res.returncode == 2 and len(lines) == 1 and "generator.max_cost_usd = 3" in lines[0], res.stderr
         assert "Traceback" not in res.stderr and not (ws / "out/d0.jsonl").exists()
@@ -112,12 +135,12 @@ def test_the_cost_cap_stops_before_it_is_passed_and_a_higher_cap_resumes(tmp_pat
         first = srv.calls - sent
         assert 0 < first < 20 and _cached_cost(ws, g) <= 3.0
 
-        with pytest.raises(BudgetExceeded):            # the same cap stops at the same place, asking nothing
+        with pytest.raises(BudgetExceeded):  # the same cap stops at the same place, asking nothing
             _story(ws, 0)
         assert srv.calls - sent == first
 
         set_params(ws, "generator", max_cost_usd=1000.0)
         report = _story(ws, 0)
         assert report["calls"] == 20 - first and report["cache_hits"] == first and srv.calls - sent == 20
-        assert max(srv.arrivals.values()) == 1         # no request was sent twice
+        assert max(srv.arrivals.values()) == 1  # no request was sent twice
         assert len(read_jsonl(ws / "out/d0.jsonl")) == 20

@@ -8,13 +8,22 @@ from gendiv.evaluate import UnscorableExampleError, completion_nll, encode, fit_
 from tiny_model import make_tiny_llama
 
 STORIES = [
-    {"id": "s1", "context": "Tom bought a kite. He went to the park. The wind was strong. It flew high.",
-     "completion": "Tom smiled all afternoon."},
+    {
+        "id": "s1",
+        "context": "Tom bought a kite. He went to the park. The wind was strong. It flew high.",
+        "completion": "Tom smiled all afternoon.",
+    },
     {"id": "s2", "context": "Ann baked bread.", "completion": "Her family ate every slice before dinner."},
     {"id": "s3", "context": " ".join(["The long day went on and on."] * 30), "completion": "Finally it ended."},
 ]
-QA = [{"id": "q1", "context": "Ann lives in Oslo with her dog Rex. " * 20, "question": "Where does Ann live?",
-       "answer": "In Oslo."}]
+QA = [
+    {
+        "id": "q1",
+        "context": "Ann lives in Oslo with her dog Rex. " * 20,
+        "question": "Where does Ann live?",
+        "answer": "In Oslo.",
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +38,7 @@ def direct_loss(model, tokenizer, pairs) -> tuple[float, int]:
     for pair in pairs:
         prompt_ids = tokenizer(pair["prompt"])["input_ids"]
         ids = tokenizer(pair["prompt"] + pair["completion"] + tokenizer.eos_token)["input_ids"]
-        assert ids[:len(prompt_ids)] == prompt_ids
+        assert ids[: len(prompt_ids)] == prompt_ids
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0]
         logp = torch.log_softmax(logits.double(), dim=-1)
@@ -61,7 +70,9 @@ def test_contexts_are_cut_never_completions(tiny):
     assert len(ids) <= 40 and fitted["completion"] == " Finally it ended."
     assert STORIES[2]["context"].endswith(fitted["prompt"])  # story keeps the words nearest the ending
     qa = fit_example(tokenizer, "qa", QA[0], 48)
-    assert qa["prompt"].startswith("Context: Ann lives") and qa["prompt"].endswith("Question: Where does Ann live?\nAnswer:")
+    assert qa["prompt"].startswith("Context: Ann lives") and qa["prompt"].endswith(
+        "Question: Where does Ann live?\nAnswer:"
+    )
     assert len(encode(tokenizer, qa["prompt"], qa["completion"])[0]) <= 48
 
 
@@ -76,10 +87,11 @@ def test_score_rows_reports_token_weighted_mean_and_each_example(tiny):
     model, tokenizer = tiny
     out, per_example = score_rows(model, tokenizer, "story", STORIES, 64, 2)
     assert per_example["id"] == ["s1", "s2", "s3"] and per_example["tokens"] == [
-        direct_loss(model, tokenizer, [fit_example(tokenizer, "story", r, 64)])[1] for r in STORIES]
+        direct_loss(model, tokenizer, [fit_example(tokenizer, "story", r, 64)])[1] for r in STORIES
+    ]
     pairs = [fit_example(tokenizer, "story", r, 64) for r in STORIES]
     per_example = [direct_loss(model, tokenizer, [p]) for p in pairs]
-    weighted = sum(l * n for l, n in per_example) / sum(n for _, n in per_example)
+    weighted = sum(loss * n for loss, n in per_example) / sum(n for _, n in per_example)
     assert abs(out["test_loss"] - weighted) < 1e-4 and out["test_tokens"] == sum(n for _, n in per_example)
 
 

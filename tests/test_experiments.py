@@ -13,11 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from dvc_helpers import TINY_OUTPUTS, clone, digests, dvc, experiments, git, make_tiny_project, run_counts
 from gendiv.params import load_params, validate
 from gendiv.profiles import apply_profile
-
-from dvc_helpers import (TINY_OUTPUTS, clone, digests, dvc, experiments, git, make_tiny_project,
-                         run_counts)
 
 
 def test_experiments_from_two_clones_are_compared_side_by_side_in_a_third(tmp_path):
@@ -25,8 +23,7 @@ def test_experiments_from_two_clones_are_compared_side_by_side_in_a_third(tmp_pa
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(hub))
     # The DVC remote is committed before any experiment: `dvc exp push` reads the
     # experiment's own committed .dvc/config.
-    seed = make_tiny_project(tmp_path / "seed", counters, remotes={"shared": str(storage)},
-                             default_remote="shared")
+    seed = make_tiny_project(tmp_path / "seed", counters, remotes={"shared": str(storage)}, default_remote="shared")
     git(seed, "remote", "add", "origin", str(hub))
     git(seed, "push", "-q", "origin", "main")
 
@@ -84,7 +81,12 @@ def test_paper_profile_validates_at_the_papers_settings(repo):
     assert (p.qa_gen.pairs_per_context, p.qa_gen.paraphrases_per_question) == (30, 5)
     assert p.qa_gen.replaced_questions == [6, 5, 4, 3, 2, 1, 0]
     assert (p.train.epochs, p.train.learning_rate, p.train.weight_decay, p.train.lora_r, p.train.lora_alpha) == (
-        3, 1e-4, 1e-4, 8, 16)
+        3,
+        1e-4,
+        1e-4,
+        8,
+        16,
+    )
     assert p.measure.embedding_model == "sentence-transformers/all-mpnet-base-v2"
     assert p.mixing.fixed_ratios == [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert (p.n_generated("story"), p.n_generated("qa")) == (30000, 30000)
@@ -94,7 +96,9 @@ def test_paper_profile_names_every_key_of_params_yaml(repo):
     """So `cp profiles/paper.yaml params.yaml` and apply-profile give the same params."""
     default = _keys(yaml.safe_load((repo / "params.yaml").read_text()))
     paper = _keys(yaml.safe_load(PAPER.read_text()))
-    assert paper == default, f"only in params.yaml: {sorted(default - paper)}; only in the profile: {sorted(paper - default)}"
+    assert paper == default, (
+        f"only in params.yaml: {sorted(default - paper)}; only in the profile: {sorted(paper - default)}"
+    )
 
 
 def test_switching_with_apply_profile_gives_exactly_the_profile(tmp_path, repo):
@@ -109,8 +113,27 @@ def test_switching_with_apply_profile_gives_exactly_the_profile(tmp_path, repo):
 def test_documented_accelerate_entry_point_resolves(repo):
     """docs/paper-scale.md launches training with `accelerate launch ... -m gendiv.train`."""
     assert "accelerate launch" in (repo / "docs" / "paper-scale.md").read_text()
-    res = subprocess.run([str(Path(sys.executable).parent / "accelerate"), "launch", "--cpu", "--num_processes", "1",
-                          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                          "-m", "gendiv.train", "--help"], cwd=repo, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "accelerate"),
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "1",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "gendiv.train",
+            "--help",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "--dataset" in res.stdout and "--seed" in res.stdout

@@ -27,9 +27,13 @@ def _module_name(path: Path, src: Path) -> str:
 
 def _is_main_block(node: ast.AST) -> bool:
     test = getattr(node, "test", None)
-    return (isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
-            and test.left.id == "__name__" and any(isinstance(c, ast.Constant) and c.value == "__main__"
-                                                   for c in test.comparators))
+    return (
+        isinstance(node, ast.If)
+        and isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
 
 
 def _imports(tree: ast.AST, module: str, is_package: bool, modules: set[str]) -> set[str]:
@@ -59,9 +63,15 @@ def _imports(tree: ast.AST, module: str, is_package: bool, modules: set[str]) ->
 def import_graph(src: Path = SRC) -> dict[str, set[str]]:
     """Each gendiv module -> the gendiv modules it imports."""
     files = {_module_name(p, src): p for p in sorted((src / "gendiv").rglob("*.py"))}
-    return {module: _imports(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)), module,
-                             path.name == "__init__.py", set(files))
-            for module, path in files.items()}
+    return {
+        module: _imports(
+            ast.parse(path.read_text(encoding="utf-8"), filename=str(path)),
+            module,
+            path.name == "__init__.py",
+            set(files),
+        )
+        for module, path in files.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +87,13 @@ def test_graph_sees_function_level_and_relative_imports(tmp_path):
     (pkg / "b.py").write_text("from gendiv import a\n")
     (pkg / "sub" / "__init__.py").write_text("from .c import h\n")
     (pkg / "sub" / "c.py").write_text("from .. import b\nif __name__ == '__main__':\n    import gendiv.a\n")
-    assert import_graph(tmp_path) == {"gendiv": set(), "gendiv.a": {"gendiv.b"}, "gendiv.b": {"gendiv.a"},
-                                      "gendiv.sub": {"gendiv.sub.c"}, "gendiv.sub.c": {"gendiv.b"}}
+    assert import_graph(tmp_path) == {
+        "gendiv": set(),
+        "gendiv.a": {"gendiv.b"},
+        "gendiv.b": {"gendiv.a"},
+        "gendiv.sub": {"gendiv.sub.c"},
+        "gendiv.sub.c": {"gendiv.b"},
+    }
     with pytest.raises(CycleError):
         TopologicalSorter(import_graph(tmp_path)).prepare()
 

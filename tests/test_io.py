@@ -57,9 +57,9 @@ def test_bad_json_document_names_its_line(tmp_path):
 
 CSV_BAD = [
     ('id,a,b\n1,x,y\n2,"two\nlines",z\n', ":3: a quoted cell spans several lines"),
-    ('id,a,b\n1,x,y\n2,x\n', ":3: fewer cells than the 3 header columns"),
-    ('id,a,b\n1,x,y,extra\n', ":2: more cells than the 3 header columns"),
-    ('id,a\n1,x\n', ":1: header lacks column(s) 'b'"),
+    ("id,a,b\n1,x,y\n2,x\n", ":3: fewer cells than the 3 header columns"),
+    ("id,a,b\n1,x,y,extra\n", ":2: more cells than the 3 header columns"),
+    ("id,a\n1,x\n", ":1: header lacks column(s) 'b'"),
     ('id,a,b\n1,"x"y,z\n', ":2: not valid CSV"),
 ]
 

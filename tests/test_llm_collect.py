@@ -15,10 +15,15 @@ class ScriptedBackend:
 
     name, model = "scripted", "scripted"
 
-    def __init__(self, unit: int, fills_batches: bool, good: dict[str, set[int]],
-                 finish: dict[tuple[str, int], str] | None = None):
+    def __init__(
+        self,
+        unit: int,
+        fills_batches: bool,
+        good: dict[str, set[int]],
+        finish: dict[tuple[str, int], str] | None = None,
+    ):
         self.unit, self.fills_batches, self.good = unit, fills_batches, good
-        self.finish = finish or {}       # (sample, attempt) -> finish_reason other than "stop"
+        self.finish = finish or {}  # (sample, attempt) -> finish_reason other than "stop"
         self.batches: list[list[tuple[str, int]]] = []
 
     def settings(self) -> dict:
@@ -30,9 +35,21 @@ class ScriptedBackend:
         for unit in units:
             self.batches.append([(r.sample, r.attempt) for _, r in unit])
             stats.calls += len(unit)
-            store([(k, r, Completion("good" if r.attempt in self.good.get(r.sample, ()) else "bad", 1, 1,
-                                     self.finish.get((r.sample, r.attempt), "stop")))
-                   for k, r in unit])
+            store(
+                [
+                    (
+                        k,
+                        r,
+                        Completion(
+                            "good" if r.attempt in self.good.get(r.sample, ()) else "bad",
+                            1,
+                            1,
+                            self.finish.get((r.sample, r.attempt), "stop"),
+                        ),
+                    )
+                    for k, r in unit
+                ]
+            )
 
 
 def parse(text: str, index: int) -> str:
@@ -56,8 +73,11 @@ def test_spare_attempts_fill_the_last_batch_and_the_first_parse_wins(tmp_path):
     assert backend.batches[0] == [("g/0", 0), ("g/0", 1), ("g/1", 0), ("g/2", 0)]
     # round 2: only sample 2 is left; its next attempts fill the batch
     assert backend.batches[1] == [("g/2", 1), ("g/2", 2), ("g/2", 3), ("g/2", 4)]
-    assert [(a.index, a.attempt, a.value) for a in accepted] == [(0, 1, "sample 0"), (1, 0, "sample 1"),
-                                                                 (2, 2, "sample 2")]
+    assert [(a.index, a.attempt, a.value) for a in accepted] == [
+        (0, 1, "sample 0"),
+        (1, 0, "sample 1"),
+        (2, 2, "sample 2"),
+    ]
     assert stats.rejects["bad_format"] == 3 and stats.unused == 2 and stats.calls == 8
 
 
@@ -71,7 +91,7 @@ def test_backends_without_free_slots_ask_one_attempt_at_a_time(tmp_path):
 
 
 def test_a_sample_out_of_attempts_is_dropped_and_replaced(tmp_path):
-    good = {"g/1": {0}, "g/2": {0}}            # sample 0 never parses; index 2 takes its place
+    good = {"g/1": {0}, "g/2": {0}}  # sample 0 never parses; index 2 takes its place
     backend = ScriptedBackend(unit=4, fills_batches=True, good=good)
     accepted, stats = run(tmp_path, backend, need=2, max_rejects=2)
     assert [a.index for a in accepted] == [1, 2]
@@ -94,8 +114,12 @@ def test_every_sample_arrives_whatever_the_batching(tmp_path, unit, fills):
 
 
 def test_a_truncated_answer_is_rejected_and_asked_again_even_if_it_parses(tmp_path):
-    backend = ScriptedBackend(unit=1, fills_batches=False, good={"g/0": {0, 1}, "g/1": {0, 1}},
-                              finish={("g/0", 0): "length", ("g/1", 0): "content_filter"})
+    backend = ScriptedBackend(
+        unit=1,
+        fills_batches=False,
+        good={"g/0": {0, 1}, "g/1": {0, 1}},
+        finish={("g/0", 0): "length", ("g/1", 0): "content_filter"},
+    )
     accepted, stats = run(tmp_path, backend, need=2)
     assert [(a.index, a.attempt) for a in accepted] == [(0, 1), (1, 1)]
     assert stats.rejects == {"truncated": 1, "content_filter": 1} and stats.dropped == 0
@@ -103,8 +127,9 @@ def test_a_truncated_answer_is_rejected_and_asked_again_even_if_it_parses(tmp_pa
 
 def test_a_refused_request_drops_its_sample_at_once(tmp_path):
     """finish_reason http_<status>: asking again cannot help, so no re-ask; the next index fills in."""
-    backend = ScriptedBackend(unit=1, fills_batches=False, good={"g/1": {0}, "g/2": {0}},
-                              finish={("g/0", 0): "http_400"})
+    backend = ScriptedBackend(
+        unit=1, fills_batches=False, good={"g/1": {0}, "g/2": {0}}, finish={("g/0", 0): "http_400"}
+    )
     accepted, stats = run(tmp_path, backend, need=2)
     asked = [call for batch in backend.batches for call in batch]
     assert asked == [("g/0", 0), ("g/1", 0), ("g/2", 0)] and [a.index for a in accepted] == [1, 2]

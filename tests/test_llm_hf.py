@@ -19,9 +19,17 @@ from tiny_model import base_tokenizer
 def tiny():
     tok = base_tokenizer()
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     return LlamaForCausalLM(cfg).eval(), tok
 
 
@@ -32,19 +40,20 @@ def _llm(tiny, cache_dir, **over) -> LLM:
 
 
 def _requests(n: int) -> list[Request]:
-    return [Request("t", "1", [{"role": "user", "content": f"Tell me about number {i % 3}"}], f"s/{i}")
-            for i in range(n)]
+    return [
+        Request("t", "1", [{"role": "user", "content": f"Tell me about number {i % 3}"}], f"s/{i}") for i in range(n)
+    ]
 
 
 def test_batched_sampling_is_reproducible_and_resumes_identically(tiny, tmp_path):
     fresh = _llm(tiny, tmp_path / "a")
     full = fresh.complete(_requests(10))
     assert fresh.stats.calls == 10 and all(c.tokens_out > 0 for c in full)
-    assert len({c.text for c in full}) > 3                  # identical prompts still differ (sample index)
-    assert _llm(tiny, tmp_path / "b").complete(_requests(10)) == full   # same seed, same answers
+    assert len({c.text for c in full}) > 3  # identical prompts still differ (sample index)
+    assert _llm(tiny, tmp_path / "b").complete(_requests(10)) == full  # same seed, same answers
 
     partial = _llm(tiny, tmp_path / "c")
-    partial.complete(_requests(10)[:4])                     # as if killed after the first batch
+    partial.complete(_requests(10)[:4])  # as if killed after the first batch
     resumed = _llm(tiny, tmp_path / "c")
     assert resumed.complete(_requests(10)) == full
     assert resumed.stats.calls == 6 and resumed.stats.cache_hits == 4
@@ -62,7 +71,7 @@ def test_other_sampling_settings_are_other_calls(tiny, tmp_path):
 def test_greedy_decoding_and_token_counts(tiny, tmp_path):
     llm = _llm(tiny, tmp_path / "g", temperature=0.0)
     out = llm.complete(_requests(4))
-    assert out[0].text == out[3].text          # greedy: the same prompt gives the same answer
+    assert out[0].text == out[3].text  # greedy: the same prompt gives the same answer
     assert all(c.tokens_in > 5 and c.finish_reason in ("stop", "length") for c in out)
     assert llm.stats.tokens_out == sum(c.tokens_out for c in out)
 
@@ -75,8 +84,11 @@ def test_a_model_without_chat_template_gets_the_turns_as_plain_paragraphs(tiny, 
     plain.chat_template = None
     cfg = Generator(backend="hf", model="tiny", prompt_style="chat", batch_size=2, max_new_tokens=8)
     backend = HFBackend(cfg, 0, model, plain, "t")
-    turns = [{"role": "user", "content": "Write a story."}, {"role": "assistant", "content": "1. Ann ran."},
-             {"role": "user", "content": "Write another."}]
+    turns = [
+        {"role": "user", "content": "Write a story."},
+        {"role": "assistant", "content": "1. Ann ran."},
+        {"role": "user", "content": "Write another."},
+    ]
     assert backend.render(turns) == "Write a story.\n\n1. Ann ran.\n\nWrite another.\n"
     assert HFBackend(backend.cfg, 0, model, tok, "t").render(turns) != backend.render(turns)
     out = backend.generate([turns, turns[:1]], seed=1)
@@ -116,10 +128,15 @@ def test_an_answer_ended_by_its_stop_string_is_not_truncated(tiny):
     plain = copy.deepcopy(tok)
     plain.chat_template = None
     words = plain("Ann ran home.\n\nWrite more", add_special_tokens=False)["input_ids"]
-    cut = (plain("Ann ran home and then she", add_special_tokens=False)["input_ids"] * 3)[:len(words)]
-    rows, width = [words, cut], len(words)          # neither row holds EOS or padding
-    backend = HFBackend(Generator(backend="hf", model="t", prompt_style="chat", batch_size=2, max_new_tokens=width), 0,
-                        _Scripted(rows, plain.eos_token_id), plain, "t")
+    cut = (plain("Ann ran home and then she", add_special_tokens=False)["input_ids"] * 3)[: len(words)]
+    rows, width = [words, cut], len(words)  # neither row holds EOS or padding
+    backend = HFBackend(
+        Generator(backend="hf", model="t", prompt_style="chat", batch_size=2, max_new_tokens=width),
+        0,
+        _Scripted(rows, plain.eos_token_id),
+        plain,
+        "t",
+    )
     done, truncated = backend.generate([[{"role": "user", "content": "Go."}]] * 2, seed=0)
     assert done.text == "Ann ran home." and done.finish_reason == "stop"
     assert truncated.finish_reason == "length"

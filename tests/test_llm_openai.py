@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gen_helpers import make_workspace, set_params
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl
 from gendiv.llm import GenerationStats, Request
@@ -20,7 +21,6 @@ from gendiv.llm.base import call_key
 from gendiv.llm.engine import open_llm
 from gendiv.llm.ratelimit import RateLimiter
 from gendiv.params import load_params
-from gen_helpers import make_workspace, set_params
 from openai_server import FakeOpenAI
 
 SECRET = "sk-test-do-not-leak-4242"
@@ -47,9 +47,13 @@ def _story(ws: Path, level: int = 0) -> dict:
 def test_call_key_covers_everything_that_determines_the_answer():
     settings = {"backend": "openai", "model": "m", "temperature": 0.7}
     base = Request("t", "1", [{"role": "user", "content": "hi"}], "s/0", 0)
-    variants = [Request("u", "1", base.messages, "s/0"), Request("t", "2", base.messages, "s/0"),
-                Request("t", "1", [{"role": "user", "content": "ho"}], "s/0"),
-                Request("t", "1", base.messages, "s/1"), Request("t", "1", base.messages, "s/0", 1)]
+    variants = [
+        Request("u", "1", base.messages, "s/0"),
+        Request("t", "2", base.messages, "s/0"),
+        Request("t", "1", [{"role": "user", "content": "ho"}], "s/0"),
+        Request("t", "1", base.messages, "s/1"),
+        Request("t", "1", base.messages, "s/0", 1),
+    ]
     keys = {call_key(settings, r) for r in variants} | {call_key({**settings, "temperature": 0.8}, base)}
     assert call_key(settings, base) not in keys and len(keys) == len(variants) + 1
     assert call_key(dict(reversed(settings.items())), base) == call_key(settings, base)
@@ -101,12 +105,17 @@ def test_faults_are_retried_and_bad_answers_rejected_never_written(tmp_path, mon
         arrivals, statuses = sum(srv.arrivals.values()), srv.status.copy()
         report = _story(ws)
         assert srv.status[429] > statuses[429] and srv.status[500] > statuses[500]
-        assert any(n > 1 and h % 11 == 0 for h, n in srv.arrivals.items())      # a timed-out request came again
+        assert any(n > 1 and h % 11 == 0 for h, n in srv.arrivals.items())  # a timed-out request came again
         assert report["retries"] == sum(srv.arrivals.values()) - arrivals - report["calls"] > 0
         assert report["rejects_total"] > 0 and set(report["rejects"]) <= {
-            "empty", "refusal", "too_few_sentences", "sentence_too_short"}
+            "empty",
+            "refusal",
+            "too_few_sentences",
+            "sentence_too_short",
+        }
         assert report["tokens_in"] > 0 and report["estimated_cost_usd"] == pytest.approx(
-            (report["tokens_in"] * 2.5 + report["tokens_out"] * 10) / 1e6, abs=1e-6)
+            (report["tokens_in"] * 2.5 + report["tokens_out"] * 10) / 1e6, abs=1e-6
+        )
     rows = read_jsonl(ws / "out/d0.jsonl")
     assert len(rows) == 20
     for r in rows:
@@ -116,14 +125,14 @@ def test_faults_are_retried_and_bad_answers_rejected_never_written(tmp_path, mon
 
 def test_a_sample_that_never_parses_is_dropped_and_replaced(tmp_path, monkeypatch, raw_params):
     monkeypatch.chdir(tmp_path)
-    with FakeOpenAI(malformed_every=3) as srv:   # about a third of all answers are malformed
+    with FakeOpenAI(malformed_every=3) as srv:  # about a third of all answers are malformed
         ws = make_workspace(tmp_path, raw_params, srv.base_url, max_rejects=0)
         _topics(ws)
         report = _story(ws)
     rows = read_jsonl(ws / "out/d0.jsonl")
     assert len(rows) == 20 and report["dropped_samples"] == report["filled_samples"] > 0
     assert report["dropped_samples"] == report["rejects_total"]
-    assert max(int(r["id"].rsplit("-", 1)[1]) for r in rows) >= 20   # filled from further indices
+    assert max(int(r["id"].rsplit("-", 1)[1]) for r in rows) >= 20  # filled from further indices
 
 
 def test_a_generator_that_never_follows_the_format_fails_clearly(tmp_path, monkeypatch, raw_params):
@@ -158,10 +167,10 @@ def test_bounded_concurrency(tmp_path, raw_params, monkeypatch):
 def test_rate_limiter_spaces_requests_and_tokens():
     now = [0.0]
     limiter = RateLimiter(60, 1000, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    assert sum(limiter.acquire(10) for _ in range(60)) == 0      # a full minute's burst is allowed
-    assert limiter.acquire(10) == pytest.approx(1.0)             # then one request per second
-    tokens_left = 1000 - 61 * 10 + 1000 / 60                     # refilled for the 1 s waited
-    assert limiter.acquire(900) == pytest.approx((900 - tokens_left) * 60 / 1000)   # tokens bind now
+    assert sum(limiter.acquire(10) for _ in range(60)) == 0  # a full minute's burst is allowed
+    assert limiter.acquire(10) == pytest.approx(1.0)  # then one request per second
+    tokens_left = 1000 - 61 * 10 + 1000 / 60  # refilled for the 1 s waited
+    assert limiter.acquire(900) == pytest.approx((900 - tokens_left) * 60 / 1000)  # tokens bind now
 
 
 def test_missing_key_is_a_user_error_and_the_key_never_leaks(tmp_path, monkeypatch, raw_params):
@@ -188,17 +197,37 @@ def test_sigkill_mid_run_resumes_without_repeating_finished_calls(tmp_path, raw_
             make_workspace(ws, json.loads(json.dumps(raw_params)), srv.base_url, concurrency=2)
             set_params(ws, "story_gen", n_samples=80)
             runs[name] = ws
-        env = _env()                     # this checkout's src, not whichever gendiv is installed
-        cmd = lambda ws, mod, *a: [sys.executable, "-m", mod, "--params", "params.yaml", "--cache-dir", "cache",  # noqa: E731
-                                   "--out-dir", "out", *a]
+        env = _env()  # this checkout's src, not whichever gendiv is installed
+        cmd = lambda ws, mod, *a: [  # noqa: E731
+            sys.executable,
+            "-m",
+            mod,
+            "--params",
+            "params.yaml",
+            "--cache-dir",
+            "cache",
+            "--out-dir",
+            "out",
+            *a,
+        ]
         for ws in runs.values():
             subprocess.run(cmd(ws, "gendiv.topics"), cwd=ws, env=env, check=True, capture_output=True)
         start = srv.calls
-        subprocess.run(cmd(runs["clean"], "gendiv.topic_guided", "--level", "4"), cwd=runs["clean"], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            cmd(runs["clean"], "gendiv.topic_guided", "--level", "4"),
+            cwd=runs["clean"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         clean_calls = srv.calls - start
-        proc = subprocess.Popen(cmd(runs["killed"], "gendiv.topic_guided", "--level", "4"), cwd=runs["killed"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd(runs["killed"], "gendiv.topic_guided", "--level", "4"),
+            cwd=runs["killed"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         db = runs["killed"] / "cache" / "calls.sqlite"
         topic_calls = _cached(db)
         deadline = time.time() + 60
@@ -210,10 +239,15 @@ def test_sigkill_mid_run_resumes_without_repeating_finished_calls(tmp_path, raw_
         proc.wait()
         finished = _cached(db) - topic_calls
         assert 50 <= finished < clean_calls and not (runs["killed"] / "out/d4.jsonl").exists()
-        time.sleep(0.5)                      # let the server finish answers the killed run never read
+        time.sleep(0.5)  # let the server finish answers the killed run never read
         before = srv.calls
-        subprocess.run(cmd(runs["killed"], "gendiv.topic_guided", "--level", "4"), cwd=runs["killed"], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            cmd(runs["killed"], "gendiv.topic_guided", "--level", "4"),
+            cwd=runs["killed"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         resumed = read_json(runs["killed"] / "out/d4.report.json")
     assert resumed["calls"] == srv.calls - before == clean_calls - finished
     assert (runs["killed"] / "out/d4.jsonl").read_bytes() == (runs["clean"] / "out/d4.jsonl").read_bytes()
@@ -232,10 +266,9 @@ def _cached_so_far(db: Path) -> int:
         return 0
 
 
-def test_an_endpoint_that_keeps_failing_stops_with_a_clear_error_and_keeps_answers(tmp_path, monkeypatch,
-                                                                                   raw_params):
+def test_an_endpoint_that_keeps_failing_stops_with_a_clear_error_and_keeps_answers(tmp_path, monkeypatch, raw_params):
     monkeypatch.chdir(tmp_path)
-    with FakeOpenAI(fault_every=2) as srv:      # half the requests fail twice; only 1 retry allowed
+    with FakeOpenAI(fault_every=2) as srv:  # half the requests fail twice; only 1 retry allowed
         make_workspace(tmp_path, raw_params, srv.base_url, max_retries=1)
         p = load_params(tmp_path / "params.yaml")
         stats = GenerationStats()
@@ -245,7 +278,7 @@ def test_an_endpoint_that_keeps_failing_stops_with_a_clear_error_and_keeps_answe
 
         with pytest.raises(EndpointError, match="kept failing after 1 retries"):
             llm.complete(reqs)
-        assert len(llm.cache) == srv.calls > 0      # every answered request was cached
+        assert len(llm.cache) == srv.calls > 0  # every answered request was cached
 
 
 def test_the_sampling_seed_depends_on_the_request_not_on_the_endpoint_url(tmp_path, raw_params, monkeypatch):
@@ -264,12 +297,13 @@ def test_the_sampling_seed_depends_on_the_request_not_on_the_endpoint_url(tmp_pa
         with FakeOpenAI(malformed_every=3) as srv:
             make_workspace(ws, copy.deepcopy(raw_params), srv.base_url)
             p = load_params(ws / "params.yaml")
-            answers.append([c.text for c in open_llm(p.generator, p.seed, GenerationStats(), ws / "cache").complete(reqs)])
+            answers.append(
+                [c.text for c in open_llm(p.generator, p.seed, GenerationStats(), ws / "cache").complete(reqs)]
+            )
             seen.append(sorted(srv.arrivals))
     assert seen[0] == seen[1] and answers[0] == answers[1]
     assert request_seed(p.seed, reqs[0]) != request_seed(p.seed + 1, reqs[0])
     assert len({request_seed(p.seed, r) for r in reqs}) == len(reqs)
-
 
 
 def _llm(ws: Path, cache: str = "cache"):
@@ -311,8 +345,16 @@ def test_retryable_statuses_are_retried_by_cause_and_their_waits_honoured(tmp_pa
         first = next(h for h, times in srv.times.items() if len(times) > 2)
         gaps = [b - a for a, b in zip(srv.times[first], srv.times[first][1:])]
     assert stats.retries == len(faults) and dict(stats.retry_reasons) == {
-        "408": 1, "409": 1, "429": 2, "500": 1, "502": 1, "503": 1, "error_body": 1, "connection": 1}
-    assert gaps[2] >= 0.3 and gaps[3] >= 1.0            # retry-after-ms: 300; Retry-After: a date 1-2 s ahead
+        "408": 1,
+        "409": 1,
+        "429": 2,
+        "500": 1,
+        "502": 1,
+        "503": 1,
+        "error_body": 1,
+        "connection": 1,
+    }
+    assert gaps[2] >= 0.3 and gaps[3] >= 1.0  # retry-after-ms: 300; Retry-After: a date 1-2 s ahead
     assert stats.calls == 3 and answers == clean
 
 
@@ -331,15 +373,19 @@ def test_answers_that_are_not_whole_answers_are_rejected_by_their_own_reason(tmp
         report = _story(ws)
         assert srv.faults == {"length": 2, "content_filter": 1, "null_content": 1, "no_choices": 1, "garbage": 1}
     topics = read_json(ws / "out/topics.report.json")
-    assert topics["truncated_answers"] == 1 and topics["rejects"] == {}    # the lines before the cut are kept
+    assert topics["truncated_answers"] == 1 and topics["rejects"] == {}  # the lines before the cut are kept
     assert all(t.split()[-1].lower() in WORDS for t in read_json(ws / "out/topics.json")["topics"])
-    assert report["rejects"] == {"content_filter": 1, "malformed_response": 1, "no_choices": 1, "null_content": 1,
-                                 "truncated": 1}
+    assert report["rejects"] == {
+        "content_filter": 1,
+        "malformed_response": 1,
+        "no_choices": 1,
+        "null_content": 1,
+        "truncated": 1,
+    }
     assert len(read_jsonl(ws / "out/d0.jsonl")) == 20 and report["dropped_samples"] == 0
 
 
-def test_a_refused_request_drops_its_sample_once_and_reruns_do_not_resend_it(tmp_path, monkeypatch, raw_params,
-                                                                                capsys):
+def test_a_refused_request_drops_its_sample_once_and_reruns_do_not_resend_it(tmp_path, monkeypatch, raw_params, capsys):
     monkeypatch.chdir(tmp_path)
     with FakeOpenAI() as srv:
         ws = make_workspace(tmp_path, raw_params, srv.base_url)
@@ -383,13 +429,16 @@ def test_the_served_model_and_fingerprint_are_in_the_report(tmp_path, monkeypatc
 
 
 def _stage_cmd(module: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", module, "--params", "params.yaml", "--cache-dir", "cache", "--out-dir", "out",
-            *args]
+    return [sys.executable, "-m", module, "--params", "params.yaml", "--cache-dir", "cache", "--out-dir", "out", *args]
 
 
 def _env(**extra) -> dict:
-    return {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).parents[1] / "src"), str(Path(__file__).parent)]), **extra}
+    return {
+        **os.environ,
+        "OPENAI_API_KEY": SECRET,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), str(Path(__file__).parent)]),
+        **extra,
+    }
 
 
 def test_sigint_or_sigterm_mid_round_sends_at_most_concurrency_more_and_caches_every_answer(tmp_path, raw_params):
@@ -422,7 +471,7 @@ def test_sigint_or_sigterm_mid_round_sends_at_most_concurrency_more_and_caches_e
             proc.send_signal(getattr(signal, name))
             err = proc.communicate(timeout=60)[1].decode()
             after = sum(srv.arrivals.values())
-            time.sleep(0.3)                   # anything still in flight at the server is answered by now
+            time.sleep(0.3)  # anything still in flight at the server is answered by now
             answered, cached = srv.calls - start, _cached(db)
             assert after - sent <= 2, f"{name}: {after - sent} requests sent after the signal"
             assert cached == answered < clean_calls, f"{name}: {answered} answered, {cached} cached"
@@ -461,7 +510,7 @@ def test_after_faults_and_a_stopped_run_the_rerun_gives_the_fault_free_bytes(tmp
             data[name] = [(ws / "out" / f).read_bytes() for f in ("topics.json", "d0.jsonl")]
     os.chdir(tmp_path)
     assert data["faulty"] == data["clean"]
-    assert servers["faulty"].answered == servers["clean"].answered   # every request answered once, as clean
+    assert servers["faulty"].answered == servers["clean"].answered  # every request answered once, as clean
     assert servers["faulty"].faults["503"] >= 3
 
 
@@ -480,20 +529,23 @@ def test_no_api_key_or_url_userinfo_reaches_a_message_a_log_line_or_a_file(tmp_p
         def run(module, faults, url, *args) -> subprocess.CompletedProcess:
             srv.plan.clear()
             srv.plan.extend(faults)
-            proc = subprocess.run(_stage_cmd(module, *args), cwd=ws, env=_env(OPENAI_BASE_URL=url),
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                _stage_cmd(module, *args), cwd=ws, env=_env(OPENAI_BASE_URL=url), capture_output=True, text=True
+            )
             outputs.append(proc.stdout + proc.stderr)
             return proc
 
         assert run("gendiv.topics", ["400"], plain).returncode == 0
         assert "Bearer ***" in outputs[-1]
         story = ("gendiv.topic_guided", "--level", "0")
-        for faults, url, says in ((["401"], plain, "refused the API key (401: invalid or missing API key)"),
-                                  (["401"], with_userinfo, "refused the API key"),
-                                  (["429-quota"], plain, "no quota left"),
-                                  (["404"], with_userinfo, "refused the model or URL (404: injected 404"),
-                                  (["503", "503"], with_userinfo, "kept failing after 1 retries"),
-                                  (["400"], with_userinfo, None)):
+        for faults, url, says in (
+            (["401"], plain, "refused the API key (401: invalid or missing API key)"),
+            (["401"], with_userinfo, "refused the API key"),
+            (["429-quota"], plain, "no quota left"),
+            (["404"], with_userinfo, "refused the model or URL (404: injected 404"),
+            (["503", "503"], with_userinfo, "kept failing after 1 retries"),
+            (["400"], with_userinfo, None),
+        ):
             proc = run(story[0], faults, url, *story[1:])
             if says is None:
                 assert proc.returncode == 0 and "gendiv: warning: the endpoint refused a request: 400" in proc.stderr
@@ -501,7 +553,7 @@ def test_no_api_key_or_url_userinfo_reaches_a_message_a_log_line_or_a_file(tmp_p
             errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("gendiv: error:")]
             assert proc.returncode == 2 and len(errors) == 1 and says in errors[0], proc.stderr
             assert "Traceback" not in proc.stderr and srv.base_url in errors[0] + "".join(outputs)
-    assert srv.auth >= {f"Bearer {SECRET}", "Basic " + planted[2]}       # the secrets were really sent
+    assert srv.auth >= {f"Bearer {SECRET}", "Basic " + planted[2]}  # the secrets were really sent
     texts = outputs + [f.read_bytes().decode("utf-8", "replace") for f in ws.rglob("*") if f.is_file()]
     for secret in planted:
         assert not [t[:200] for t in texts if secret in t], secret

@@ -38,13 +38,16 @@ import yaml
 from gen_helpers import REPO, make_workspace, set_params
 from gendiv.errors import UserError
 from gendiv.io import read_json
-from gendiv.topics import HINTS, TEMPLATE, main as topics_main
+from gendiv.topics import HINTS, TEMPLATE
+from gendiv.topics import main as topics_main
 from tiny_model import base_tokenizer
 
 # Word sets of the automaton (each word one token of the SmolLM2 vocabulary).
-LINES = [("Summer Winter Spring Family", "trip party garden picnic"),
-         ("School Market Forest Office", "friends dinner secret storm"),
-         ("River Music Travel Ocean", "concert journey surprise festival")]
+LINES = [
+    ("Summer Winter Spring Family", "trip party garden picnic"),
+    ("School Market Forest Office", "friends dinner secret storm"),
+    ("River Music Travel Ocean", "concert journey surprise festival"),
+]
 SEPARATORS = ("\n\n", "\n\n\n")
 TOPICS = {f"{a} {b.capitalize()}" for caps, lows in LINES for a, b in product(caps.split(), lows.split())}
 POOL = 24
@@ -60,22 +63,40 @@ def make_topic_llama(dest: Path) -> Path:
     vocab = tok.get_vocab()
 
     def ids(words: str, prefix: str = "") -> list[int]:
-        return [vocab[prefix + w] for w in words.split()]    # KeyError: the tokenizer changed
+        return [vocab[prefix + w] for w in words.split()]  # KeyError: the tokenizer changed
 
-    newline, eos = vocab["\u010a"], tok.eos_token_id      # byte-level "\n"
+    newline, eos = vocab["\u010a"], tok.eos_token_id  # byte-level "\n"
     seps = [vocab["\u010a" * len(sep)] for sep in SEPARATORS]
     (a, b), (c, d), (e, f) = [(ids(caps), ids(lows, "\u0120")) for caps, lows in LINES]
     # state s: (the tokens that put the model in it, the tokens that may follow, equally likely)
-    states = [([newline], a), (a, b), (b, [seps[0]]), ([seps[0]], c), (c, d), (d, [seps[1]]),
-              ([seps[1]], e), (e, f), (f, [seps[1], eos])]
+    states = [
+        ([newline], a),
+        (a, b),
+        (b, [seps[0]]),
+        ([seps[0]], c),
+        (c, d),
+        (d, [seps[1]]),
+        ([seps[1]], e),
+        (e, f),
+        (f, [seps[1], eos]),
+    ]
     hidden = 16
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                         tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=eos,
-                         pad_token_id=tok.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=2048,
+        tie_word_embeddings=False,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=eos,
+        pad_token_id=tok.pad_token_id,
+    )
     model = LlamaForCausalLM(config)
     with torch.no_grad():
-        for layer in model.model.layers:        # blocks add nothing to the residual stream
+        for layer in model.model.layers:  # blocks add nothing to the residual stream
             layer.self_attn.o_proj.weight.zero_()
             layer.mlp.down_proj.weight.zero_()
         model.model.embed_tokens.weight.zero_()
@@ -84,8 +105,8 @@ def make_topic_llama(dest: Path) -> Path:
         # successor gets logit 30: at temperature 0.7 all other tokens together get < 1e-13
         for s, (tokens, successors) in enumerate(states):
             model.model.embed_tokens.weight[tokens, s] = 1.0
-            model.lm_head.weight[successors, s] = 30.0 / hidden ** 0.5
-    model.generation_config.do_sample = True    # the server samples only if the checkpoint says so
+            model.lm_head.weight[successors, s] = 30.0 / hidden**0.5
+    model.generation_config.do_sample = True  # the server samples only if the checkpoint says so
     model.save_pretrained(dest)
     tok.save_pretrained(dest)
     return dest
@@ -113,17 +134,33 @@ def server(tmp_path_factory):
     port, log = free_port(), root / "serve.log"
     # One torch thread: two threads on a busy 2-core machine made each token ~20x slower.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(model), "--host", "127.0.0.1",
-           "--port", str(port), "--device", "cpu", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "transformers.cli.transformers",
+        "serve",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--log-level",
+        "warning",
+    ]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _healthy(f"http://127.0.0.1:{port}/health"):
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"transformers serve did not come up (exit {proc.poll()}):\n"
-                            + log.read_text(errors="replace")[-3000:])
+                pytest.fail(
+                    f"transformers serve did not come up (exit {proc.poll()}):\n"
+                    + log.read_text(errors="replace")[-3000:]
+                )
             time.sleep(0.2)
         yield SimpleNamespace(base_url=f"http://127.0.0.1:{port}/v1", model=str(model), tokenizer=base_tokenizer())
     finally:
@@ -156,7 +193,7 @@ def cached(ws: Path) -> list[dict]:
     db = sqlite3.connect(path, timeout=30)
     try:
         return [json.loads(v) for (v,) in db.execute("SELECT value FROM calls")]
-    except sqlite3.OperationalError:       # a starting run has not created the table yet
+    except sqlite3.OperationalError:  # a starting run has not created the table yet
         return []
     finally:
         db.close()
@@ -164,9 +201,14 @@ def cached(ws: Path) -> list[dict]:
 
 def prompt_tokens(server, n_requests: int) -> int:
     """What the server should count as prompt tokens for the stage's first n requests."""
-    return sum(len(server.tokenizer.apply_chat_template(TEMPLATE.messages(hint=HINTS[i % len(HINTS)]),
-                                                        add_generation_prompt=True, return_dict=True)["input_ids"])
-               for i in range(n_requests))
+    return sum(
+        len(
+            server.tokenizer.apply_chat_template(
+                TEMPLATE.messages(hint=HINTS[i % len(HINTS)]), add_generation_prompt=True, return_dict=True
+            )["input_ids"]
+        )
+        for i in range(n_requests)
+    )
 
 
 @pytest.fixture
@@ -179,7 +221,7 @@ def test_stage_against_transformers_serve(server, tmp_path, raw_params, monkeypa
     ws = workspace(tmp_path, raw_params, server, concurrency=4)
     report = run_stage(ws)
     pool = read_json(ws / "out/topics.json")
-    assert pool["size"] == POOL and set(pool["topics"]) <= TOPICS          # real answers, parsed
+    assert pool["size"] == POOL and set(pool["topics"]) <= TOPICS  # real answers, parsed
     answers = cached(ws)
     assert report["calls"] == report["requests"] == len(answers) and report["rejects_total"] == 0
     assert {a["finish_reason"] for a in answers} == {"stop"}
@@ -225,19 +267,38 @@ def test_answers_cut_by_length_keep_only_their_whole_lines(truncated):
     answers = cached(truncated.ws)
     assert answers and {a["finish_reason"] for a in answers} == {"length"}
     cut_lines = {a["text"].rstrip().splitlines()[-1].strip().lower() for a in answers}
-    pool = [t.lower() for t in read_json(truncated.ws / "out/topics.json")["topics"]] \
-        if (truncated.ws / "out/topics.json").exists() else []
+    pool = (
+        [t.lower() for t in read_json(truncated.ws / "out/topics.json")["topics"]]
+        if (truncated.ws / "out/topics.json").exists()
+        else []
+    )
     assert not cut_lines & set(pool)
-    assert len(answers) == report["requests"]     # every answer paid for stays in the cache
+    assert len(answers) == report["requests"]  # every answer paid for stays in the cache
 
 
 def gendiv_topics(ws: Path, log: Path) -> subprocess.Popen:
     """`gendiv generate-topics` in its own process, as dvc would run it."""
-    argv = [sys.executable, "-m", "gendiv.cli", "generate-topics", "--params", "params.yaml",
-            "--cache-dir", "cache", "--out-dir", "out"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gendiv.cli",
+        "generate-topics",
+        "--params",
+        "params.yaml",
+        "--cache-dir",
+        "cache",
+        "--out-dir",
+        "out",
+    ]
     with log.open("ab") as out:
-        return subprocess.Popen(argv, cwd=ws, env={**os.environ, "OPENAI_API_KEY": "sk-test"},
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            argv,
+            cwd=ws,
+            env={**os.environ, "OPENAI_API_KEY": "sk-test"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def settle(server) -> None:
@@ -247,8 +308,9 @@ def settle(server) -> None:
     generating while the next one is seeded would shift that one's sampling.
     """
     body = {"model": server.model, "messages": [{"role": "user", "content": "settle"}], "max_tokens": 8}
-    req = urllib.request.Request(f"{server.base_url}/chat/completions", json.dumps(body).encode(),
-                                 {"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{server.base_url}/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=60) as res:
         assert res.status == 200
 
@@ -258,7 +320,7 @@ def test_killed_run_resumes_with_exactly_the_missing_calls(server, tmp_path, raw
     monkeypatch.chdir(tmp_path)
     fresh = workspace(tmp_path / "fresh", raw_params, server, concurrency=1)
     total = run_stage(fresh)["calls"]
-    assert total >= 8       # a first round of 8 requests: room to kill between two of them
+    assert total >= 8  # a first round of 8 requests: room to kill between two of them
 
     ws, log = workspace(tmp_path / "killed", raw_params, server, concurrency=1), tmp_path / "gendiv.log"
     proc = gendiv_topics(ws, log)
@@ -269,7 +331,7 @@ def test_killed_run_resumes_with_exactly_the_missing_calls(server, tmp_path, raw
             assert time.monotonic() < deadline, "no answer was cached within 120 s"
             time.sleep(0.01)
     finally:
-        proc.kill()          # SIGKILL: no handler runs, as when the machine dies
+        proc.kill()  # SIGKILL: no handler runs, as when the machine dies
         proc.wait()
     done = len(cached(ws))
     assert 0 < done < total, "the kill did not land mid-run"

@@ -19,9 +19,10 @@ from gendiv.measure.distances import (
 def brute_mmd2(x, y, s):
     def k(a, b):
         return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * s * s))
+
     n, m = len(x), len(y)
     kxx, kyy = k(x, x), k(y, y)
-    return ((kxx.sum() - n) / (n * (n - 1)) + (kyy.sum() - m) / (m * (m - 1)) - 2 * k(x, y).mean())
+    return (kxx.sum() - n) / (n * (n - 1)) + (kyy.sum() - m) / (m * (m - 1)) - 2 * k(x, y).mean()
 
 
 def test_mmd_matches_brute_force_and_median_heuristic():

@@ -21,7 +21,7 @@ from gendiv.measure.distinct import (
 def naive_distinct(token_lists, n):
     """Textbook definition over the concatenation: set of n-gram tuples / number of n-grams."""
     flat = [t for tokens in token_lists for t in tokens]
-    grams = [tuple(flat[i:i + n]) for i in range(len(flat) - n + 1)]
+    grams = [tuple(flat[i : i + n]) for i in range(len(flat) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
@@ -30,8 +30,8 @@ def test_hand_computed_story_case():
     tokens = [whitespace_tokens("The cat sat."), whitespace_tokens("The cat ran.")]
     assert tokens[0] == ["the", "cat", "sat", "."]
     d = distinct_corpus(tokens, 5)
-    assert d[1] == pytest.approx(5 / 8)   # the, cat, sat, ., ran
-    assert d[2] == pytest.approx(6 / 7)   # "the cat" twice, the rest once (". the" spans samples)
+    assert d[1] == pytest.approx(5 / 8)  # the, cat, sat, ., ran
+    assert d[2] == pytest.approx(6 / 7)  # "the cat" twice, the rest once (". the" spans samples)
     assert d[3] == pytest.approx(6 / 6)
     assert d[4] == pytest.approx(5 / 5)
     assert d[5] == pytest.approx(4 / 4)
@@ -87,14 +87,25 @@ def first_sight_ids(token_lists):
 
 
 TRICKY_TEXTS = [
-    "The cat sat.", "", "   ", "don't stop__ now: 3.14, ok?!", "tab\tnew\nline\x1cfile\x0bsep",
-    "Ünïcödé café — «quoted» naïve", "ΣΊΣΥΦΟΣ ΟΔΟΣ.", "İstanbul", "e\u0301 combining", "中文，标点。",
-    "emoji 😀👍🏽 ok", "nbsp\xa0here\u2003em", "lone \ud800 surrogate", "x", "²³ ½ Ⅻ ٣",
+    "The cat sat.",
+    "",
+    "   ",
+    "don't stop__ now: 3.14, ok?!",
+    "tab\tnew\nline\x1cfile\x0bsep",
+    "Ünïcödé café — «quoted» naïve",
+    "ΣΊΣΥΦΟΣ ΟΔΟΣ.",
+    "İstanbul",
+    "e\u0301 combining",
+    "中文，标点。",
+    "emoji 😀👍🏽 ok",
+    "nbsp\xa0here\u2003em",
+    "lone \ud800 surrogate",
+    "x",
+    "²³ ½ Ⅻ ٣",
 ]
 
 
-@pytest.mark.parametrize("texts", [TRICKY_TEXTS, [t for t in TRICKY_TEXTS if t.isascii()]],
-                         ids=["unicode", "ascii"])
+@pytest.mark.parametrize("texts", [TRICKY_TEXTS, [t for t in TRICKY_TEXTS if t.isascii()]], ids=["unicode", "ascii"])
 def test_vectorised_tokenizer_matches_whitespace_tokens(texts):
     got = whitespace_token_ids(texts)
     ids, lengths = first_sight_ids([whitespace_tokens(t) for t in texts])
@@ -141,7 +152,7 @@ def test_large_corpora_wide_vocabularies_and_many_groups():
         unique = np.zeros(groups.max() + 1, np.int64)
         for g, texts_of_g in members.items():
             flat = [t for tokens in texts_of_g for t in tokens]
-            unique[g] = len({tuple(flat[i:i + n]) for i in range(len(flat) - n + 1)})
+            unique[g] = len({tuple(flat[i : i + n]) for i in range(len(flat) - n + 1)})
         np.testing.assert_array_equal(counts[n][0], unique)
 
 

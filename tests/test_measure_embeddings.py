@@ -54,8 +54,13 @@ def test_changed_set_is_embedded_again(tmp_path, monkeypatch, repo):
     path = tmp_path / "data/real/story/train.jsonl"
     write_jsonl(path, [{"id": "1", "context": "A dog ran.", "completion": "It barked."}])
     main(task="story", dataset=["real"], params=repo / "params.yaml")
-    write_jsonl(path, [{"id": "1", "context": "A dog ran.", "completion": "It barked."},
-                       {"id": "2", "context": "Rain fell.", "completion": "Streets flooded."}])
+    write_jsonl(
+        path,
+        [
+            {"id": "1", "context": "A dog ran.", "completion": "It barked."},
+            {"id": "2", "context": "Rain fell.", "completion": "Streets flooded."},
+        ],
+    )
     main(task="story", dataset=["real"], params=repo / "params.yaml")
     assert np.load(tmp_path / "data/embeddings/story/real.npy").shape == (2, 384)
 

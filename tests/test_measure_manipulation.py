@@ -6,8 +6,15 @@ import pytest
 from gendiv.errors import UserError
 from gendiv.measure import manipulation
 from gendiv.measure.distinct import distinct_per_group, whitespace_tokens
-from gendiv.measure.manipulation import (SUBSAMPLES, Topics, compute, draws, jackknife_se,
-                                         near_duplicate_share, repetition_shares)
+from gendiv.measure.manipulation import (
+    SUBSAMPLES,
+    Topics,
+    compute,
+    draws,
+    jackknife_se,
+    near_duplicate_share,
+    repetition_shares,
+)
 
 
 def _seed_of(name):
@@ -21,8 +28,14 @@ def _unit(x):
 
 def _stories(n, words="a b c d e f g h"):
     pool = words.split()
-    return [{"id": str(i), "context": " ".join(pool[(i + k) % len(pool)] for k in range(4)), "completion": pool[i % len(pool)]}
-            for i in range(n)]
+    return [
+        {
+            "id": str(i),
+            "context": " ".join(pool[(i + k) % len(pool)] for k in range(4)),
+            "completion": pool[i % len(pool)],
+        }
+        for i in range(n)
+    ]
 
 
 def _vectors(n, dim=6, seed=0):
@@ -44,7 +57,9 @@ def test_every_set_is_measured_at_the_smallest_count_averaging_seeded_draws():
     assert compute("story", rows, vectors, whitespace_tokens, cap=100, seed_of=_seed_of) == got  # seeded
     assert compute("story", rows, vectors, whitespace_tokens, cap=4, seed_of=_seed_of)["n_per_set"] == 4
     with pytest.raises(UserError, match="real: 2 rows"):
-        compute("story", {**rows, "real": _stories(2)}, {**vectors, "real": _vectors(2)}, whitespace_tokens, 100, _seed_of)
+        compute(
+            "story", {**rows, "real": _stories(2)}, {**vectors, "real": _vectors(2)}, whitespace_tokens, 100, _seed_of
+        )
 
 
 def test_jackknife_se_of_a_mean_is_the_textbook_standard_error():
@@ -69,8 +84,15 @@ def test_topic_adherence_on_constructed_embeddings():
     assert got["topic_adherence"]["se"] == pytest.approx(np.sqrt(0.25 / 5), rel=1e-12)
     assert got["topics_used"] == {"value": 3, "se": 0.0, "n": 6}
     with pytest.raises(UserError, match="'boats' is not in the topic pool"):
-        compute("story", {"d1": [*rows[:5], {**rows[5], "topic": "boats"}]}, {"d1": x}, whitespace_tokens, 100,
-                _seed_of, topics)
+        compute(
+            "story",
+            {"d1": [*rows[:5], {**rows[5], "topic": "boats"}]},
+            {"d1": x},
+            whitespace_tokens,
+            100,
+            _seed_of,
+            topics,
+        )
 
 
 def _qa(doc, question, answer, kind=None):
@@ -80,9 +102,14 @@ def _qa(doc, question, answer, kind=None):
 
 def test_qa_standard_errors_are_clustered_by_document():
     # doc A: all paraphrases (real answers), doc B: none, doc C: one of two
-    rows = [_qa("A", "who is he", "tom", "paraphrase"), _qa("A", "who was he", "tom", "paraphrase"),
-            _qa("B", "where is it", "rome", "generated"), _qa("B", "when did it", "may", "generated"),
-            _qa("C", "what is it", "a cup", "paraphrase"), _qa("C", "why now", "rain", "generated")]
+    rows = [
+        _qa("A", "who is he", "tom", "paraphrase"),
+        _qa("A", "who was he", "tom", "paraphrase"),
+        _qa("B", "where is it", "rome", "generated"),
+        _qa("B", "when did it", "may", "generated"),
+        _qa("C", "what is it", "a cup", "paraphrase"),
+        _qa("C", "why now", "rain", "generated"),
+    ]
     x = _vectors(6)
     got = compute("qa", {"d3": rows}, {"d3": x}, whitespace_tokens, 100, _seed_of)["sets"]["d3"]
     share = got["real_answer_share"]
@@ -91,11 +118,18 @@ def test_qa_standard_errors_are_clustered_by_document():
     assert share["se"] == pytest.approx(jackknife_se(leave_doc_out), rel=1e-12)
     assert share["se"] != pytest.approx(np.std([1, 1, 0, 0, 1, 0], ddof=1) / np.sqrt(6))  # not per row
     # Distinct-n: per document, averaged over documents (the document count does not scale it)
-    per_doc = distinct_per_group([whitespace_tokens(f"{r['question']} {r['answer']}") for r in rows],
-                                 [r["document_id"] for r in rows], 5)
+    per_doc = distinct_per_group(
+        [whitespace_tokens(f"{r['question']} {r['answer']}") for r in rows], [r["document_id"] for r in rows], 5
+    )
     assert got["distinct_2"]["value"] == pytest.approx(per_doc[2].mean(), rel=1e-12)
-    real = compute("qa", {"real": [_qa("A", "q", "a"), _qa("A", "r", "b"), _qa("B", "s", "c")]},
-                   {"real": _vectors(3)}, whitespace_tokens, 100, _seed_of)["sets"]["real"]
+    real = compute(
+        "qa",
+        {"real": [_qa("A", "q", "a"), _qa("A", "r", "b"), _qa("B", "s", "c")]},
+        {"real": _vectors(3)},
+        whitespace_tokens,
+        100,
+        _seed_of,
+    )["sets"]["real"]
     assert real["real_answer_share"]["value"] == 1.0
     assert real["real_answer_share"]["se"] == 0.0
 

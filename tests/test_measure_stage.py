@@ -14,8 +14,10 @@ from gendiv.measure.sets import comparison_group, measured_sets, set_path
 from gendiv.measure.stage import measure
 from gendiv.params import validate
 
-WORDS = ("tom anna went to the store park school he she bought found lost a red blue "
-         "ball book cake and was happy sad tired later then home").split()
+WORDS = (
+    "tom anna went to the store park school he she bought found lost a red blue "
+    "ball book cake and was happy sad tired later then home"
+).split()
 
 
 @pytest.fixture
@@ -45,15 +47,28 @@ def _sentence(rng, k):
 def _story_rows(seed, n, varied=True, long=False):
     rng = random.Random(seed)
     fixed = _sentence(rng, 8)
-    return [{"id": f"{seed}-{i}",
-             "context": _sentence(rng, 8) if varied else fixed,
-             "completion": _sentence(rng, 12 if long else 4)} for i in range(n)]
+    return [
+        {
+            "id": f"{seed}-{i}",
+            "context": _sentence(rng, 8) if varied else fixed,
+            "completion": _sentence(rng, 12 if long else 4),
+        }
+        for i in range(n)
+    ]
 
 
 def _qa_rows(seed, n, docs=3):
     rng = random.Random(seed)
-    return [{"id": f"{seed}-{i}", "document_id": f"doc{i % docs}", "context": "ctx",
-             "question": _sentence(rng, 5), "answer": _sentence(rng, 2)} for i in range(n)]
+    return [
+        {
+            "id": f"{seed}-{i}",
+            "document_id": f"doc{i % docs}",
+            "context": "ctx",
+            "question": _sentence(rng, 5),
+            "answer": _sentence(rng, 2),
+        }
+        for i in range(n)
+    ]
 
 
 TOPICS = ["cats", "rain", "school", "boats"]
@@ -104,7 +119,9 @@ def test_story_metrics_figures_and_plot_tables(params, tokenizer, tmp_path, monk
     levels = [n for n in names if comparison_group(n) == "levels"]
     assert max(metrics[n]["distinct_5_norm"] for n in levels) == 1.0
     top = max(levels, key=lambda n: metrics[n]["distinct_5"])
-    assert metrics["d0"]["distinct_5_norm"] == pytest.approx(metrics["d0"]["distinct_5"] / metrics[top]["distinct_5"], rel=1e-5)
+    assert metrics["d0"]["distinct_5_norm"] == pytest.approx(
+        metrics["d0"]["distinct_5"] / metrics[top]["distinct_5"], rel=1e-5
+    )
     assert metrics["real_test"]["distinct_5_norm"] == 1.0  # a group of its own
     assert metrics["d6"]["completion_words_mean"] > 2 * metrics["real"]["completion_words_mean"]
     assert metrics["d6"]["completion_tokens_mean"] > 2 * metrics["real"]["completion_tokens_mean"]
@@ -118,7 +135,8 @@ def test_story_metrics_figures_and_plot_tables(params, tokenizer, tmp_path, monk
     assert shared == {"real"} | {n for n in names if n.startswith(("fixed_", "expand_"))}
     assert metrics["d6"]["vendi"] < metrics["d1"]["vendi"]  # a shifted cloud is more concentrated
     assert metrics["real"]["ngram_diversity"] == pytest.approx(
-        sum(metrics["real"][f"distinct_{n}"] for n in range(1, 6)), rel=1e-5)
+        sum(metrics["real"][f"distinct_{n}"] for n in range(1, 6)), rel=1e-5
+    )
 
     saved = read_json("metrics/diversity/story.json")
     assert saved == metrics and all(isinstance(v, (int, float)) for m in saved.values() for v in m.values())
@@ -160,8 +178,9 @@ def test_qa_distinct_is_summed_over_contexts(params, tokenizer, tmp_path, monkey
     metrics = measure(params, "qa", sets, tokenizer)
 
     rows = read_jsonl(set_path("qa", "real"))
-    per = distinct_per_group([whitespace_tokens(f"{r['question']} {r['answer']}") for r in rows],
-                             [r["document_id"] for r in rows], 5)
+    per = distinct_per_group(
+        [whitespace_tokens(f"{r['question']} {r['answer']}") for r in rows], [r["document_id"] for r in rows], 5
+    )
     assert metrics["real"]["n_contexts"] == 4
     assert metrics["real"]["distinct_5"] == pytest.approx(per[5].sum(), rel=1e-5)
     assert metrics["real"]["distinct_5_context_mean"] == pytest.approx(per[5].mean(), rel=1e-5)
@@ -182,9 +201,10 @@ def test_missing_and_stale_inputs_are_named_and_nothing_is_written(params, token
 
 
 def test_comparison_groups():
-    assert [comparison_group(n) for n in ("real", "d3", "real_test", "fixed_r0.25", "expand_real",
-                                          "expand_d1_r0.5", "real_n50", "d2_n50")] == \
-        ["levels", "levels", "reference", "fixed", "expand", "expand", "n50", "n50"]
+    assert [
+        comparison_group(n)
+        for n in ("real", "d3", "real_test", "fixed_r0.25", "expand_real", "expand_d1_r0.5", "real_n50", "d2_n50")
+    ] == ["levels", "levels", "reference", "fixed", "expand", "expand", "n50", "n50"]
     with pytest.raises(ValueError):
         comparison_group("other")
 
@@ -197,7 +217,9 @@ def test_qa_distances_compare_equal_counts_against_held_out_questions(params, to
     def rows_of(name):
         rows = _qa_rows(len(name), sizes[name], docs=4 if name == "real_test" else 3)
         if name == "d0":  # a third are paraphrases: they keep real answers
-            rows = [{**r, "generator": "g", "kind": "paraphrase" if i % 3 == 0 else "generated"} for i, r in enumerate(rows)]
+            rows = [
+                {**r, "generator": "g", "kind": "paraphrase" if i % 3 == 0 else "generated"} for i, r in enumerate(rows)
+            ]
         return rows
 
     sets = [(n, set_path("qa", n)) for n in names]

@@ -24,9 +24,15 @@ def _rows(prefix, n, docs=None):
 
 @pytest.fixture
 def params(raw_params, repo):
-    raw_params["mixing"].update(generated_level=6, fixed_real_fraction=0.6, fixed_ratios=[0.0, 0.25, 0.5],
-                                expand_real_fraction=0.2, expand_levels=[2, 4], expand_ratios=[0.5, 0.75],
-                                subset_sizes=[10])
+    raw_params["mixing"].update(
+        generated_level=6,
+        fixed_real_fraction=0.6,
+        fixed_ratios=[0.0, 0.25, 0.5],
+        expand_real_fraction=0.2,
+        expand_levels=[2, 4],
+        expand_ratios=[0.5, 0.75],
+        subset_sizes=[10],
+    )
     return validate(raw_params, root=repo)
 
 
@@ -84,8 +90,9 @@ def test_command_writes_identical_bytes_and_removes_stale_sets(workdir, params):
     stale = dataset_path("story", "fixed_r0.9")
     write_jsonl(stale, _rows("old", 3))
     mix.main(task="story", params=params_file)
-    digest = lambda: {f.name: hashlib.sha256(f.read_bytes()).hexdigest()  # noqa: E731
-                      for f in sorted((workdir / "data/mixed/story").iterdir())}
+    digest = lambda: {  # noqa: E731
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted((workdir / "data/mixed/story").iterdir())
+    }
     first = digest()
     assert not stale.exists()
     mix.main(task="story", params=params_file)

@@ -30,14 +30,14 @@ def test_first_sentence_of_a_continuation():
 
 
 def test_intra_averages_prompts_and_inter_uses_the_first_sample_of_each():
-    outputs = [["a b c", "a b c"], ["d e f", "g h i"]]      # prompt 0 collapsed, prompt 1 diverse
+    outputs = [["a b c", "a b c"], ["d e f", "g h i"]]  # prompt 0 collapsed, prompt 1 diverse
     vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     m = output_metrics(outputs, vectors, max_n=2)
     assert m["per_prompt"]["distinct_1"] == [0.5, 1.0]
     assert m["intra"]["distinct_1"] == pytest.approx(0.75)
     assert m["intra"]["distinct_1_se"] == pytest.approx(np.std([0.5, 1.0], ddof=1) / np.sqrt(2))
     assert m["per_prompt"]["embedding_spread"] == pytest.approx([0.0, 1.0])
-    assert m["inter"]["distinct_1"] == 1.0                  # "a b c" and "d e f"
+    assert m["inter"]["distinct_1"] == 1.0  # "a b c" and "d e f"
     assert m["inter"]["embedding_spread"] == pytest.approx(1.0)
     bleu = m["per_prompt"]["self_bleu"]
     assert bleu[0] == pytest.approx(1.0) and bleu[1] < 0.5

@@ -77,12 +77,21 @@ BAD = [
     ("models.generators.gemma3.gguf_package", "no_such_package_xyz", "models.generators.gemma3.gguf_package"),
     ("models.generators", {"Gemma-3": {"gguf_package": "x", "gguf_file": "y", "dir": "z"}}, "models.generators"),
     ("source_diversity.generators", [{"name": "smollm2", "model": "models/base"}], "at least two generators"),
-    ("source_diversity.generators", [{"name": "multi", "model": "models/base"},
-                                     {"name": "gemma3", "model": "models/generators/gemma3"}], "'multi'"),
-    ("source_diversity.generators", [{"name": "a", "model": "models/base"}, {"name": "b", "model": "gpt-4o"}],
-     "source_diversity.generators[b].model"),
-    ("source_diversity.generators", [{"name": "a", "model": "models/base", "temperatur": 1.0},
-                                     {"name": "b", "model": "models/base"}], "unknown key"),
+    (
+        "source_diversity.generators",
+        [{"name": "multi", "model": "models/base"}, {"name": "gemma3", "model": "models/generators/gemma3"}],
+        "'multi'",
+    ),
+    (
+        "source_diversity.generators",
+        [{"name": "a", "model": "models/base"}, {"name": "b", "model": "gpt-4o"}],
+        "source_diversity.generators[b].model",
+    ),
+    (
+        "source_diversity.generators",
+        [{"name": "a", "model": "models/base", "temperatur": 1.0}, {"name": "b", "model": "models/base"}],
+        "unknown key",
+    ),
     ("source_diversity.level", 9, "source_diversity.level"),
     ("source_diversity.prompts", 500, "data.story.n_test"),
     ("source_diversity.samples_per_prompt", 1, "source_diversity.samples_per_prompt"),
@@ -98,7 +107,11 @@ BAD = [
     ("models.generators.gemma3.dir", "models/base", "must be 'models/generators/gemma3'"),
     ("models.generators.gemma3.dir", "models/generators", "must be 'models/generators/gemma3'"),
     ("models.generators.gemma3.dir", "/tmp/g", "must be 'models/generators/gemma3'"),
-    ("models.base.gguf_file", "../../../etc/passwd", "models.base.gguf_file = '../../../etc/passwd': expected a file name"),
+    (
+        "models.base.gguf_file",
+        "../../../etc/passwd",
+        "models.base.gguf_file = '../../../etc/passwd': expected a file name",
+    ),
     ("models.base.gguf_package", "os.path", "models.base.gguf_package = 'os.path': expected the name of an installed"),
     ("models.base.gguf_package", "no_such_parent.child", "models.base.gguf_package"),
     ("models.base.hub_id", "/abs/model", "models.base.hub_id = '/abs/model': expected a Hugging Face hub id"),
@@ -142,10 +155,14 @@ BAD = [
     ("generator.base_url", "https://token@example.com/v1", "generator.base_url: must not contain user:password@"),
     ("generator.base_url", "https://example.com/v1?api-key=abc", "generator.base_url: must not carry a query"),
     ("generator.base_url", 8000, "generator.base_url"),
-    ("source_diversity.generators", [{"name": "a", "model": "models/base"},
-                                     {"name": "b", "model": "m", "backend": "openai",
-                                      "base_url": "https://u:p@example.com/v1"}],
-     "source_diversity.generators[1].base_url: must not contain user:password@"),
+    (
+        "source_diversity.generators",
+        [
+            {"name": "a", "model": "models/base"},
+            {"name": "b", "model": "m", "backend": "openai", "base_url": "https://u:p@example.com/v1"},
+        ],
+        "source_diversity.generators[1].base_url: must not contain user:password@",
+    ),
     ("generator.api_key", "x", "credentials never go in params.yaml"),
 ]
 
@@ -164,7 +181,7 @@ def test_default_params_are_valid(repo):
     p = load_params(repo / "params.yaml")
     assert p.get("train.lora_r") == 8
     assert p.n_levels == 7 and p.levels == [0, 2, 4, 6]
-    assert len(p.train.seeds) >= 3 and p.train.max_steps >= 24    # issue 12: seeds and steps the verdicts need
+    assert len(p.train.seeds) >= 3 and p.train.max_steps >= 24  # issue 12: seeds and steps the verdicts need
 
 
 def test_a_source_generator_inherits_every_unset_generator_setting(repo):
@@ -231,7 +248,9 @@ def test_cli_fails_before_writing(raw_params, repo, tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
     res = subprocess.run(
         [sys.executable, "-m", "gendiv.cli", "prepare-real", "--task", "story"],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 2, res.stderr
     assert "data.story.n_train = -5" in res.stderr
@@ -240,12 +259,24 @@ def test_cli_fails_before_writing(raw_params, repo, tmp_path):
 
 
 def _check_params(cwd, params_file, *extra):
-    return subprocess.run([sys.executable, "-m", "gendiv.cli", "check-params", "--params", str(params_file), *extra],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "gendiv.cli", "check-params", "--params", str(params_file), *extra],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("key,value", [("models.base.dir", "."), ("models.base.dir", ".."),
-                                       ("data.bundled_dir", "/"), ("models.generators.gemma3.dir", "models")])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("models.base.dir", "."),
+        ("models.base.dir", ".."),
+        ("data.bundled_dir", "/"),
+        ("models.generators.gemma3.dir", "models"),
+    ],
+)
 def test_check_params_rejects_a_path_outside_the_declared_folders(raw_params, tmp_path, key, value):
     """Acceptance 2: `gendiv check-params` exits 2 naming the key; the marker is not written."""
     _set(raw_params, key, value)
@@ -287,8 +318,11 @@ def test_duplicate_yaml_key_is_rejected_with_its_line(repo, tmp_path):
     text = (repo / "params.yaml").read_text()
     path = tmp_path / "params.yaml"
     path.write_text(text.replace("train:\n", "train:\n  lora_r: 4\n", 1))
-    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if t.startswith("  lora_r:") and i > 1
-                and "lora_r: 4" not in t)
+    line = next(
+        i
+        for i, t in enumerate(path.read_text().splitlines(), 1)
+        if t.startswith("  lora_r:") and i > 1 and "lora_r: 4" not in t
+    )
     with pytest.raises(ParamsError) as err:
         load_params(path)
     assert f"{path}:{line}: not valid YAML: duplicate key 'lora_r'" in str(err.value)
@@ -314,8 +348,9 @@ BUNDLE_FAULTS = [
 
 
 @pytest.mark.parametrize("name,fault,expected", BUNDLE_FAULTS, ids=[e for *_, e in BUNDLE_FAULTS])
-def test_a_malformed_bundled_file_fails_check_params_naming_file_and_line(raw_params, repo, tmp_path, name,
-                                                                           fault, expected):
+def test_a_malformed_bundled_file_fails_check_params_naming_file_and_line(
+    raw_params, repo, tmp_path, name, fault, expected
+):
     root = _workspace_with_bundle(repo, tmp_path)
     path = root / "data/bundled" / name
     path.write_text(fault(path.read_text(encoding="utf-8")), encoding="utf-8")
@@ -331,8 +366,9 @@ def test_non_utf8_bundled_csv_exits_2_with_one_line(raw_params, repo, tmp_path):
     (root / "params.yaml").write_text(yaml.safe_dump(raw_params))
     res = _check_params(root, "params.yaml", "--marker", "data/params.ok")
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip().splitlines() == [f"gendiv: error: {path}:2: not UTF-8 text (byte 0xe9); "
-                                               "save the file as UTF-8"]
+    assert res.stderr.strip().splitlines() == [
+        f"gendiv: error: {path}:2: not UTF-8 text (byte 0xe9); save the file as UTF-8"
+    ]
     assert not (root / "data/params.ok").exists()
 
 
@@ -340,13 +376,16 @@ SECRET = f"sk-planted-{uuid.uuid4().hex}"  # made at run time: no source file ho
 SECRET_URL = f"https://alice:{SECRET}@llm.example.invalid/v1"
 
 
-@pytest.mark.parametrize("plant", [
-    {"generator.base_url": SECRET_URL},
-    {"generator.base_url": f"https://llm.example.invalid/v1?key={SECRET}"},
-    {"generator.model": SECRET, "generator.backend": "hf"},
-    {"generator.api_key": SECRET},
-    {"models.base.hub_id": f"{SECRET}/../x"},
-])
+@pytest.mark.parametrize(
+    "plant",
+    [
+        {"generator.base_url": SECRET_URL},
+        {"generator.base_url": f"https://llm.example.invalid/v1?key={SECRET}"},
+        {"generator.model": SECRET, "generator.backend": "hf"},
+        {"generator.api_key": SECRET},
+        {"models.base.hub_id": f"{SECRET}/../x"},
+    ],
+)
 def test_planted_secrets_never_reach_an_error_message(raw_params, tmp_path, plant):
     """Acceptance 6: a credential in params is rejected without being echoed."""
     for key, value in plant.items():
@@ -368,6 +407,9 @@ def test_a_url_with_userinfo_never_reaches_dvc_lock_or_dvc_output(tmp_path):
     assert SECRET not in res.stdout + res.stderr
     lock = ws / "dvc.lock"
     assert not lock.exists() or SECRET not in lock.read_text()
-    leaked = [str(f) for f in ws.rglob("*") if f.is_file() and ".git" not in f.parts and f.name != "params.yaml"
-              and SECRET.encode() in f.read_bytes()]
+    leaked = [
+        str(f)
+        for f in ws.rglob("*")
+        if f.is_file() and ".git" not in f.parts and f.name != "params.yaml" and SECRET.encode() in f.read_bytes()
+    ]
     assert not leaked

@@ -8,8 +8,8 @@ says what it means.
 from __future__ import annotations
 
 import typing
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 from pydantic import BaseModel
@@ -80,6 +80,10 @@ def test_the_check_catches_a_default_that_disagrees():
 def test_every_field_has_a_description():
     models = _all_models(Params, {})
     assert len(models) >= 15
-    undescribed = [f"{m.__name__}.{name}" for m in models.values()
-                   for name, field in m.model_fields.items() if not (field.description or "").strip()]
+    undescribed = [
+        f"{m.__name__}.{name}"
+        for m in models.values()
+        for name, field in m.model_fields.items()
+        if not (field.description or "").strip()
+    ]
     assert undescribed == []

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
+from gen_helpers import make_workspace
 from gendiv import paraphrase_qa as pq
 from gendiv.io import read_json, read_jsonl
 from gendiv.llm import Reject
-from gen_helpers import make_workspace
 from openai_server import FakeOpenAI
 
 
@@ -19,10 +19,16 @@ def test_parse_pair_takes_the_first_pair():
     assert pq.parse_pair("Question 1: Who is Abby?\nAnswer 1: A producer.", [])["answer"] == "A producer."
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "empty"), ("I cannot do that.", "refusal"), ("Who is Abby?", "no_qa_pair"),
-    ("Q: Abby\nA: a producer", "not_a_question"), ("Q: Who is Abby here?\nA: " + "word " * 40, "answer_length"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("I cannot do that.", "refusal"),
+        ("Who is Abby?", "no_qa_pair"),
+        ("Q: Abby\nA: a producer", "not_a_question"),
+        ("Q: Who is Abby here?\nA: " + "word " * 40, "answer_length"),
+    ],
+)
 def test_parse_pair_rejects(text, reason):
     with pytest.raises(Reject) as err:
         pq.parse_pair(text, [])
@@ -35,11 +41,20 @@ def test_copied_example_question_is_rejected():
 
 
 def test_parse_paraphrase():
-    assert pq.parse_paraphrase("Rewritten question: Who exactly is Abby?\nExtra", "Who is Abby?") == "Who exactly is Abby?"
-    assert pq.parse_paraphrase("Cancel-a-Romantic-Evening: Who must cancel the evening?", "Who is Abby?") == \
-        "Who must cancel the evening?"
-    for text, reason in (("Who is Abby?", "unchanged"), ("who is ABBY ?", "unchanged"), ("Abby.", "not_a_question"),
-                         ("Label: Who is Abby?", "unchanged"), ("Why is Mary angry with her brother?", "copied_example")):
+    assert (
+        pq.parse_paraphrase("Rewritten question: Who exactly is Abby?\nExtra", "Who is Abby?") == "Who exactly is Abby?"
+    )
+    assert (
+        pq.parse_paraphrase("Cancel-a-Romantic-Evening: Who must cancel the evening?", "Who is Abby?")
+        == "Who must cancel the evening?"
+    )
+    for text, reason in (
+        ("Who is Abby?", "unchanged"),
+        ("who is ABBY ?", "unchanged"),
+        ("Abby.", "not_a_question"),
+        ("Label: Who is Abby?", "unchanged"),
+        ("Why is Mary angry with her brother?", "copied_example"),
+    ):
         with pytest.raises(Reject, match=reason):
             pq.parse_paraphrase(text, "Who is Abby?")
 
@@ -47,14 +62,14 @@ def test_parse_paraphrase():
 def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    raw_params["levels"] = list(range(7))     # every level's selection, not only the default's
+    raw_params["levels"] = list(range(7))  # every level's selection, not only the default's
     with FakeOpenAI(malformed_every=4) as srv:
         ws = make_workspace(tmp_path, raw_params, srv.base_url)
         pq.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
         calls = srv.calls
         for level in range(7):
             pq.level_main(level=level, params=ws / "params.yaml", out_dir=ws / "out")
-        assert srv.calls == calls                        # levels only select from the pool
+        assert srv.calls == calls  # levels only select from the pool
     n, m_p, r = 12, raw_params["qa_gen"]["paraphrases_per_question"], raw_params["qa_gen"]["replaced_questions"]
     pool = read_jsonl(ws / "out/pool.jsonl")
     kinds = Counter(row["kind"] for row in pool)
@@ -75,5 +90,5 @@ def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
         assert {row["level"] for row in rows} == {level}
         sources = {row["source_question"] for row in para}
         if previous_sources is not None:
-            assert sources <= previous_sources          # fewer replaced questions at higher levels
+            assert sources <= previous_sources  # fewer replaced questions at higher levels
         previous_sources = sources

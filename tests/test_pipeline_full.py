@@ -24,9 +24,12 @@ def full_ws(tmp_path_factory):
 
 def expected_sets(p) -> set[str]:
     m = p.mixing
-    return ({"base", "real", "expand_real"} | {f"d{lv}" for lv in p.levels}
-            | {f"fixed_r{r}" for r in m.fixed_ratios}
-            | {f"expand_d{lv}_r{r}" for lv in m.expand_levels for r in m.expand_ratios})
+    return (
+        {"base", "real", "expand_real"}
+        | {f"d{lv}" for lv in p.levels}
+        | {f"fixed_r{r}" for r in m.fixed_ratios}
+        | {f"expand_d{lv}_r{r}" for lv in m.expand_levels for r in m.expand_ratios}
+    )
 
 
 def test_every_run_of_the_grid_is_recorded_and_judged(full_ws):
@@ -37,7 +40,9 @@ def test_every_run_of_the_grid_is_recorded_and_judged(full_ws):
     sources = {f"src_{g.name}" for g in p.source_diversity.generators} | {"src_multi"}
     assert sources <= set(summary["loss_story"])
     report = (full_ws / "reports/REPORT.md").read_text()
-    assert f"**{Verdict.NOT_JUDGED.value}**" not in report and "No fine-tuning run has recorded metrics yet." not in report
+    assert (
+        f"**{Verdict.NOT_JUDGED.value}**" not in report and "No fine-tuning run has recorded metrics yet." not in report
+    )
 
 
 def test_rerun_does_nothing(full_ws):

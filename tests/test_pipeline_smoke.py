@@ -16,8 +16,19 @@ from workspace import copy_workspace, dvc
 # longer than the suite's per-test limit, which the first test pays for the shared workspace.
 pytestmark = pytest.mark.timeout(3600)
 
-EXPECTED_SETS = {"base", "real", "d0", "d6", "fixed_r0.0", "fixed_r0.5", "expand_real", "expand_d0_r0.5",
-                 "real_n6", "d0_n6", "d6_n6"}
+EXPECTED_SETS = {
+    "base",
+    "real",
+    "d0",
+    "d6",
+    "fixed_r0.0",
+    "fixed_r0.5",
+    "expand_real",
+    "expand_d0_r0.5",
+    "real_n6",
+    "d0_n6",
+    "d6_n6",
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +89,9 @@ def _gendiv(ws, *args):
     import sys
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "gendiv.cli", *args], cwd=ws, capture_output=True,
-                          text=True, env=env, timeout=1800)
+    return subprocess.run(
+        [sys.executable, "-m", "gendiv.cli", *args], cwd=ws, capture_output=True, text=True, env=env, timeout=1800
+    )
 
 
 def test_verify_passes_then_catches_a_tampered_metric(smoke_ws, tmp_path):
@@ -110,7 +122,9 @@ def test_verify_passes_then_catches_a_tampered_metric(smoke_ws, tmp_path):
         assert res.returncode == 1
         failed = [line for line in res.stdout.splitlines() if line.rstrip().endswith("FAIL")]
         assert {" ".join(line.split()[:-4]) for line in failed} == {
-            "test loss story/real/s0", "per-example test scores qa/d6/s0"}, res.stdout
+            "test loss story/real/s0",
+            "per-example test scores qa/d6/s0",
+        }, res.stdout
     finally:
         for path, text in originals.items():
             path.write_text(text)
@@ -165,8 +179,9 @@ def test_queued_experiment_reruns_only_what_its_change_touches(smoke_ws):
     ws, _ = smoke_ws
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
     subprocess.run(git + ["add", "-A"], cwd=ws, check=True, capture_output=True)
-    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "baseline results"], cwd=ws, check=True,
-                   capture_output=True)
+    subprocess.run(
+        git + ["commit", "-q", "--allow-empty", "-m", "baseline results"], cwd=ws, check=True, capture_output=True
+    )
     baseline = json.loads((ws / "metrics/headline.json").read_text())
     dvc(ws, "exp", "run", "--queue", "-n", "hot", "-S", "source_diversity.temperature=1.5")
     dvc(ws, "queue", "start", "-j", "1")

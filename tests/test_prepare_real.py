@@ -80,8 +80,11 @@ def test_qa_split_by_document(raw_params, repo, tmp_path):
 def test_story_record_parsing_handles_both_hub_layouts():
     cols = {"storyid": "s1", **{f"sentence{i}": f"Sentence {i}." for i in range(1, 6)}}
     row = prepare_real.story_row_from_record(cols, 0)
-    assert row == {"id": "s1", "context": "Sentence 1. Sentence 2. Sentence 3. Sentence 4.",
-                   "completion": "Sentence 5."}
+    assert row == {
+        "id": "s1",
+        "context": "Sentence 1. Sentence 2. Sentence 3. Sentence 4.",
+        "completion": "Sentence 5.",
+    }
     text = {"text": "Tom ran. He fell! Was he hurt? He cried. Mom came."}
     row = prepare_real.story_row_from_record(text, 7)
     assert row["id"] == "story-7" and row["completion"] == "Mom came."
@@ -91,17 +94,29 @@ def test_story_record_parsing_handles_both_hub_layouts():
 
 
 def test_narrativeqa_record_is_flattened():
-    record = {"document": {"id": "d1", "summary": {"text": "A long plot."}},
-              "question": {"text": "Who?"}, "answers": [{"text": "Ann"}, {"text": "Ann B."}]}
+    record = {
+        "document": {"id": "d1", "summary": {"text": "A long plot."}},
+        "question": {"text": "Who?"},
+        "answers": [{"text": "Ann"}, {"text": "Ann B."}],
+    }
     assert prepare_real.qa_rows_from_hub_record(record) == {
-        "document_id": "d1", "context": "A long plot.", "question": "Who?", "answer": "Ann"}
+        "document_id": "d1",
+        "context": "A long plot.",
+        "question": "Who?",
+        "answer": "Ann",
+    }
 
 
 def test_hub_source_offline_is_a_clear_error(raw_params, repo, tmp_path):
     raw_params["data"]["source"] = "hub"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
-    res = subprocess.run([sys.executable, "-m", "gendiv.prepare_real", "--task", "story"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "gendiv.prepare_real", "--task", "story"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 2
     assert "data.source = hub" in res.stderr and "offline, use data.source: bundled" in res.stderr
     assert "Traceback" not in res.stderr
@@ -118,8 +133,13 @@ def test_malformed_bundled_data_exits_2_with_file_and_line_and_writes_nothing(ra
     lines[3] = 's9,"one\ntwo",b,c,d,e' if task == "story" else '{"document_id": "d", "summary": '
     path.write_text("\n".join(lines), encoding="utf-8")
     (root / "params.yaml").write_text(yaml.safe_dump(raw_params))
-    res = subprocess.run([sys.executable, "-m", "gendiv.cli", "prepare-real", "--task", task],
-                         cwd=root, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "gendiv.cli", "prepare-real", "--task", task],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 2, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and f"{path}:4: " in res.stderr
     assert "Traceback" not in res.stderr

@@ -24,16 +24,22 @@ def test_overlay_changes_only_its_keys_and_keeps_comments(params_copy, tmp_path)
     apply_profile(tmp_path / "p.yaml", params_copy)
     after = yaml.safe_load(params_copy.read_text())
     assert after["train"]["epochs"] == 2 and after["data"]["story"]["n_train"] == 40
-    after["train"]["epochs"], after["data"]["story"]["n_train"] = before["train"]["epochs"], before["data"]["story"]["n_train"]
+    after["train"]["epochs"], after["data"]["story"]["n_train"] = (
+        before["train"]["epochs"],
+        before["data"]["story"]["n_train"],
+    )
     assert after == before
     assert "# master seed" in params_copy.read_text()
     load_params(params_copy)
 
 
-@pytest.mark.parametrize("overlay,error", [
-    ("train:\n  epochs: -3\n", ParamsError),
-    ("train:\n  epoch: 3\n", UserError),
-])
+@pytest.mark.parametrize(
+    "overlay,error",
+    [
+        ("train:\n  epochs: -3\n", ParamsError),
+        ("train:\n  epoch: 3\n", UserError),
+    ],
+)
 def test_bad_profile_leaves_params_untouched(params_copy, tmp_path, overlay, error):
     (tmp_path / "bad.yaml").write_text(overlay)
     original = params_copy.read_bytes()

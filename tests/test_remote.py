@@ -7,9 +7,20 @@ remotes; nothing reaches the internet.
 
 import pytest
 
-from dvc_helpers import (S3_ENV, TINY_OUTPUTS, assert_status_clean, clone,
-                         commit_all, digests, dvc, make_tiny_project, run_counts, s3_client,
-                         s3_server, tracked_objects)
+from dvc_helpers import (
+    S3_ENV,
+    TINY_OUTPUTS,
+    assert_status_clean,
+    clone,
+    commit_all,
+    digests,
+    dvc,
+    make_tiny_project,
+    run_counts,
+    s3_client,
+    s3_server,
+    tracked_objects,
+)
 
 BUCKET = "gendiv-test-artifacts"
 RAN_ONCE = {"generate": 1, "train": 1}
@@ -23,8 +34,9 @@ def s3_endpoint():
 
 def test_s3_push_then_pull_on_a_fresh_clone_is_byte_identical(tmp_path, s3_endpoint):
     counters = tmp_path / "counters"
-    origin = make_tiny_project(tmp_path / "origin", counters,
-                               remotes={"s3": f"s3://{BUCKET}/cache"}, default_remote="s3")
+    origin = make_tiny_project(
+        tmp_path / "origin", counters, remotes={"s3": f"s3://{BUCKET}/cache"}, default_remote="s3"
+    )
     dvc(origin, "remote", "modify", "--local", "s3", "endpointurl", s3_endpoint)
     dvc(origin, "repro")
     commit_all(origin, "results")
@@ -51,8 +63,9 @@ def test_s3_push_then_pull_on_a_fresh_clone_is_byte_identical(tmp_path, s3_endpo
 
 def test_pull_without_credentials_fails_and_writes_nothing(tmp_path, s3_endpoint):
     counters = tmp_path / "counters"
-    origin = make_tiny_project(tmp_path / "origin", counters,
-                               remotes={"s3": f"s3://{BUCKET}/cache"}, default_remote="s3")
+    origin = make_tiny_project(
+        tmp_path / "origin", counters, remotes={"s3": f"s3://{BUCKET}/cache"}, default_remote="s3"
+    )
     dvc(origin, "remote", "modify", "--local", "s3", "endpointurl", s3_endpoint)
     dvc(origin, "repro")
     commit_all(origin, "results")
@@ -60,24 +73,29 @@ def test_pull_without_credentials_fails_and_writes_nothing(tmp_path, s3_endpoint
     fresh = clone(origin, tmp_path / "fresh")
     dvc(fresh, "remote", "modify", "--local", "s3", "endpointurl", s3_endpoint)
     no_creds = {k: "" for k in S3_ENV if k != "AWS_DEFAULT_REGION"} | {
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true"}
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     res = dvc(fresh, "pull", extra_env=no_creds, check=False)
     assert res.returncode != 0 and "credentials" in res.stderr.lower()
     assert digests(fresh, TINY_OUTPUTS) == {}
 
 
-@pytest.mark.parametrize("commands", [
-    (("pull",), ("repro",)),
-    (("repro", "--pull"),),
-], ids=["pull-then-repro", "repro-pull"])
+@pytest.mark.parametrize(
+    "commands",
+    [
+        (("pull",), ("repro",)),
+        (("repro", "--pull"),),
+    ],
+    ids=["pull-then-repro", "repro-pull"],
+)
 def test_fresh_clone_pulls_results_instead_of_recomputing(tmp_path, commands):
     """The documented commands (docs/remote-storage.md). Not `repro --pull --allow-missing`:
     it skips unchanged stages without fetching their outputs."""
     counters = tmp_path / "counters"
     storage = tmp_path / "dvc-storage"
-    origin = make_tiny_project(tmp_path / "origin", counters, remotes={"local": str(storage)},
-                               default_remote="local")
+    origin = make_tiny_project(tmp_path / "origin", counters, remotes={"local": str(storage)}, default_remote="local")
     dvc(origin, "repro")
     commit_all(origin, "results")
     dvc(origin, "push")
@@ -124,8 +142,9 @@ def _pull_script(cwd):
     from dvc_helpers import env
     from workspace import REPO
 
-    return subprocess.run(["bash", str(REPO / "scripts/pull.sh")], cwd=cwd, env=env(), capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        ["bash", str(REPO / "scripts/pull.sh")], cwd=cwd, env=env(), capture_output=True, text=True, timeout=600
+    )
 
 
 def test_make_pull_explains_a_missing_remote_then_pulls_from_the_one_pointed_at(tmp_path):
@@ -134,8 +153,9 @@ def test_make_pull_explains_a_missing_remote_then_pulls_from_the_one_pointed_at(
     how to point at storage; nothing written. After `dvc remote add -d --local`, it pulls."""
     counters = tmp_path / "counters"
     published = tmp_path / "published"
-    origin = make_tiny_project(tmp_path / "origin", counters, remotes={"local": str(tmp_path / "nowhere")},
-                               default_remote="local")
+    origin = make_tiny_project(
+        tmp_path / "origin", counters, remotes={"local": str(tmp_path / "nowhere")}, default_remote="local"
+    )
     dvc(origin, "repro")
     commit_all(origin, "results")
     dvc(origin, "remote", "add", "--local", "published", str(published))
@@ -160,8 +180,9 @@ def test_make_pull_explains_a_missing_remote_then_pulls_from_the_one_pointed_at(
 def test_make_pull_from_storage_without_this_commits_outputs_says_so(tmp_path):
     empty = tmp_path / "empty-storage"
     empty.mkdir()
-    origin = make_tiny_project(tmp_path / "origin", tmp_path / "counters", remotes={"local": str(empty)},
-                               default_remote="local")
+    origin = make_tiny_project(
+        tmp_path / "origin", tmp_path / "counters", remotes={"local": str(empty)}, default_remote="local"
+    )
     dvc(origin, "repro")
     commit_all(origin, "results")
     fresh = clone(origin, tmp_path / "fresh")

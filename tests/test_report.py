@@ -13,7 +13,6 @@ from gendiv.datasets import dataset_names, dataset_path
 from gendiv.io import write_json, write_jsonl
 from gendiv.params import validate
 
-
 N_EXAMPLES = 60
 TOKENS = np.array([4 + i % 9 for i in range(N_EXAMPLES)], dtype=float)
 
@@ -43,10 +42,13 @@ def _write_runs(root, task, losses: dict, run_noise=0.01, seeds=(0, 1), seed_sd=
             continue
         for k, seed in enumerate(seeds):
             jitter = seed_sd * (2 * k - (len(seeds) - 1)) / max(1, len(seeds) - 1)
-            write_json(root / f"metrics/runs/{task}/{name}/s{seed}.json",
-                       {"test_loss": loss + jitter, "train_loss": loss - 0.5, "steps": steps.get(name, 24)})
-            write_json(root / f"metrics/examples/{task}/{name}/s{seed}.json",
-                       _examples(loss + jitter, shared, rng, run_noise))
+            write_json(
+                root / f"metrics/runs/{task}/{name}/s{seed}.json",
+                {"test_loss": loss + jitter, "train_loss": loss - 0.5, "steps": steps.get(name, 24)},
+            )
+            write_json(
+                root / f"metrics/examples/{task}/{name}/s{seed}.json", _examples(loss + jitter, shared, rng, run_noise)
+            )
 
 
 def _measure(value, se=0.01):
@@ -59,29 +61,41 @@ def _write_manipulation(root, task, levels, rises=True):
     sets = {}
     for name, rank in [("real", None), ("real_test", None)] + [(f"d{lv}", order.index(lv)) for lv in levels]:
         r = 10 if rank is None else rank
-        m = {"distinct_2": _measure(0.5 + 0.03 * r), "distinct_3": _measure(0.6 + 0.03 * r),
-             "distinct_5": _measure(0.8 if rank is None else 0.3 + 0.05 * rank),
-             "vendi": _measure(10 + r, 0.5), "mean_pairwise_distance": _measure(0.5 + 0.02 * r),
-             "repetition": _measure(0.05)}
+        m = {
+            "distinct_2": _measure(0.5 + 0.03 * r),
+            "distinct_3": _measure(0.6 + 0.03 * r),
+            "distinct_5": _measure(0.8 if rank is None else 0.3 + 0.05 * rank),
+            "vendi": _measure(10 + r, 0.5),
+            "mean_pairwise_distance": _measure(0.5 + 0.02 * r),
+            "repetition": _measure(0.05),
+        }
         if task == "story":
             m.update(topics_used=_measure(2 ** (rank or 0), 0.0), topic_adherence=_measure(0.4))
         else:
-            m.update(real_answer_share=_measure(1.0 if rank is None else 1 - rank / len(levels), 0.0),
-                     near_duplicate_share=_measure(0.2))
+            m.update(
+                real_answer_share=_measure(1.0 if rank is None else 1 - rank / len(levels), 0.0),
+                near_duplicate_share=_measure(0.2),
+            )
         sets[name] = m
-    write_json(root / f"metrics/manipulation/{task}.json", {"task": task, "n_per_set": 24, "subsamples": 20,
-                                                            "sets": sets})
+    write_json(
+        root / f"metrics/manipulation/{task}.json", {"task": task, "n_per_set": 24, "subsamples": 20, "sets": sets}
+    )
 
 
 def _write_rows(root, task, levels):
     """Training rows for the length claims: generated targets 3 + level words longer than real's."""
+
     def rows(words, n=24):
         out = []
         for i in range(n):
             text = " ".join(["w"] * (words + i % 3))
-            out.append({"id": f"doc{i // 6}-{i % 6}", "document_id": f"doc{i // 6}", "answer": text}
-                       if task == "qa" else {"id": f"s{i}", "completion": text})
+            out.append(
+                {"id": f"doc{i // 6}-{i % 6}", "document_id": f"doc{i // 6}", "answer": text}
+                if task == "qa"
+                else {"id": f"s{i}", "completion": text}
+            )
         return out
+
     write_jsonl(root / dataset_path(task, "real"), rows(6))
     for lv in levels:
         write_jsonl(root / dataset_path(task, f"d{lv}"), rows(9 + lv))
@@ -98,13 +112,14 @@ def _losses(p, task, gen_trend):
             out[name] = 2.1 + 0.4 * rho
         elif name == "expand_real":
             out[name] = 2.6
-        elif (e := results.expansion_of(name)):
+        elif e := results.expansion_of(name):
             out[name] = 2.5 - 0.01 * e[0]
     return out
 
 
-def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01, seeds=(0, 1), seed_sd=0.002, rises=True,
-           steps=None):
+def _setup(
+    tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01, seeds=(0, 1), seed_sd=0.002, rises=True, steps=None
+):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
     raw_params["train"]["seeds"] = list(seeds)
@@ -112,8 +127,11 @@ def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01, seeds=(0,
     p = validate(raw_params, root=repo)
     for task in ("story", "qa"):
         _write_runs(tmp_path, task, _losses(p, task, gen_trend), run_noise, seeds, seed_sd, steps)
-        div = {"real": {"distinct_5": 0.8}, "real_test": {"mmd_rbf": 0.01, "frechet": 0.5},
-               "fixed_r0.5": {"distinct_5": 0.5, "mmd_rbf": 0.05}}
+        div = {
+            "real": {"distinct_5": 0.8},
+            "real_test": {"mmd_rbf": 0.01, "frechet": 0.5},
+            "fixed_r0.5": {"distinct_5": 0.5, "mmd_rbf": 0.05},
+        }
         for lv in p.levels:
             div[f"d{lv}"] = {"distinct_5": 0.3 + 0.05 * lv, "mmd_rbf": 0.2 - 0.01 * lv, "frechet": 3.0}
         write_json(tmp_path / f"metrics/diversity/{task}.json", div)
@@ -126,8 +144,10 @@ def _setup(tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01, seeds=(0,
 
 
 def _verdicts(text):
-    return {(m.group(1), m.group(2)): m.group(3)
-            for m in re.finditer(r"^\| (.+?) \| (story|qa|both) \| \*\*(.+?)\*\* \|", text, re.M)}
+    return {
+        (m.group(1), m.group(2)): m.group(3)
+        for m in re.finditer(r"^\| (.+?) \| (story|qa|both) \| \*\*(.+?)\*\* \|", text, re.M)
+    }
 
 
 TREND = "Test loss falls as diversity rises (Gen-D0 to Gen-D6)"
@@ -169,14 +189,16 @@ def test_headline_metrics_and_plot_tables_are_small_and_fixed(tmp_path, repo, ra
     """metrics/headline.json (the only `metrics:` file) holds base, real and each level's loss and
     Distinct-5; every set's loss stays in summary.json; the plot tables have dvc.yaml's columns."""
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
-    for seed in (0, 1):   # a 3-step training curve of real, seeds 0 and 1
+    for seed in (0, 1):  # a 3-step training curve of real, seeds 0 and 1
         curve = tmp_path / f"metrics/runs/story/real/s{seed}_live/plots/metrics/train/loss.tsv"
         curve.parent.mkdir(parents=True)
         curve.write_text("step\tloss\n" + "".join(f"{s}\t{3.0 - 0.1 * s + 0.2 * seed}\n" for s in (1, 2, 3)))
     report.run(p, tmp_path)
     head = json.loads((tmp_path / "metrics/headline.json").read_text())
     levels = [f"d{lv}" for lv in p.levels]
-    assert head["loss_story"] == pytest.approx({"base": 4.0, "real": 2.0, **{f"d{lv}": 3.0 - 0.1 * lv for lv in p.levels}})
+    assert head["loss_story"] == pytest.approx(
+        {"base": 4.0, "real": 2.0, **{f"d{lv}": 3.0 - 0.1 * lv for lv in p.levels}}
+    )
     assert set(head["distinct_5_qa"]) == {"real", *levels}
     assert sum(len(v) for v in head.values()) == 2 * (2 + len(levels)) + 2 * (1 + len(levels))
     plots = tmp_path / "reports/plots/story"
@@ -186,7 +208,11 @@ def test_headline_metrics_and_plot_tables_are_small_and_fixed(tmp_path, repo, ra
     expansion = (plots / "expansion.csv").read_text().splitlines()
     assert expansion[0] == "rho,set,loss" and f"0.0,real + d{p.mixing.expand_levels[0]},2.6" in expansion
     assert (plots / "train_loss.csv").read_text().splitlines() == [
-        "step,set,loss", "1,real,3.0", "2,real,2.9", "3,real,2.8"]  # mean over the two seeds
+        "step,set,loss",
+        "1,real,3.0",
+        "2,real,2.9",
+        "3,real,2.8",
+    ]  # mean over the two seeds
     before = {f: f.read_bytes() for f in [tmp_path / "metrics/headline.json", *plots.iterdir()]}
     report.run(p, tmp_path)
     assert {f: f.read_bytes() for f in before} == before
@@ -226,7 +252,7 @@ def test_one_seed_is_an_indication_never_reproduced(tmp_path, repo, raw_params):
     assert v[(WORSE, "qa")] == "indication (1 seed): for the claim"
     assert "Seed-to-seed variance unmeasured (1 seed)" in text
     assert "| story | d0 | 3.0000 |" in text and "| n/a | 1 | 24 |" in text  # std over seeds: n/a
-    assert v[("More diverse Gen-D QA sets have longer answers", "qa")] == "reproduced"   # data, no training
+    assert v[("More diverse Gen-D QA sets have longer answers", "qa")] == "reproduced"  # data, no training
 
 
 def test_failed_manipulation_blocks_the_trend_verdict(tmp_path, repo, raw_params):
@@ -235,7 +261,7 @@ def test_failed_manipulation_blocks_the_trend_verdict(tmp_path, repo, raw_params
     v = _verdicts(text)
     trend = TREND.replace("D6", f"D{p.levels[-1]}")
     assert v[(trend, "story")] == v[(trend, "qa")] == "manipulation failed"
-    assert v[(WORSE, "story")] == "reproduced"   # not a claim about diversity
+    assert v[(WORSE, "story")] == "reproduced"  # not a claim about diversity
     assert "does NOT rise with the level" in text and "Spearman(level, measure): distinct_2" in text
 
 
@@ -269,8 +295,13 @@ def test_figures_are_valid_pngs_with_expected_series_and_all_linked(tmp_path, re
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1)
     text = report.run(p, tmp_path).read_text()
     expected = {
-        "loss_vs_diversity.png": {"story:gen_loss", "story:real_loss", "story:base_loss",
-                                  "story:distinct5_norm", "qa:gen_loss"},
+        "loss_vs_diversity.png": {
+            "story:gen_loss",
+            "story:real_loss",
+            "story:base_loss",
+            "story:distinct5_norm",
+            "qa:gen_loss",
+        },
         "fixed_mixing.png": {"story:fixed", "qa:fixed"},
         "expansion.png": {f"{t}:expand_d{lv}" for t in ("story", "qa") for lv in p.mixing.expand_levels},
     }
@@ -283,7 +314,8 @@ def test_figures_are_valid_pngs_with_expected_series_and_all_linked(tmp_path, re
             recorded = json.loads(img.text["Description"])
         assert series <= set(recorded), (name, set(recorded))
     assert json.loads(Image.open(tmp_path / "reports/figures/results/loss_vs_diversity.png").text["Description"])[
-        "story:gen_loss"]["0"] == pytest.approx(3.0)
+        "story:gen_loss"
+    ]["0"] == pytest.approx(3.0)
     for png in (tmp_path / "reports/figures").rglob("*.png"):
         rel = png.relative_to(tmp_path / "reports").as_posix()
         assert f"({rel})" in text, f"{rel} is not linked from REPORT.md"
@@ -321,7 +353,7 @@ def test_runs_outside_the_params_grid_are_left_out(tmp_path, repo, raw_params):
 @pytest.mark.parametrize("size_slope, growth_verdict", [(+0.01, "reproduced"), (-0.01, "not reproduced")])
 def test_dataset_size_claims_follow_the_numbers(tmp_path, repo, raw_params, size_slope, growth_verdict):
     raw_params["mixing"]["subset_sizes"] = [6, 12]
-    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)     # full Gen-D sets: 3.0 - 0.1 x level
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1)  # full Gen-D sets: 3.0 - 0.1 x level
     full = p.n_generated("qa")
     for task in ("story", "qa"):
         losses = {"real_n6": 1.9, "real_n12": 1.8}
@@ -337,7 +369,7 @@ def test_dataset_size_claims_follow_the_numbers(tmp_path, repo, raw_params, size
     assert v[(growth, "qa")] == growth_verdict and (growth, "story") not in v
     series = json.loads(Image.open(tmp_path / "reports/figures/results/dataset_size.png").text["Description"])
     assert set(series["qa:real"]) == {"6", "12", str(p.n_real_train("qa"))}
-    assert series["qa:d2"]["6"] == pytest.approx(2.8 + size_slope * (6 - full))   # mean of 2 seeds
+    assert series["qa:d2"]["6"] == pytest.approx(2.8 + size_slope * (6 - full))  # mean of 2 seeds
     d2 = [2.8 + size_slope * (n - full) for n in (6, 12, full)]
     assert f"| set | n = 6 | n = 12 | n = {full} |" in text and "| d2 | {:.4f} | {:.4f} | {:.4f} |".format(*d2) in text
 

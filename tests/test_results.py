@@ -26,8 +26,9 @@ def runs():
     rng = np.random.default_rng(1)
     tokens = rng.integers(3, 20, 400).astype(float)
     hard = rng.gamma(2.0, 1.0, 400)  # per-token difficulty shared by every run
-    return tokens, [_scores(tokens * (hard + shift + rng.normal(0, 0.3, 400)), tokens)
-                    for shift in (0.0, 0.05, 0.1, 0.2)]
+    return tokens, [
+        _scores(tokens * (hard + shift + rng.normal(0, 0.3, 400)), tokens) for shift in (0.0, 0.05, 0.1, 0.2)
+    ]
 
 
 def test_difference_is_the_difference_of_losses_and_its_se_matches_a_bootstrap(runs):
@@ -64,7 +65,7 @@ def test_seed_noise_enters_the_standard_error_and_can_undo_a_verdict():
     test_only = results.loss_difference(*(_scores(s.nll, tokens) for s in (sets["b"], sets["a"])))
     assert est.value == pytest.approx(test_only.value) and est.seeds == 3
     pooled = sum(((s.seed_losses - s.seed_losses.mean()) ** 2).sum() for s in sets.values()) / 4
-    assert est.se == pytest.approx(math.sqrt(test_only.se ** 2 + pooled * (1 / 3 + 1 / 3)))
+    assert est.se == pytest.approx(math.sqrt(test_only.se**2 + pooled * (1 / 3 + 1 / 3)))
     assert judge(Estimate(test_only.value, test_only.se, seeds=3), +1) is Verdict.REPRODUCED
     assert judge(est, +1) is Verdict.INCONCLUSIVE
 
@@ -82,7 +83,7 @@ def test_qa_standard_errors_are_clustered_by_document(tmp_path):
     flat = results.loss_difference(*(results.example_scores(tmp_path, "story", n, [0]) for n in ("d0", "real")))
     assert qa.value == pytest.approx(flat.value)
     assert qa.se > 2.5 * flat.se
-    docs = np.array([np.mean(doc_effect[8 * d:8 * d + 8]) for d in range(4)])   # the per-document means
+    docs = np.array([np.mean(doc_effect[8 * d : 8 * d + 8]) for d in range(4)])  # the per-document means
     assert qa.se == pytest.approx(np.std(docs, ddof=1) / 2, rel=0.1)
 
 
@@ -117,9 +118,13 @@ def test_example_scores_keep_every_seed_of_a_set(tmp_path):
 
 
 def test_loss_summary_leaves_seed_std_unmeasured_for_one_run_and_keeps_steps():
-    runs = pd.DataFrame([{"task": "qa", "dataset": "d0", "seed": 0, "test_loss": 2.0, "steps": 24},
-                         {"task": "qa", "dataset": "d0", "seed": 1, "test_loss": 2.2, "steps": 26},
-                         {"task": "qa", "dataset": "real", "seed": 0, "test_loss": 1.9, "steps": 24}])
+    runs = pd.DataFrame(
+        [
+            {"task": "qa", "dataset": "d0", "seed": 0, "test_loss": 2.0, "steps": 24},
+            {"task": "qa", "dataset": "d0", "seed": 1, "test_loss": 2.2, "steps": 26},
+            {"task": "qa", "dataset": "real", "seed": 0, "test_loss": 1.9, "steps": 24},
+        ]
+    )
     out = results.loss_summary(runs).set_index("dataset")
     assert out.loc["d0", "std"] == pytest.approx(np.std([2.0, 2.2], ddof=1))
     assert math.isnan(out.loc["real", "std"])

@@ -17,8 +17,10 @@ from openai_server import FakeOpenAI
 from tiny_model import make_tiny_llama
 
 NAMES = ["base", "real", "src_smollm2", "src_gemma3", "src_multi"]
-PROMPTS = ["Tom went to the park. It was sunny. He met a friend. They played ball.",
-           "Mia baked a cake. It smelled sweet. Her brother came home. He was hungry."]
+PROMPTS = [
+    "Tom went to the park. It was sunny. He met a friend. They played ball.",
+    "Mia baked a cake. It smelled sweet. Her brother came home. He was hungry.",
+]
 
 
 def _params(raw, repo, **sp_values):
@@ -38,14 +40,18 @@ def _workspace(tmp, monkeypatch, adapters: bool = True):
             model = AutoModelForCausalLM.from_pretrained(tmp / "models/base")
             lora = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
             lora.save_pretrained(adapter_path("story", name, 0))
-    write_jsonl(tmp / "data/real/story/test.jsonl",
-                [{"id": f"t{i}", "context": q, "completion": "Then they went home."} for i, q in enumerate(PROMPTS)])
+    write_jsonl(
+        tmp / "data/real/story/test.jsonl",
+        [{"id": f"t{i}", "context": q, "completion": "Then they went home."} for i, q in enumerate(PROMPTS)],
+    )
 
 
 def _outputs(tmp, own: dict[str, list[str]]) -> None:
     for name, texts in own.items():
-        write_jsonl(tmp / sp.outputs_file(name, 0), [{"prompt_id": f"t{i}", "outputs": [t, "spare"]}
-                                                     for i, t in enumerate(texts)])
+        write_jsonl(
+            tmp / sp.outputs_file(name, 0),
+            [{"prompt_id": f"t{i}", "outputs": [t, "spare"]} for i, t in enumerate(texts)],
+        )
 
 
 def test_outcomes_parsing_and_both_orders():
@@ -53,7 +59,7 @@ def test_outcomes_parsing_and_both_orders():
     assert sp.compare_scores(-1.0, -1.0 + 1e-9) == "tie"
     assert [sp.parse_choice(t) for t in ("A.", " b", "Tie", "Answer: B", "Neither")] == ["A", "B", "tie", "B", None]
     assert sp.both_orders("A", "B") == "win" and sp.both_orders("B", "A") == "loss"
-    assert sp.both_orders("A", "A") == "tie" == sp.both_orders("B", "B")     # pure position bias: no preference
+    assert sp.both_orders("A", "A") == "tie" == sp.both_orders("B", "B")  # pure position bias: no preference
     assert sp.both_orders("tie", None) == "tie"
 
 
@@ -65,7 +71,7 @@ def test_a_judge_whose_own_text_is_likelier_prefers_it_and_equal_texts_tie(tmp_p
     texts = ["He smiled.", "The dog barked loudly at night.", "Zebra quantum lantern seven.", "They ate pie."]
     model, tok = load_model("models/base")
     nll, n = completion_nll(model, tok, [{"prompt": PROMPTS[0], "completion": " " + t} for t in texts], 8)
-    ranked = [texts[i] for i in np.argsort([-a / b for a, b in zip(nll, n)])[::-1]]   # likeliest first
+    ranked = [texts[i] for i in np.argsort([-a / b for a, b in zip(nll, n)])[::-1]]  # likeliest first
     best, worst = ranked[0], ranked[-1]
     got = sp.likelihood_outcomes(p, None, PROMPTS[:1], [best], {"x": [worst], "y": [ranked[1]], "same": [best]})
     assert got == {"x": ["win"], "y": ["win"], "same": ["tie"]}
@@ -77,7 +83,7 @@ def test_likelihood_stage_end_to_end(tmp_path, monkeypatch, raw_params, repo):
     _workspace(tmp_path, monkeypatch)
     p = _params(raw_params, repo, prompts=2)
     own = {n: [f"{n} ran away.", "She laughed."] for n in NAMES}
-    own["src_multi"] = own["real"]                                         # identical outputs: ties between them
+    own["src_multi"] = own["real"]  # identical outputs: ties between them
     _outputs(tmp_path, own)
     m = sp.run(p)
     assert m["mode"] == "likelihood" and m["n_prompts"] == 2 and set(m["judges"]) == set(NAMES)
@@ -94,14 +100,20 @@ def test_prompted_judging_in_both_orders_removes_position_bias(tmp_path, monkeyp
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-self-pref")
     _workspace(tmp_path, monkeypatch, adapters=False)
     _outputs(tmp_path, {n: [f"{n} ran away.", f"{n} sang."] for n in NAMES})
-    monkeypatch.setattr(openai_server, "answer_for",
-                        lambda prompt, seed: "A" if "Which next sentence" in prompt else "ok")
+    monkeypatch.setattr(
+        openai_server, "answer_for", lambda prompt, seed: "A" if "Which next sentence" in prompt else "ok"
+    )
     with FakeOpenAI() as srv:
-        p = _params(raw_params, repo, prompts=2, mode="prompted",
-                    judge={"backend": "openai", "model": "{model}_s{seed}", "base_url": srv.base_url})
+        p = _params(
+            raw_params,
+            repo,
+            prompts=2,
+            mode="prompted",
+            judge={"backend": "openai", "model": "{model}_s{seed}", "base_url": srv.base_url},
+        )
         m = sp.run(p, cache_dir=tmp_path / "cache")
     for name in NAMES:
-        assert m["judges"][name]["vs_models"] == {"win": 0.0, "tie": 1.0, "loss": 0.0}   # not 100% own wins
+        assert m["judges"][name]["vs_models"] == {"win": 0.0, "tie": 1.0, "loss": 0.0}  # not 100% own wins
         assert m["judges"][name]["vs_human"]["tie"] == 1.0
         j = m["judging"][f"{name}/s0"]
         assert j["first_shown_rate"] == 1.0 and j["answers"] == 2 * 2 * 5 and j["unparsed"] == 0
@@ -119,6 +131,7 @@ def test_params_reject_a_judge_that_is_not_the_judged_model(raw_params, repo):
 
 # ---------------------------------------------------------------- report
 
+
 def _model(net_values: np.ndarray) -> dict:
     """Per-prompt rates whose win - loss equals net_values (in both scopes)."""
     win = np.clip(net_values, 0, 1)
@@ -130,9 +143,15 @@ def _model(net_values: np.ndarray) -> dict:
 
 def _metrics(order: dict[str, float], seeds=(0, 1), n: int = 40) -> dict:
     rng = np.random.default_rng(0)
-    return {"mode": "likelihood", "n_prompts": n, "seeds": list(seeds), "seconds": {},
-            "judges": {name: _model(np.clip(level + 0.05 * rng.standard_normal(n), -1, 1))
-                       for name, level in order.items()}}
+    return {
+        "mode": "likelihood",
+        "n_prompts": n,
+        "seeds": list(seeds),
+        "seconds": {},
+        "judges": {
+            name: _model(np.clip(level + 0.05 * rng.standard_normal(n), -1, 1)) for name, level in order.items()
+        },
+    }
 
 
 CLAIMED = {"base": 0.6, "src_smollm2": 0.5, "src_gemma3": 0.5, "src_multi": 0.3, "real": 0.1}

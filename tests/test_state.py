@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import gendiv
-from gendiv.errors import UserError
-from gendiv.state import state_dir
 from dvc_helpers import commit_all, dvc, git
 from gen_helpers import make_workspace
+from gendiv.errors import UserError
+from gendiv.state import state_dir
 from openai_server import FakeOpenAI
 
 
@@ -34,8 +34,11 @@ def test_default_is_absolute_and_follows_dvc_root(clean_env, monkeypatch):
 def test_configured_folder_must_be_absolute_and_outside_dvc_outputs(clean_env, monkeypatch):
     monkeypatch.setenv("GENDIV_CACHE_DIR", str(clean_env / "shared"))
     assert state_dir() == (clean_env / "shared").resolve()
-    for bad, why in (("rel/cache", "absolute"), (str(clean_env / "data/cache"), "inside data/"),
-                     (str(clean_env / "models"), "inside models/")):
+    for bad, why in (
+        ("rel/cache", "absolute"),
+        (str(clean_env / "data/cache"), "inside data/"),
+        (str(clean_env / "models"), "inside models/"),
+    ):
         monkeypatch.setenv("GENDIV_CACHE_DIR", bad)
         with pytest.raises(UserError, match=f"GENDIV_CACHE_DIR=.*{why}"):
             state_dir()

@@ -14,12 +14,16 @@ FIVE = "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed
 
 def test_five_sentences_split_into_context_and_completion():
     row = parse_story(FIVE, truncate=True)
-    assert row == {"context": "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him.",
-                   "completion": "They went out for pie."}
+    assert row == {
+        "context": "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him.",
+        "completion": "They went out for pie.",
+    }
 
 
 def test_preamble_lines_and_markdown_are_removed():
-    assert parse_story("Title: The Cake\nHere is your story:\n**" + FIVE + "**", truncate=True)["context"].startswith("Ann")
+    assert parse_story("Title: The Cake\nHere is your story:\n**" + FIVE + "**", truncate=True)["context"].startswith(
+        "Ann"
+    )
 
 
 def test_story_labels_are_removed_and_copies_of_the_seeds_rejected():
@@ -36,15 +40,30 @@ def test_longer_answers_keep_five_only_when_allowed():
         parse_story(longer, truncate=False)
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "empty"), ("I'm sorry, I can't write that.", "refusal"),
-    ("Ann baked a cake. She burned it. Her dog ate it. Ann laughed", "too_few_sentences"),
-    ("Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him. They went", "too_few_sentences"),
-    ("Ann baked a cake. Oh no. Her dog ate the rest. Ann laughed at him. They went out for pie.", "sentence_too_short"),
-    ("1. Ann baked a cake.\n2. Her dog ate it.\n3. Her dog ate it.\n4. Ann cried a lot.\n5. They went out.",
-     "repeated_sentence"),
-    ("1. Ann baked a cake.\n2. Her dog ate it.\n3. Ann cried a lot.", "too_few_sentences"),   # not "1." as a sentence
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("I'm sorry, I can't write that.", "refusal"),
+        ("Ann baked a cake. She burned it. Her dog ate it. Ann laughed", "too_few_sentences"),
+        (
+            "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him. They went",
+            "too_few_sentences",
+        ),
+        (
+            "Ann baked a cake. Oh no. Her dog ate the rest. Ann laughed at him. They went out for pie.",
+            "sentence_too_short",
+        ),
+        (
+            "1. Ann baked a cake.\n2. Her dog ate it.\n3. Her dog ate it.\n4. Ann cried a lot.\n5. They went out.",
+            "repeated_sentence",
+        ),
+        (
+            "1. Ann baked a cake.\n2. Her dog ate it.\n3. Ann cried a lot.",
+            "too_few_sentences",
+        ),  # not "1." as a sentence
+    ],
+)
 def test_rejects_name_their_reason(text, reason):
     with pytest.raises(Reject) as err:
         parse_story(text, truncate=True)
@@ -65,29 +84,41 @@ def test_numbered_answers_keep_the_list_and_drop_the_chatter_after_it():
 
 
 def test_prompt_shows_seed_stories_as_numbered_example_turns():
-    real = [{"context": "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him.",
-             "completion": "They went out for pie."},
-            {"context": "Bo ran fast. He won the race. His mom cheered loudly. They ate ice cream.",
-             "completion": "It was the best day."}]
+    real = [
+        {
+            "context": "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him.",
+            "completion": "They went out for pie.",
+        },
+        {
+            "context": "Bo ran fast. He won the race. His mom cheered loudly. They ate ice cream.",
+            "completion": "It was the best day.",
+        },
+    ]
     template, fields = story_prompt(real, ["space travel"], _story_gen("per_sample"), seed=0, level=0, style="chat")(0)
     messages = template.messages(**fields)
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
     assert messages[1]["content"].splitlines()[4] in {"5. They went out for pie.", "5. It was the best day."}
     assert '"space travel"' in messages[-1]["content"] and "numbered 1 to 5" in messages[-1]["content"]
-    assert fields["words"] == 21      # mean of 22 and 20 words
+    assert fields["words"] == 21  # mean of 22 and 20 words
 
 
 def _story_gen(seed_stories: str):
     return SimpleNamespace(n_seed_stories=2, seed_stories=seed_stories)
 
 
-REAL = [{"context": f"Person {i} woke up. They ate food. They went out. They met a friend.",
-         "completion": f"It was day {i}."} for i in range(12)]
+REAL = [
+    {
+        "context": f"Person {i} woke up. They ate food. They went out. They met a friend.",
+        "completion": f"It was day {i}.",
+    }
+    for i in range(12)
+]
 
 
 def test_completion_prompt_is_a_document_ending_in_the_next_story_header():
-    template, fields = story_prompt(REAL, ["Space Travel"], _story_gen("per_sample"), seed=0, level=0,
-                                    style="completion")(0)
+    template, fields = story_prompt(
+        REAL, ["Space Travel"], _story_gen("per_sample"), seed=0, level=0, style="completion"
+    )(0)
     [message] = template.messages(**fields)
     text = message["content"]
     assert text.startswith("Five-sentence stories.") and text.endswith("Story 3 (about space travel):")

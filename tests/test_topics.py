@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import pytest
 
+from gen_helpers import make_workspace
 from gendiv.errors import UserError
 from gendiv.io import read_json
 from gendiv.topics import main, normalize_topic, parse_topics
-from gen_helpers import make_workspace
 from openai_server import FakeOpenAI
 
 
-@pytest.mark.parametrize("line, topic", [
-    ("1. Friendship", "Friendship"), ("- lost DOG", "Lost Dog"), ("* **Time travel**", "Time Travel"),
-    ("3) A rainy day: when plans fail", "A Rainy Day"), ('"Betrayal."', "Betrayal"),
-    ("Adventure - a trip to the sea", "Adventure"),
-])
+@pytest.mark.parametrize(
+    "line, topic",
+    [
+        ("1. Friendship", "Friendship"),
+        ("- lost DOG", "Lost Dog"),
+        ("* **Time travel**", "Time Travel"),
+        ("3) A rainy day: when plans fail", "A Rainy Day"),
+        ('"Betrayal."', "Betrayal"),
+        ("Adventure - a trip to the sea", "Adventure"),
+    ],
+)
 def test_normalize_topic(line, topic):
     assert normalize_topic(line) == topic
 
 
-@pytest.mark.parametrize("line", ["", "Here are 10 topics about food that you could write about", "42",
-                                  "Topic #5!", "a b c d e", "A"])
+@pytest.mark.parametrize(
+    "line", ["", "Here are 10 topics about food that you could write about", "42", "Topic #5!", "a b c d e", "A"]
+)
 def test_lines_that_are_not_topics_are_dropped(line):
     assert normalize_topic(line) is None
 
@@ -47,7 +54,7 @@ def test_pool_is_deduplicated_and_its_real_size_reported(tmp_path, monkeypatch, 
 def test_too_small_a_pool_is_a_user_error(tmp_path, monkeypatch, raw_params):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    with FakeOpenAI(malformed_every=1) as srv:     # every answer malformed: no topics at all
+    with FakeOpenAI(malformed_every=1) as srv:  # every answer malformed: no topics at all
         ws = make_workspace(tmp_path, raw_params, srv.base_url)
         with pytest.raises(UserError, match="topic pool holds 0 distinct topics"):
             main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
@@ -60,8 +67,8 @@ def test_rounds_are_whole_batches_sized_to_the_pool():
     from gendiv.topics import round_size
 
     hf = SimpleNamespace(backend="hf", batch_size=12, concurrency=4)
-    assert round_size(hf, 8) == 12                      # a tiny pool: one batch
-    assert round_size(hf, 200) == 36                    # ~32 requests, in whole batches
+    assert round_size(hf, 8) == 12  # a tiny pool: one batch
+    assert round_size(hf, 200) == 36  # ~32 requests, in whole batches
     api = SimpleNamespace(backend="openai", batch_size=12, concurrency=4)
     assert round_size(api, 10_000) == 32
 
@@ -72,5 +79,5 @@ def test_junk_and_near_duplicate_topics_are_kept_out_of_the_pool():
     assert topic_stems("Some Examples Would Be") is None and topic_stems("The Big") is None
     assert topic_stems("Note") is None
     school, house = topic_stems("School"), topic_stems("Schoolhouse")
-    assert school <= house     # the pool treats either as a near-duplicate of the other
+    assert school <= house  # the pool treats either as a near-duplicate of the other
     assert topic_stems("A New Recipe") != topic_stems("A New Menu")

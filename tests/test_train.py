@@ -23,8 +23,13 @@ def _stories(n, offset=0):
     rows = []
     for i in range(n):
         w = [WORDS[(i * 7 + j + offset) % len(WORDS)] for j in range(12)]
-        rows.append({"id": f"s{i + offset}", "context": f"The {w[0]} saw a {w[1]}. It was {w[2]} and {w[3]}.",
-                     "completion": f"Then the {w[4]} met the {w[5]}."})
+        rows.append(
+            {
+                "id": f"s{i + offset}",
+                "context": f"The {w[0]} saw a {w[1]}. It was {w[2]} and {w[3]}.",
+                "completion": f"Then the {w[4]} met the {w[5]}.",
+            }
+        )
     return rows
 
 
@@ -36,12 +41,22 @@ def tiny_dir(tmp_path_factory):
 @pytest.fixture
 def params_for(raw_params, repo, tiny_dir):
     def build(base=tiny_dir, **train):
-        raw_params["train"].update({"max_length": 64, "batch_size": 4, "eval_batch_size": 8, "epochs": 1,
-                                    "max_steps": None, "learning_rate": 5e-3, **train})
+        raw_params["train"].update(
+            {
+                "max_length": 64,
+                "batch_size": 4,
+                "eval_batch_size": 8,
+                "epochs": 1,
+                "max_steps": None,
+                "learning_rate": 5e-3,
+                **train,
+            }
+        )
         p = validate(raw_params, root=repo)
         # params.yaml may only name models/base (dvc.yaml's path); the tiny model stands in for it unvalidated
         base = p.models.base.model_copy(update={"dir": str(base)})
         return p.model_copy(update={"models": p.models.model_copy(update={"base": base})})
+
     return build
 
 
@@ -96,13 +111,17 @@ def test_run_writes_loadable_adapter_curves_and_metrics(params_for, workdir):
     assert per_example["id"] == [r["id"] for r in _stories(6, offset=100)]
     assert sum(per_example["tokens"]) == saved["test_tokens"]
     assert sum(per_example["nll"]) / sum(per_example["tokens"]) == pytest.approx(saved["test_loss"], abs=1e-6)
-    assert saved["train_tokens"] == sum(len(encode(AutoTokenizer.from_pretrained(p.models.base.dir), **x)[0])
-                                        for x in fit_examples(AutoTokenizer.from_pretrained(p.models.base.dir),
-                                                              "story", _stories(12), 64))
+    assert saved["train_tokens"] == sum(
+        len(encode(AutoTokenizer.from_pretrained(p.models.base.dir), **x)[0])
+        for x in fit_examples(AutoTokenizer.from_pretrained(p.models.base.dir), "story", _stories(12), 64)
+    )
     curve = (paths["live"] / "plots/metrics/train/loss.tsv").read_text().splitlines()
     assert curve[0].split("\t")[:2] == ["step", "loss"] and len(curve) == 1 + 3
     assert sorted(f.name for f in paths["live"].rglob("*") if f.is_file()) == [
-        "grad_norm.tsv", "learning_rate.tsv", "loss.tsv"]
+        "grad_norm.tsv",
+        "learning_rate.tsv",
+        "loss.tsv",
+    ]
 
     model, tokenizer = load_model(p.models.base.dir, paths["adapter"])
     lora_b = [t for n, t in model.named_parameters() if "lora_B" in n]
@@ -218,8 +237,13 @@ train_run(p.model_copy(update={"models": p.models.model_copy(update={"base": bas
 
 def _set_order(modules, hash_seed):
     code = f"print(list(set({modules!r})))"
-    return subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": hash_seed},
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def test_adapter_bytes_do_not_depend_on_the_string_hash_seed(params_for, raw_params, repo, tmp_path, tiny_dir):
@@ -236,15 +260,27 @@ def test_adapter_bytes_do_not_depend_on_the_string_hash_seed(params_for, raw_par
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": os.pathsep.join(sys.path)}
         env.pop("DVC_ROOT", None)
         env.pop("GENDIV_CACHE_DIR", None)
-        runs.append((work, subprocess.Popen([sys.executable, "-c", _TRAIN_ONE, str(repo), str(tiny_dir)], cwd=work, env=env,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+        runs.append(
+            (
+                work,
+                subprocess.Popen(
+                    [sys.executable, "-c", _TRAIN_ONE, str(repo), str(tiny_dir)],
+                    cwd=work,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
     adapters = []
     for work, proc in runs:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
         folder = work / run_paths("story", "real", 0)["adapter"]
-        adapters.append({f.relative_to(folder).as_posix(): f.read_bytes()
-                         for f in sorted(folder.rglob("*")) if f.is_file()})
+        adapters.append(
+            {f.relative_to(folder).as_posix(): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
+        )
     assert "adapter_config.json" in adapters[0] and "adapter_model.safetensors" in adapters[0]
     assert adapters[0].keys() == adapters[1].keys()
     for name in adapters[0]:

@@ -52,17 +52,27 @@ def _workspace(root: Path, raw: dict, base: Path) -> Path:
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, f"{cmd} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-6000:]}"
 
 
 def _written(root: Path) -> list[str]:
     """Every file a run left, inputs aside."""
-    return sorted(str(f.relative_to(root)) for f in root.rglob("*")
-                  if f.is_file() and f.name != "params.yaml" and not f.is_relative_to(root / "data")
-                  and not f.is_relative_to(root / "models"))
+    return sorted(
+        str(f.relative_to(root))
+        for f in root.rglob("*")
+        if f.is_file()
+        and f.name != "params.yaml"
+        and not f.is_relative_to(root / "data")
+        and not f.is_relative_to(root / "models")
+    )
 
 
 def test_a_batch_the_processes_cannot_share_stops_before_writing(params_for, workdir, monkeypatch):
@@ -75,8 +85,18 @@ def test_a_batch_the_processes_cannot_share_stops_before_writing(params_for, wor
 def test_two_process_launch_makes_the_same_run_as_one_process(raw_params, repo, tiny_dir, tmp_path):
     # lora_dropout 0: dropout masks are drawn per process, so with dropout a 2-process run differs
     # from a 1-process one as two seeds do; without it both compute the same thing.
-    raw_params["train"].update({"max_length": 64, "batch_size": BATCH, "eval_batch_size": 8, "epochs": EPOCHS,
-                                "learning_rate": 5e-2, "lora_dropout": 0.0, "seeds": [0], "max_steps": None})
+    raw_params["train"].update(
+        {
+            "max_length": 64,
+            "batch_size": BATCH,
+            "eval_batch_size": 8,
+            "epochs": EPOCHS,
+            "learning_rate": 5e-2,
+            "lora_dropout": 0.0,
+            "seeds": [0],
+            "max_steps": None,
+        }
+    )
     validate(raw_params, root=repo)
 
     [launch] = _doc_lines(r"accelerate launch ")  # the multi-device recipe, 2 processes instead of 8
@@ -98,7 +118,8 @@ def test_two_process_launch_makes_the_same_run_as_one_process(raw_params, repo, 
     # Only the main process writes: exactly the files of the 1-process run, one timing record.
     assert _written(multi) == [f for f in _written(single) if "d6" in f]
     assert [p.name for p in (multi / ".gendiv_cache/timings").iterdir()] == [
-        "train_--task_story_--dataset_d6_--seed_0.json"]
+        "train_--task_story_--dataset_d6_--seed_0.json"
+    ]
     assert len(list((single / ".gendiv_cache/timings").iterdir())) == 2
 
     # train.batch_size is the global batch: 2 processes x 2 each; steps = ceil(n / batch) x epochs.
@@ -111,8 +132,9 @@ def test_two_process_launch_makes_the_same_run_as_one_process(raw_params, repo, 
 
     # The adapter loads with peft and gives back the recorded test loss.
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32),
-                                      str(multi / f"models/adapters/{run}"))
+    model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), str(multi / f"models/adapters/{run}")
+    )
     test_rows = read_jsonl(multi / "data/real/story/test.jsonl")
     again, _ = score_rows(model, tokenizer, "story", test_rows, 64, 8)
     assert again["test_loss"] == pytest.approx(m2["test_loss"], abs=1e-5)

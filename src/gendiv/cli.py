@@ -67,15 +67,23 @@ def _version(show: bool) -> None:
         raise typer.Exit()
 
 
-def _group(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                        help="Print gendiv's version and exit.")) -> None:
+def _group(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print gendiv's version and exit."
+    ),
+) -> None:
     """gendiv: one sub-command per pipeline stage (see `gendiv --help`)."""
 
 
 def build_app(selected: str | None = None) -> typer.Typer:
     """A Typer app with every command, importing only `selected`'s module when given."""
-    app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__,
-                      pretty_exceptions_enable=False, context_settings=HELP_OPTIONS)
+    app = typer.Typer(
+        add_completion=False,
+        no_args_is_help=True,
+        help=__doc__,
+        pretty_exceptions_enable=False,
+        context_settings=HELP_OPTIONS,
+    )
     app.callback()(_group)  # keep sub-command syntax even when only one command is loaded
     for name, target in COMMANDS.items():
         if selected is not None and name != selected:
@@ -112,8 +120,12 @@ def _run(app: typer.Typer, argv: list[str], label: list[str]) -> None:
     except SystemExit as done:
         if done.code == 1 and _interrupted():
             sys.exit(130)
-        if (done.code in (0, None) and not {"--help", "-h", "--version"} & set(argv) and not UNTIMED.intersection(label[:1])
-                and os.environ.get("RANK", "0") == "0"):  # one record per `accelerate launch`: its main process
+        if (
+            done.code in (0, None)
+            and not {"--help", "-h", "--version"} & set(argv)
+            and not UNTIMED.intersection(label[:1])
+            and os.environ.get("RANK", "0") == "0"
+        ):  # one record per `accelerate launch`: its main process
             _record_timing(label, time.perf_counter() - start)
         raise
 

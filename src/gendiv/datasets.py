@@ -120,8 +120,7 @@ def to_prompt_completion(task: str, row: dict) -> dict:
     _check_task(task)
     if task == "story":
         return {"prompt": row["context"].strip(), "completion": " " + row["completion"].strip()}
-    return {"prompt": qa_prompt(row["context"], row["question"]),
-            "completion": " " + row["answer"].strip()}
+    return {"prompt": qa_prompt(row["context"], row["question"]), "completion": " " + row["answer"].strip()}
 
 
 def qa_prompt(context: str, question: str) -> str:

@@ -33,10 +33,18 @@ def _row(stage: str, cfg, llm, planned: list, done: bool, note: str = "") -> dic
     tokens_in = sum(backend.count_tokens(r) for r in planned)
     tokens_out = cfg.max_new_tokens * len(planned)
     notes = [] if done or planned else ["no round needs calls"]
-    return {"stage": stage, "generator": f"{cfg.backend}:{cfg.model}", "calls": len(planned),
-            "cache_hits": llm.stats.cache_hits, "tokens_in": tokens_in, "tokens_out_max": tokens_out,
-            "usd_max": usd(cfg, tokens_in, tokens_out), "finished_from_cache": done,
-            "token_rule": backend.token_rule, "note": "; ".join(filter(None, [note, *notes]))}
+    return {
+        "stage": stage,
+        "generator": f"{cfg.backend}:{cfg.model}",
+        "calls": len(planned),
+        "cache_hits": llm.stats.cache_hits,
+        "tokens_in": tokens_in,
+        "tokens_out_max": tokens_out,
+        "usd_max": usd(cfg, tokens_in, tokens_out),
+        "finished_from_cache": done,
+        "token_rule": backend.token_rule,
+        "note": "; ".join(filter(None, [note, *notes])),
+    }
 
 
 def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
@@ -46,16 +54,27 @@ def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
     files = {task: root / f"data/real/{task}/train.jsonl" for task in ("story", "qa")}
     for task, path in files.items():
         if not path.is_file():
-            raise UserError(f"{path} is missing: the prompts are built from it (run `gendiv prepare-real --task "
-                            f"{task}` first; it makes no LLM call)")
+            raise UserError(
+                f"{path} is missing: the prompts are built from it (run `gendiv prepare-real --task "
+                f"{task}` first; it makes no LLM call)"
+            )
     g, rows, memo = p.generator, [], {}
 
     llm = planning_llm(g, p.seed, cache_dir, memo)
     wanted, chunk, max_calls, template = topics.pool_plan(p)
     result, planned = dry_run(llm, lambda m: topics.build_pool(m, wanted, chunk, max_calls, template)[0])
-    rows.append(_row("generate-topics", g, llm, planned, result is not None,
-                     "" if result is not None else f"more rounds of {chunk} while the pool is short "
-                                                  f"(at most {max_calls} requests)"))
+    rows.append(
+        _row(
+            "generate-topics",
+            g,
+            llm,
+            planned,
+            result is not None,
+            ""
+            if result is not None
+            else f"more rounds of {chunk} while the pool is short (at most {max_calls} requests)",
+        )
+    )
     pool, pool_note = result, ""
     topics_file = root / topics.OUT_DIR / "topics.json"
     if pool is None and topics_file.is_file():
@@ -67,12 +86,14 @@ def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
     real = read_jsonl(files["story"])
     sets = [(f"generate-story --level {level}", g, level, p.n_generated("story")) for level in p.levels]
     sd = p.source_diversity
-    sets += [(f"generate-source --name {s.name}", sd.generator(s.name, g), sd.level, p.n_source_samples())
-             for s in sd.generators]
+    sets += [
+        (f"generate-source --name {s.name}", sd.generator(s.name, g), sd.level, p.n_source_samples())
+        for s in sd.generators
+    ]
     for stage, cfg, level, n in sets:
         llm = planning_llm(cfg, p.seed, cache_dir, memo)
         group = topic_guided.story_group(p, level, cfg.prompt_style, n, pool, real)
-        result, planned = dry_run(llm, lambda m: collect(m, [group], cfg.max_rejects))
+        result, planned = dry_run(llm, lambda m, group=group, rejects=cfg.max_rejects: collect(m, [group], rejects))
         rows.append(_row(stage, cfg, llm, planned, result is not None, pool_note))
 
     llm = planning_llm(g, p.seed, cache_dir, memo)
@@ -82,24 +103,64 @@ def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
     return rows
 
 
-def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
-         cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (the one the stages use)"),
-         out: Path | None = typer.Option(None, help="also write the rows as JSON")) -> None:
+def main(
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+    cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (the one the stages use)"),
+    out: Path | None = typer.Option(None, help="also write the rows as JSON"),
+) -> None:
     """Print calls, tokens and cost of every generation stage before any call is made."""
     p = load_params(params)
     rows = estimate(p, cache_dir, params.resolve().parent)
-    table = [[r["stage"], r["generator"], r["calls"], r["cache_hits"], r["tokens_in"], r["tokens_out_max"],
-              "-" if r["usd_max"] is None else f"{r['usd_max']:.4f}", r["token_rule"], r["note"]] for r in rows]
+    table = [
+        [
+            r["stage"],
+            r["generator"],
+            r["calls"],
+            r["cache_hits"],
+            r["tokens_in"],
+            r["tokens_out_max"],
+            "-" if r["usd_max"] is None else f"{r['usd_max']:.4f}",
+            r["token_rule"],
+            r["note"],
+        ]
+        for r in rows
+    ]
     costs = [r["usd_max"] for r in rows if r["usd_max"] is not None]
-    table.append(["total", "", sum(r["calls"] for r in rows), sum(r["cache_hits"] for r in rows),
-                  sum(r["tokens_in"] for r in rows), sum(r["tokens_out_max"] for r in rows),
-                  f"{sum(costs):.4f}" if costs else "-", "", ""])
-    print(tabulate(table, headers=["stage", "generator", "calls", "cache hits", "tokens in", "tokens out (max)",
-                                   "USD (max)", "input tokens counted by", "note"]))
-    print(f"\ncalls: the next round of each stage with every answer usable; an answer that does not parse is asked "
-          f"again (up to generator.max_rejects = {p.generator.max_rejects} times), which adds calls. Output tokens "
-          f"and USD assume every answer reaches generator.max_new_tokens; prices: generator.price_*_per_mtok. "
-          "DVC does not run a stage whose outputs are up to date at all (`dvc status`).")
+    table.append(
+        [
+            "total",
+            "",
+            sum(r["calls"] for r in rows),
+            sum(r["cache_hits"] for r in rows),
+            sum(r["tokens_in"] for r in rows),
+            sum(r["tokens_out_max"] for r in rows),
+            f"{sum(costs):.4f}" if costs else "-",
+            "",
+            "",
+        ]
+    )
+    print(
+        tabulate(
+            table,
+            headers=[
+                "stage",
+                "generator",
+                "calls",
+                "cache hits",
+                "tokens in",
+                "tokens out (max)",
+                "USD (max)",
+                "input tokens counted by",
+                "note",
+            ],
+        )
+    )
+    print(
+        f"\ncalls: the next round of each stage with every answer usable; an answer that does not parse is asked "
+        f"again (up to generator.max_rejects = {p.generator.max_rejects} times), which adds calls. Output tokens "
+        f"and USD assume every answer reaches generator.max_new_tokens; prices: generator.price_*_per_mtok. "
+        "DVC does not run a stage whose outputs are up to date at all (`dvc status`)."
+    )
     if p.generator.max_cost_usd is not None:
         print(f"generator.max_cost_usd = {p.generator.max_cost_usd:g} caps each generation stage run.")
     if out is not None:

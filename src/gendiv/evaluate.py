@@ -21,7 +21,7 @@ from tqdm import tqdm
 from gendiv.datasets import qa_prompt, real_test_path, to_prompt_completion
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json
-from gendiv.params import load_params, require_task, Task
+from gendiv.params import Task, load_params, require_task
 from gendiv.runs import examples_path, metrics_path
 
 
@@ -61,7 +61,7 @@ def fit_example(tokenizer, task: str, row: dict, max_length: int) -> dict:
     if len(ids) <= max_length and start < len(ids):
         return pair
     words = row["context"].split()
-    keep = (lambda k: words[len(words) - k:]) if task == "story" else (lambda k: words[:k])
+    keep = (lambda k: words[len(words) - k :]) if task == "story" else (lambda k: words[:k])
     ids, start = encode(tokenizer, **_with_context(task, row, []))
     if len(ids) > max_length or start >= len(ids):
         raise UnscorableExampleError(
@@ -81,8 +81,9 @@ def fit_examples(tokenizer, task: str, rows: list[dict], max_length: int) -> lis
     return [fit_example(tokenizer, task, row, max_length) for row in rows]
 
 
-def completion_nll(model, tokenizer, pairs: list[dict], batch_size: int,
-                   ids: list[str] | None = None, progress: str | None = None) -> tuple[list[float], list[int]]:
+def completion_nll(
+    model, tokenizer, pairs: list[dict], batch_size: int, ids: list[str] | None = None, progress: str | None = None
+) -> tuple[list[float], list[int]]:
     """Per example (in input order): summed NLL of its completion tokens, and their number.
     `progress`: a progress bar (on stderr) with this label; none by default.
 
@@ -103,27 +104,34 @@ def completion_nll(model, tokenizer, pairs: list[dict], batch_size: int,
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for b in tqdm(range(0, len(order), batch_size), desc=progress, unit="batch", disable=progress is None,
-                      file=sys.stderr, mininterval=1.0, dynamic_ncols=True):
-            members = order[b:b + batch_size]
+        for b in tqdm(
+            range(0, len(order), batch_size),
+            desc=progress,
+            unit="batch",
+            disable=progress is None,
+            file=sys.stderr,
+            mininterval=1.0,
+            dynamic_ncols=True,
+        ):
+            members = order[b : b + batch_size]
             batch = [encoded[i] for i in members]
             width = max(len(seq) for seq, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
             labels = torch.full((len(batch), width), -100, dtype=torch.long)
             for r, (seq, start) in enumerate(batch):
-                input_ids[r, :len(seq)] = torch.tensor(seq)
-                attention[r, :len(seq)] = 1
-                labels[r, start:len(seq)] = torch.tensor(seq[start:])
+                input_ids[r, : len(seq)] = torch.tensor(seq)
+                attention[r, : len(seq)] = 1
+                labels[r, start : len(seq)] = torch.tensor(seq[start:])
             # Only positions that predict a completion token need logits (saves the vocab projection).
             first = min(start for _, start in batch)
             keep = width - first + 1
-            out = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                        logits_to_keep=keep)
+            out = model(input_ids=input_ids.to(device), attention_mask=attention.to(device), logits_to_keep=keep)
             logits = out.logits[:, -keep:-1, :].float()
-            target = labels[:, width - keep + 1:].to(device)
+            target = labels[:, width - keep + 1 :].to(device)
             nll = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100, reduction="none")
+                logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100, reduction="none"
+            )
             per_row = nll.view(len(batch), -1).sum(dim=1).double().cpu().tolist()
             counts = (target != -100).sum(dim=1).cpu().tolist()
             for i, value, count in zip(members, per_row, counts):
@@ -148,15 +156,20 @@ def load_model(base_dir: str | Path, adapter: Path | None = None):
     return model, tokenizer
 
 
-def score_rows(model, tokenizer, task: str, rows: list[dict], max_length: int,
-               batch_size: int, progress: str | None = None) -> tuple[dict, dict]:
+def score_rows(
+    model, tokenizer, task: str, rows: list[dict], max_length: int, batch_size: int, progress: str | None = None
+) -> tuple[dict, dict]:
     """(test metrics, per-example scores {"id", "nll", "tokens"}) of `rows`; `progress` labels a progress bar."""
     pairs = fit_examples(tokenizer, task, rows, max_length)
     ids = [r.get("id") for r in rows]
     nll, tokens = completion_nll(model, tokenizer, pairs, batch_size, ids=ids, progress=progress)
     loss = math.fsum(nll) / sum(tokens)
-    metrics = {"test_loss": round(loss, 6), "test_tokens": sum(tokens), "test_examples": len(rows),
-               "test_perplexity": round(math.exp(loss), 4)}
+    metrics = {
+        "test_loss": round(loss, 6),
+        "test_tokens": sum(tokens),
+        "test_examples": len(rows),
+        "test_perplexity": round(math.exp(loss), 4),
+    }
     return metrics, {"id": ids, "nll": nll, "tokens": tokens}
 
 
@@ -180,8 +193,9 @@ def main(
     if reference:
         out = metrics_path(task, "base")
     model, tokenizer = load_model(p.models.base.dir, adapter)
-    result, per_example = score_rows(model, tokenizer, task, rows, p.train.max_length, p.train.eval_batch_size,
-                                     progress=f"evaluate {task}")
+    result, per_example = score_rows(
+        model, tokenizer, task, rows, p.train.max_length, p.train.eval_batch_size, progress=f"evaluate {task}"
+    )
     result.update({"task": task, "adapter": str(adapter) if adapter else None, "test_file": str(test_file)})
     if out is not None:
         write_json(out, result)

@@ -29,8 +29,7 @@ def main(params: Path = typer.Option(Path("params.yaml"), help="params file")) -
         check_replaceable(root / spec.dir)  # before any (long) conversion
     manifest = {}
     for name, spec in p.models.generators.items():
-        target = save_model(*load_gguf(spec.gguf_package, spec.gguf_file, f"models.generators.{name}"),
-                            root / spec.dir)
+        target = save_model(*load_gguf(spec.gguf_package, spec.gguf_file, f"models.generators.{name}"), root / spec.dir)
         manifest[name] = json.loads((target / "origin.json").read_text(encoding="utf-8")) | {"dir": spec.dir}
         typer.echo(f"{name}: written to {spec.dir}")
     write_json(root / OUT_DIR / "manifest.json", manifest)

@@ -12,9 +12,9 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from gendiv.errors import InputError
 
@@ -25,7 +25,9 @@ def atomic_open(path: Path | str, mode: str = "w") -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode else "\n") as fh:
+        with os.fdopen(
+            fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode else "\n"
+        ) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -60,16 +62,19 @@ def read_text(path: Path | str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8") from None
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8"
+        ) from None
 
 
 def _check_fields(row: dict, fields: Sequence[str], where: str) -> None:
     """Every named field is present and holds text (what the stages read from a row)."""
     missing = [f for f in fields if f not in row]
     if missing:
-        raise InputError(f"{where}: missing field(s) {', '.join(map(repr, missing))} "
-                         f"(each row needs {', '.join(map(repr, fields))})")
+        raise InputError(
+            f"{where}: missing field(s) {', '.join(map(repr, missing))} (each row needs {', '.join(map(repr, fields))})"
+        )
     wrong = [f for f in fields if not isinstance(row[f], str)]
     if wrong:
         raise InputError(f"{where}: field {wrong[0]!r} must be text, got {type(row[wrong[0]]).__name__}")
@@ -114,8 +119,10 @@ def read_csv(path: Path | str, fields: Sequence[str] = ()) -> list[dict]:
         header = reader.fieldnames or []
         missing = [f for f in fields if f not in header]
         if missing:
-            raise InputError(f"{path}:1: header lacks column(s) {', '.join(map(repr, missing))} "
-                             f"(found {', '.join(map(repr, header)) or 'no header'})")
+            raise InputError(
+                f"{path}:1: header lacks column(s) {', '.join(map(repr, missing))} "
+                f"(found {', '.join(map(repr, header)) or 'no header'})"
+            )
         while True:
             first = consumed + 1
             row = next(reader, None)
@@ -123,8 +130,9 @@ def read_csv(path: Path | str, fields: Sequence[str] = ()) -> list[dict]:
                 return rows
             where = f"{path}:{first}"
             if None in row or None in row.values():
-                raise InputError(f"{where}: {'more' if None in row else 'fewer'} cells than the "
-                                 f"{len(header)} header columns")
+                raise InputError(
+                    f"{where}: {'more' if None in row else 'fewer'} cells than the {len(header)} header columns"
+                )
             if any("\n" in v or "\r" in v for v in row.values()):
                 raise InputError(f"{where}: a quoted cell spans several lines; each record must be one line")
             rows.append(row)

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import typer
 
-from gendiv.datasets import (MIXED_DIR, dataset_path, expand_name, fixed_name, mixed_names,
-                             subset_name)
+from gendiv.datasets import MIXED_DIR, dataset_path, expand_name, fixed_name, mixed_names, subset_name
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
-from gendiv.params import load_params, Params, require_task, Task
+from gendiv.params import Params, Task, load_params, require_task
 
 
 def seeded_order(rows: list[dict], seed: int, salt: str) -> list[dict]:
@@ -61,9 +60,9 @@ def build_mixes(p: Params, task: str, real: list[dict], generated: dict[int, lis
     for rho in m.fixed_ratios:
         n_gen = round(rho * total)
         gen_label = f"d{m.generated_level}"
-        sets[fixed_name(rho)] = (
-            _tagged(_take(real_order, total - n_gen, f"{fixed_name(rho)} real part"), "real")
-            + _tagged(_take(gen_order[m.generated_level], n_gen, f"{fixed_name(rho)} {gen_label} part"), gen_label))
+        sets[fixed_name(rho)] = _tagged(
+            _take(real_order, total - n_gen, f"{fixed_name(rho)} real part"), "real"
+        ) + _tagged(_take(gen_order[m.generated_level], n_gen, f"{fixed_name(rho)} {gen_label} part"), gen_label)
 
     small = _tagged(_take(real_order, max(1, round(m.expand_real_fraction * len(real))), "expand_real"), "real")
     sets["expand_real"] = small
@@ -71,7 +70,8 @@ def build_mixes(p: Params, task: str, real: list[dict], generated: dict[int, lis
         for rho in m.expand_ratios:
             n_gen = round(len(small) * rho / (1 - rho))
             sets[expand_name(lv, rho)] = small + _tagged(
-                _take(gen_order[lv], n_gen, f"{expand_name(lv, rho)} d{lv} part"), f"d{lv}")
+                _take(gen_order[lv], n_gen, f"{expand_name(lv, rho)} d{lv} part"), f"d{lv}"
+            )
 
     sources = {"real": real_order, **{f"d{lv}": gen_order[lv] for lv in p.levels}} if m.subset_sizes else {}
     for n in m.subset_sizes:
@@ -90,8 +90,12 @@ def needed_levels(p: Params) -> list[int]:
 
 def _summary(rows: list[dict]) -> dict:
     n_real = sum(1 for r in rows if r["source"] == "real")
-    return {"n": len(rows), "n_real": n_real, "n_generated": len(rows) - n_real,
-            "generated_share": round((len(rows) - n_real) / len(rows), 4) if rows else 0.0}
+    return {
+        "n": len(rows),
+        "n_real": n_real,
+        "n_generated": len(rows) - n_real,
+        "generated_share": round((len(rows) - n_real) / len(rows), 4) if rows else 0.0,
+    }
 
 
 def main(
@@ -101,8 +105,7 @@ def main(
     """Write every mixed set of a task to data/mixed/{task}/ (plus summary.json)."""
     p = load_params(params)
     require_task(task)
-    files = {"real": dataset_path(task, "real"),
-             **{lv: dataset_path(task, f"d{lv}") for lv in needed_levels(p)}}
+    files = {"real": dataset_path(task, "real"), **{lv: dataset_path(task, f"d{lv}") for lv in needed_levels(p)}}
     missing = [str(f) for f in files.values() if not f.is_file()]
     if missing:
         raise UserError(f"mix --task {task}: missing input(s) {', '.join(missing)} (run their stages first)")

@@ -27,18 +27,27 @@ from gendiv.topic_guided import write_story_set
 SINGLE_DIR = SOURCES_DIR / "story" / "single"
 
 
-def generate_main(name: str = typer.Option(..., help="a source_diversity.generators name"),
-                  params: Path = typer.Option(Path("params.yaml"), help="params file"),
-                  cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)")) -> None:
+def generate_main(
+    name: str = typer.Option(..., help="a source_diversity.generators name"),
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+    cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
+) -> None:
     """Generate the single-source story set of one generator."""
     p = load_params(params)
     sd = p.source_diversity
     names = [g.name for g in sd.generators]
     if name not in names:
         raise UserError(f"--name {name!r}: not in source_diversity.generators ({', '.join(names)})")
-    write_story_set(p, sd.level, sd.generator(name, p.generator), p.n_source_samples(),
-                    SINGLE_DIR / f"{name}.jsonl", SINGLE_DIR / f"{name}.report.json", f"story-src_{name}",
-                    cache_dir)
+    write_story_set(
+        p,
+        sd.level,
+        sd.generator(name, p.generator),
+        p.n_source_samples(),
+        SINGLE_DIR / f"{name}.jsonl",
+        SINGLE_DIR / f"{name}.report.json",
+        f"story-src_{name}",
+        cache_dir,
+    )
 
 
 def multi_source(sets: dict[str, list[dict]], n: int) -> list[dict]:

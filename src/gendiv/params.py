@@ -17,15 +17,23 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gendiv.bundled import read_bundled_qa, read_bundled_stories
 from gendiv.errors import ParamsError, UserError
 
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
-Task = Literal["story", "qa"]   # a --task option's type: `gendiv <stage> -h` lists the choices
+Task = Literal["story", "qa"]  # a --task option's type: `gendiv <stage> -h` lists the choices
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PosInt = Annotated[int, Field(ge=1)]
@@ -65,13 +73,17 @@ def _url(value: str | None) -> str | None:
     except ValueError:
         raise ValueError("must be an http:// or https:// URL (the value is not shown)") from None
     if "@" in parts.netloc:
-        raise ValueError("must not contain user:password@ (credentials come only from the environment, "
-                         "e.g. OPENAI_API_KEY; the value is not shown)")
+        raise ValueError(
+            "must not contain user:password@ (credentials come only from the environment, "
+            "e.g. OPENAI_API_KEY; the value is not shown)"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host, e.g. https://api.openai.com/v1")
     if parts.query or parts.fragment or any(c.isspace() for c in value):
-        raise ValueError("must not carry a query string, fragment or spaces (a key in the URL would be "
-                         "recorded in dvc.lock; the value is not shown)")
+        raise ValueError(
+            "must not carry a query string, fragment or spaces (a key in the URL would be "
+            "recorded in dvc.lock; the value is not shown)"
+        )
     return value
 
 
@@ -81,8 +93,9 @@ BaseUrl = Annotated[str | None, AfterValidator(_url)]
 class _Section(BaseModel):
     # strict: "7", true and 3.0 are not integers, "yes" is not a boolean; floats accept integers.
     # Each field's docstring is its description (use_attribute_docstrings).
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
-                              use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
 
 class StoryData(_Section):
@@ -125,8 +138,10 @@ class Data(_Section):
     @classmethod
     def _declared(cls, value: str) -> str:
         if value != BUNDLED_DIR:
-            raise ValueError(f"data.bundled_dir = {redact(value)}: must be {BUNDLED_DIR!r}, the folder dvc.yaml's "
-                             "prepare_real stage declares as its dependency (DVC would not track another one)")
+            raise ValueError(
+                f"data.bundled_dir = {redact(value)}: must be {BUNDLED_DIR!r}, the folder dvc.yaml's "
+                "prepare_real stage declares as its dependency (DVC would not track another one)"
+            )
         return value
 
 
@@ -146,9 +161,11 @@ class BaseModelParams(_Section):
     @classmethod
     def _declared(cls, value: str) -> str:
         if value != BASE_DIR:
-            raise ValueError(f"models.base.dir = {redact(value)}: must be {BASE_DIR!r}, the output dvc.yaml's "
-                             "base_model stage declares (the stage replaces that folder, and every later stage "
-                             "depends on it)")
+            raise ValueError(
+                f"models.base.dir = {redact(value)}: must be {BASE_DIR!r}, the output dvc.yaml's "
+                "base_model stage declares (the stage replaces that folder, and every later stage "
+                "depends on it)"
+            )
         return value
 
 
@@ -174,13 +191,14 @@ class Models(_Section):
     """Extra local generators by name, converted like the base model."""
 
     @model_validator(mode="after")
-    def _generator_dirs(self) -> "Models":
+    def _generator_dirs(self) -> Models:
         for name, m in self.generators.items():
             if m.dir != f"{GENERATORS_DIR}/{name}":
                 raise ValueError(
                     f"models.generators.{name}.dir = {redact(m.dir)}: must be '{GENERATORS_DIR}/{name}' (inside "
                     f"{GENERATORS_DIR}, the output dvc.yaml's generator_models stage declares, named after the "
-                    "entry: the stage replaces that folder)")
+                    "entry: the stage replaces that folder)"
+                )
         return self
 
 
@@ -227,12 +245,14 @@ class Generator(_Section):
     """chat: instructions; completion: a document the model continues (hf only)."""
 
     @model_validator(mode="after")
-    def _batch_api_needs_openai(self) -> "Generator":
+    def _batch_api_needs_openai(self) -> Generator:
         if self.batch_api and self.backend != "openai":
             raise ValueError("generator.batch_api = true needs generator.backend = openai")
         if self.prompt_style == "completion" and self.backend != "hf":
-            raise ValueError("generator.prompt_style = completion (a document the model continues) needs "
-                             "generator.backend = hf; an OpenAI-compatible chat endpoint takes prompt_style = chat")
+            raise ValueError(
+                "generator.prompt_style = completion (a document the model continues) needs "
+                "generator.backend = hf; an OpenAI-compatible chat endpoint takes prompt_style = chat"
+            )
         return self
 
 
@@ -251,7 +271,7 @@ class StoryGen(_Section):
     """An answer of more than five sentences keeps its first five (false: it is rejected)."""
 
     @model_validator(mode="after")
-    def _levels(self) -> "StoryGen":
+    def _levels(self) -> StoryGen:
         sizes = self.topic_subset_sizes
         if len(sizes) < 2:
             raise ValueError(f"story_gen.topic_subset_sizes = {sizes}: needs at least 2 levels")
@@ -279,7 +299,7 @@ class QAGen(_Section):
     """Real QA pairs of the context shown as examples in the prompt."""
 
     @model_validator(mode="after")
-    def _levels(self) -> "QAGen":
+    def _levels(self) -> QAGen:
         r = self.replaced_questions
         if len(r) < 2:
             raise ValueError(f"qa_gen.replaced_questions = {r}: needs at least 2 levels")
@@ -345,7 +365,7 @@ class Mixing(_Section):
         return values
 
     @model_validator(mode="after")
-    def _distinct(self) -> "Mixing":
+    def _distinct(self) -> Mixing:
         for key in ("fixed_ratios", "expand_levels", "expand_ratios", "subset_sizes"):
             values = getattr(self, key)
             if len(set(values)) != len(values):
@@ -382,14 +402,16 @@ class Train(_Section):
     """Examples per batch when scoring the test set."""
 
     @model_validator(mode="after")
-    def _non_empty(self) -> "Train":
+    def _non_empty(self) -> Train:
         for key in ("seeds", "secondary_seeds"):
             seeds = getattr(self, key)
             if not seeds or len(set(seeds)) != len(seeds):
                 raise ValueError(f"train.{key} = {seeds}: at least one seed, no repeats")
         if not set(self.secondary_seeds) <= set(self.seeds):
-            raise ValueError(f"train.secondary_seeds = {self.secondary_seeds}: must be among train.seeds = {self.seeds} "
-                             "(secondary runs are compared with real runs of the same seeds)")
+            raise ValueError(
+                f"train.secondary_seeds = {self.secondary_seeds}: must be among train.seeds = {self.seeds} "
+                "(secondary runs are compared with real runs of the same seeds)"
+            )
         if not self.lora_target_modules:
             raise ValueError("train.lora_target_modules: name at least one module")
         return self
@@ -427,12 +449,13 @@ class SourceDiversity(_Section):
     """Distinct-1..n of the sampled outputs."""
 
     @model_validator(mode="after")
-    def _pool(self) -> "SourceDiversity":
+    def _pool(self) -> SourceDiversity:
         names = [g.name for g in self.generators]
         if len(names) < 2 or len(set(names)) != len(names) or "multi" in names:
             raise ValueError(
                 f"source_diversity.generators names {names}: at least two generators with distinct names "
-                "('multi' is the name of the mixed set)")
+                "('multi' is the name of the mixed set)"
+            )
         return self
 
     def generator(self, name: str, base: Generator) -> Generator:
@@ -485,16 +508,24 @@ class Adversarial(_Section):
     """Cap on tokens per answer of a judged model (greedy)."""
 
     @model_validator(mode="after")
-    def _both_or_neither(self) -> "Adversarial":
+    def _both_or_neither(self) -> Adversarial:
         if (self.prompts_file is None) != (self.judge is None):
-            raise ValueError("adversarial.prompts_file and adversarial.judge: set both (the stage runs) or "
-                             "neither (it records that it did not run)")
+            raise ValueError(
+                "adversarial.prompts_file and adversarial.judge: set both (the stage runs) or "
+                "neither (it records that it did not run)"
+            )
         if self.prompts_file is not None:
             path = Path(self.prompts_file)
-            if path.is_absolute() or ".." in path.parts or path.parts[:2] != ("data", "adversarial") \
-                    or path.suffix != ".jsonl":
-                raise ValueError(f"adversarial.prompts_file = {redact(self.prompts_file)}: must be a .jsonl file "
-                                 "under data/adversarial/ (the folder dvc.yaml's adversarial stage depends on)")
+            if (
+                path.is_absolute()
+                or ".." in path.parts
+                or path.parts[:2] != ("data", "adversarial")
+                or path.suffix != ".jsonl"
+            ):
+                raise ValueError(
+                    f"adversarial.prompts_file = {redact(self.prompts_file)}: must be a .jsonl file "
+                    "under data/adversarial/ (the folder dvc.yaml's adversarial stage depends on)"
+                )
         if self.judge is not None and self.judge.model is None:
             raise ValueError("adversarial.judge.model: name the judge model (e.g. gpt-4o)")
         return self
@@ -548,7 +579,7 @@ class Params(_Section):
         return self.source_diversity.n_samples or self.n_real_train("story")
 
     @model_validator(mode="after")
-    def _cross_section(self) -> "Params":
+    def _cross_section(self) -> Params:
         levels = self.n_levels
         if len(self.qa_gen.replaced_questions) != levels:
             raise ValueError(
@@ -560,15 +591,16 @@ class Params(_Section):
                 f"levels = {self.levels}: distinct increasing level indices between 0 and {levels - 1} "
                 f"(story_gen.topic_subset_sizes defines {levels} levels)"
             )
-        for key, needed in (("mixing.generated_level", [self.mixing.generated_level]),
-                            ("mixing.expand_levels", self.mixing.expand_levels)):
+        for key, needed in (
+            ("mixing.generated_level", [self.mixing.generated_level]),
+            ("mixing.expand_levels", self.mixing.expand_levels),
+        ):
             missing = [lv for lv in needed if lv not in self.levels]
             if missing and all(lv < levels for lv in needed):
                 raise ValueError(f"{key} uses level(s) {missing}, which levels = {self.levels} does not build")
         if self.mixing.generated_level >= levels:
             raise ValueError(
-                f"mixing.generated_level = {self.mixing.generated_level}: must be a level "
-                f"between 0 and {levels - 1}"
+                f"mixing.generated_level = {self.mixing.generated_level}: must be a level between 0 and {levels - 1}"
             )
         for lv in self.mixing.expand_levels:
             if lv >= levels:
@@ -598,47 +630,61 @@ class Params(_Section):
         if sd.level not in self.levels:
             raise ValueError(f"source_diversity.level = {sd.level}: not in levels = {self.levels}")
         if sd.prompts > self.data.story.n_test:
-            raise ValueError(f"source_diversity.prompts = {sd.prompts}: more than data.story.n_test = "
-                             f"{self.data.story.n_test} held-out stories")
+            raise ValueError(
+                f"source_diversity.prompts = {sd.prompts}: more than data.story.n_test = "
+                f"{self.data.story.n_test} held-out stories"
+            )
         local = {m.dir for m in self.models.generators.values()} | {self.models.base.dir}
         if self.generator.backend == "hf" and self.generator.model not in local:
             raise ValueError(
                 f"generator.model = {redact(self.generator.model)}: with backend hf it must be models.base.dir or "
-                f"a models.generators dir ({', '.join(sorted(local))}), folders a stage of dvc.yaml writes")
+                f"a models.generators dir ({', '.join(sorted(local))}), folders a stage of dvc.yaml writes"
+            )
         for g in sd.generators:
             backend = g.backend or self.generator.backend
             if backend == "hf" and g.model not in local:
                 raise ValueError(
                     f"source_diversity.generators[{g.name}].model = {g.model!r}: an hf generator must be "
-                    f"models.base.dir or a models.generators dir ({', '.join(sorted(local))})")
+                    f"models.base.dir or a models.generators dir ({', '.join(sorted(local))})"
+                )
         self._check_judges(local)
         return self
 
     def _check_judges(self, local: set[str]) -> None:
         sp = self.self_preference
         if sp.prompts > self.source_diversity.prompts:
-            raise ValueError(f"self_preference.prompts = {sp.prompts}: more than source_diversity.prompts = "
-                             f"{self.source_diversity.prompts} (each model's own outputs are those the "
-                             "output_diversity stage sampled)")
+            raise ValueError(
+                f"self_preference.prompts = {sp.prompts}: more than source_diversity.prompts = "
+                f"{self.source_diversity.prompts} (each model's own outputs are those the "
+                "output_diversity stage sampled)"
+            )
         judge = sp.judge
         if sp.mode == "prompted" and (judge.backend or self.generator.backend) == "hf" and judge.model is not None:
-            raise ValueError(f"self_preference.judge.model = {redact(judge.model)}: with backend hf each judged model "
-                             "is its own judge (base model + its adapter); leave model unset")
+            raise ValueError(
+                f"self_preference.judge.model = {redact(judge.model)}: with backend hf each judged model "
+                "is its own judge (base model + its adapter); leave model unset"
+            )
         if sp.mode == "prompted" and (judge.backend or self.generator.backend) == "openai":
             try:
-                ok = judge.model is not None and "{model}" in judge.model and \
-                    judge.model.format(**{k: k for k in JUDGED_FIELDS}) is not None
+                ok = (
+                    judge.model is not None
+                    and "{model}" in judge.model
+                    and judge.model.format(**{k: k for k in JUDGED_FIELDS}) is not None
+                )
             except (KeyError, IndexError, ValueError):
                 ok = False
             if not ok:
                 raise ValueError(
                     f"self_preference.judge.model = {redact(judge.model)}: with backend openai it names each judged "
                     "model's endpoint model and must hold {model} (base, real, src_<name>, src_multi) and may hold "
-                    "{seed}, e.g. '{model}_s{seed}' for LoRA adapters served under those names")
+                    "{seed}, e.g. '{model}_s{seed}' for LoRA adapters served under those names"
+                )
         adv = self.adversarial.judge
         if adv is not None and (adv.backend or self.generator.backend) == "hf" and adv.model not in local:
-            raise ValueError(f"adversarial.judge.model = {redact(adv.model)}: an hf judge must be models.base.dir or "
-                             f"a models.generators dir ({', '.join(sorted(local))})")
+            raise ValueError(
+                f"adversarial.judge.model = {redact(adv.model)}: an hf judge must be models.base.dir or "
+                f"a models.generators dir ({', '.join(sorted(local))})"
+            )
 
     def _check_mixing_fits(self, task: str) -> None:
         """Every mixed set must be buildable from the real and generated sets."""
@@ -700,7 +746,7 @@ def _dotted(loc: tuple) -> str:
 
 _PATTERN_HELP = {
     HUB_ID: "expected a Hugging Face hub id, 'name' or 'owner/name' (letters, digits, '_', '.', '-'; "
-            "not a file system path)",
+    "not a file system path)",
     _PACKAGE: "expected the name of an installed top-level package (letters, digits, '_'; no dots)",
     _FILE: "expected a file name inside the package (no folder part)",
     MODEL_NAME: "expected a lower-case name: a letter, then letters, digits or '_'",
@@ -718,11 +764,11 @@ def _format_errors(err: ValidationError, source: str) -> str:
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
             suggestion = f"; did you mean '{_dotted(loc[:-1] + (hint[0],))}'?" if hint else ""
             if _CREDENTIAL_KEY.search(str(loc[-1])):
-                suggestion = ("; credentials never go in params.yaml (DVC records it in dvc.lock): set them in "
-                              "the environment, e.g. OPENAI_API_KEY")
-            lines.append(
-                f"  - {key}: unknown key{suggestion} (allowed here: {', '.join(sorted(known))})"
-            )
+                suggestion = (
+                    "; credentials never go in params.yaml (DVC records it in dvc.lock): set them in "
+                    "the environment, e.g. OPENAI_API_KEY"
+                )
+            lines.append(f"  - {key}: unknown key{suggestion} (allowed here: {', '.join(sorted(known))})")
         elif e["type"] == "missing":
             lines.append(f"  - {key}: required key is missing")
         else:
@@ -751,15 +797,23 @@ def _check_paths(p: Params, root: Path) -> list[str]:
     dirs += [(f"models.generators.{name}.dir", m.dir) for name, m in p.models.generators.items()]
     for key, rel in dirs:
         if (where := _escapes(root, rel)) is not None:
-            problems.append(f"{key} = {rel!r} leads to {where} through a symbolic link: stages read and write "
-                            f"only inside the repository's {' and '.join(f'{t}/' for t in READ_ROOTS)} folders")
+            problems.append(
+                f"{key} = {rel!r} leads to {where} through a symbolic link: stages read and write "
+                f"only inside the repository's {' and '.join(f'{t}/' for t in READ_ROOTS)} folders"
+            )
     # transformers and datasets load an existing local folder instead of the hub id of the same name
-    hub_ids = [("data.story.hub_id", p.data.story.hub_id), ("data.qa.hub_id", p.data.qa.hub_id),
-               ("models.base.hub_id", p.models.base.hub_id), ("measure.embedding_model", p.measure.embedding_model)]
+    hub_ids = [
+        ("data.story.hub_id", p.data.story.hub_id),
+        ("data.qa.hub_id", p.data.qa.hub_id),
+        ("models.base.hub_id", p.models.base.hub_id),
+        ("measure.embedding_model", p.measure.embedding_model),
+    ]
     for key, hub_id in hub_ids:
         if (root / hub_id).exists() and (where := _escapes(root, hub_id)) is not None:
-            problems.append(f"{key} = {hub_id!r} names the local path {where}, which would be read instead of the "
-                            f"hub; a local model or data folder must be inside {' or '.join(f'{t}/' for t in READ_ROOTS)}")
+            problems.append(
+                f"{key} = {hub_id!r} names the local path {where}, which would be read instead of the "
+                f"hub; a local model or data folder must be inside {' or '.join(f'{t}/' for t in READ_ROOTS)}"
+            )
     return problems
 
 
@@ -778,8 +832,7 @@ def _check_bundled(p: Params, root: Path) -> list[str]:
     need = p.data.story.n_train + p.data.story.n_test
     if need > n_stories:
         problems.append(
-            f"data.story.n_train + data.story.n_test = {need}: the bundled sample holds "
-            f"{n_stories} stories"
+            f"data.story.n_train + data.story.n_test = {need}: the bundled sample holds {n_stories} stories"
         )
     counts: dict[str, int] = {}
     for rec in read_bundled_qa(bundled)[1]:
@@ -818,15 +871,18 @@ class _Loader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r} (first at line {seen[key]})",
-                                           problem_mark=key_node.start_mark)
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {key!r} (first at line {seen[key]})", problem_mark=key_node.start_mark
+                )
             seen.setdefault(key, key_node.start_mark.line + 1)
         return super().construct_mapping(node, deep)
 
 
 _Loader.add_implicit_resolver(  # exponent floats that YAML 1.1 reads as strings ("1e-4", "2E5")
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def validate(raw: dict, root: Path | str = ".", source: str = PARAMS_FILE) -> Params:

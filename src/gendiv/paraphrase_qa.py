@@ -22,40 +22,51 @@ import typer
 
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
-from gendiv.llm import check_answer, collect, GenerationStats, Group, open_llm, Reject, Template
+from gendiv.llm import GenerationStats, Group, Reject, Template, check_answer, collect, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params, require_level
 
 OUT_DIR = Path("data/generated/qa")
 REAL_TRAIN = Path("data/real/qa/train.jsonl")
 PAIR_TEMPLATE = Template(
-    id="qa_generate_pair", version="1",
-    user=("Read this text:\n{context}\n\nExample questions about the text, with answers:\n{examples}\n\n"
-          "Write one new question about the text and its short answer, in the same format:\n"
-          "Q: <question>\nA: <answer>"),
+    id="qa_generate_pair",
+    version="1",
+    user=(
+        "Read this text:\n{context}\n\nExample questions about the text, with answers:\n{examples}\n\n"
+        "Write one new question about the text and its short answer, in the same format:\n"
+        "Q: <question>\nA: <answer>"
+    ),
 )
-FEW_SHOT = (("Where did Tom go after school?", "After school, where did Tom go?"),
-            ("Why is Mary angry with her brother?", "What made Mary angry with her brother?"))
+FEW_SHOT = (
+    ("Where did Tom go after school?", "After school, where did Tom go?"),
+    ("Why is Mary angry with her brother?", "What made Mary angry with her brother?"),
+)
 PARAPHRASE_TEMPLATE = Template(
-    id="qa_paraphrase_question", version="3",
+    id="qa_paraphrase_question",
+    version="3",
     user="Rewrite this question in different words. Keep its meaning; do not answer it.\n\nQuestion: {question}",
 )
 PAIR_COMPLETION = Template(
-    id="qa_generate_pair_completion", version="1",
+    id="qa_generate_pair_completion",
+    version="1",
     user="{context}\n\nQuestions about the text above, with short answers:\n{examples}",
 )
 PARAPHRASE_COMPLETION = Template(
-    id="qa_paraphrase_question_completion", version="1",
-    user=("Questions rewritten in other words, with the same meaning:\n\n"
-          + "".join(f"Question: {q}\nRewritten: {a}\n\n" for q, a in FEW_SHOT)
-          + "Question: {question}\nRewritten:"),
+    id="qa_paraphrase_question_completion",
+    version="1",
+    user=(
+        "Questions rewritten in other words, with the same meaning:\n\n"
+        + "".join(f"Question: {q}\nRewritten: {a}\n\n" for q, a in FEW_SHOT)
+        + "Question: {question}\nRewritten:"
+    ),
 )
 # Shown as earlier turns: SmolLM2-135M answered the question instead of rewriting it in ~80% of
 # answers when the examples were inside one message (version 2); as turns, ~25% are rejected.
 PARAPHRASE_SHOTS = tuple((PARAPHRASE_TEMPLATE.user.format(question=q), a) for q, a in FEW_SHOT)
-_PAIR = re.compile(r"Q(?:uestion)?\s*\d*\s*[:.]\s*(?P<q>[^\n]+?)\s*\n+\s*A(?:nswer)?\s*\d*\s*[:.]\s*(?P<a>[^\n]+)",
-                   re.IGNORECASE)
-_LABEL = re.compile(r"^[^?:]{1,40}:\s+")   # "Paraphrase: ...", "Rewritten question: ..."
+_PAIR = re.compile(
+    r"Q(?:uestion)?\s*\d*\s*[:.]\s*(?P<q>[^\n]+?)\s*\n+\s*A(?:nswer)?\s*\d*\s*[:.]\s*(?P<a>[^\n]+)", re.IGNORECASE
+)
+_LABEL = re.compile(r"^[^?:]{1,40}:\s+")  # "Paraphrase: ...", "Rewritten question: ..."
 
 
 def _words(text: str) -> list[str]:
@@ -127,8 +138,10 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
 
         def pair_prompt(index: int, rows=rows, context=context):
             shown = pair_examples(rows, index, q.n_example_pairs, p.seed)
-            return pair_template, {"context": context,
-                                   "examples": "\n".join(f"Q: {r['question']}\nA: {r['answer']}" for r in shown)}
+            return pair_template, {
+                "context": context,
+                "examples": "\n".join(f"Q: {r['question']}\nA: {r['answer']}" for r in shown),
+            }
 
         def pair_parse(text: str, index: int, rows=rows):
             shown = pair_examples(rows, index, q.n_example_pairs, p.seed)
@@ -139,16 +152,23 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
         meta[gid] = {"document_id": doc, "kind": "generated", "source": None}
         for src in chosen_questions(rows, max(q.replaced_questions), p.seed):
             gid = f"qa/{doc}/paraphrase/{src['id']}"
-            groups.append(Group(gid, q.paraphrases_per_question,
-                                lambda _i, s=src: paraphrase_prompt(s["question"], completion),
-                                lambda text, _i, s=src: parse_paraphrase(text, s["question"])))
+            groups.append(
+                Group(
+                    gid,
+                    q.paraphrases_per_question,
+                    lambda _i, s=src: paraphrase_prompt(s["question"], completion),
+                    lambda text, _i, s=src: parse_paraphrase(text, s["question"]),
+                )
+            )
             meta[gid] = {"document_id": doc, "kind": "paraphrase", "source": src}
     return groups, meta
 
 
-def pool_main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
-              cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
-              out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
+def pool_main(
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+    cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
+    out_dir: Path = typer.Option(OUT_DIR, help="output folder"),
+) -> None:
     """Generate QA pairs and question paraphrases for every real training context (pool.jsonl)."""
     p = load_params(params)
     by_doc = contexts(read_jsonl(REAL_TRAIN))
@@ -158,30 +178,56 @@ def pool_main(params: Path = typer.Option(Path("params.yaml"), help="params file
     try:
         accepted = collect(llm, groups, p.generator.max_rejects, desc="qa pool")
     finally:
-        write_json(out_dir / "pool.report.json", {
-            **stats.as_dict(p.generator), "contexts": len(by_doc), "groups": len(groups),
-            "templates": [f"{t.id}@{t.version}" for t in ((PAIR_COMPLETION, PARAPHRASE_COMPLETION)
-                                                          if p.generator.prompt_style == "completion"
-                                                          else (PAIR_TEMPLATE, PARAPHRASE_TEMPLATE))],
-            "elapsed_s": round(time.perf_counter() - start, 1)})
+        write_json(
+            out_dir / "pool.report.json",
+            {
+                **stats.as_dict(p.generator),
+                "contexts": len(by_doc),
+                "groups": len(groups),
+                "templates": [
+                    f"{t.id}@{t.version}"
+                    for t in (
+                        (PAIR_COMPLETION, PARAPHRASE_COMPLETION)
+                        if p.generator.prompt_style == "completion"
+                        else (PAIR_TEMPLATE, PARAPHRASE_TEMPLATE)
+                    )
+                ],
+                "elapsed_s": round(time.perf_counter() - start, 1),
+            },
+        )
     rows = []
     for g in groups:
         m = meta[g.id]
         doc = m["document_id"]
         for a in accepted[g.id]:
-            common = {"document_id": doc, "context": by_doc[doc][0]["context"], "kind": m["kind"],
-                      "generator": llm.label, "template_version": f"{a.template.id}@{a.template.version}"}
+            common = {
+                "document_id": doc,
+                "context": by_doc[doc][0]["context"],
+                "kind": m["kind"],
+                "generator": llm.label,
+                "template_version": f"{a.template.id}@{a.template.version}",
+            }
             if m["kind"] == "generated":
-                rows.append({"id": f"{doc}-g{a.index}", **common, **a.value, "source_question": None,
-                             "source_id": None})
+                rows.append(
+                    {"id": f"{doc}-g{a.index}", **common, **a.value, "source_question": None, "source_id": None}
+                )
             else:
                 src = m["source"]
-                rows.append({"id": f"{src['id']}-p{a.index}", **common, "question": a.value,
-                             "answer": src["answer"], "source_question": src["question"],
-                             "source_id": src["id"]})
+                rows.append(
+                    {
+                        "id": f"{src['id']}-p{a.index}",
+                        **common,
+                        "question": a.value,
+                        "answer": src["answer"],
+                        "source_question": src["question"],
+                        "source_id": src["id"],
+                    }
+                )
     write_jsonl(out_dir / "pool.jsonl", rows)
-    print(f"qa pool: {len(rows)} rows for {len(by_doc)} contexts, {stats.calls} calls, "
-          f"{stats.cache_hits} cached, {sum(stats.rejects.values())} rejected, {stats.dropped} dropped")
+    print(
+        f"qa pool: {len(rows)} rows for {len(by_doc)} contexts, {stats.calls} calls, "
+        f"{stats.cache_hits} cached, {sum(stats.rejects.values())} rejected, {stats.dropped} dropped"
+    )
 
 
 def select_level(pool: list[dict], by_doc: dict[str, list[dict]], p, level: int) -> list[dict]:
@@ -193,21 +239,34 @@ def select_level(pool: list[dict], by_doc: dict[str, list[dict]], p, level: int)
         sources = [s["id"] for s in chosen_questions(real, max(q.replaced_questions), p.seed)][:r]
         mine = [row for row in pool if row["document_id"] == doc]
         para = [row for sid in sources for row in mine if row["kind"] == "paraphrase" and row["source_id"] == sid]
-        gen = [row for row in mine if row["kind"] == "generated"][:q.pairs_per_context - len(para)]
+        gen = [row for row in mine if row["kind"] == "generated"][: q.pairs_per_context - len(para)]
         if len(para) != r * q.paraphrases_per_question or len(para) + len(gen) != q.pairs_per_context:
-            raise UserError(f"data/generated/qa/pool.jsonl does not match params for context {doc}: "
-                            "rerun `gendiv generate-qa-pool`")
+            raise UserError(
+                f"data/generated/qa/pool.jsonl does not match params for context {doc}: rerun `gendiv generate-qa-pool`"
+            )
         for row in para + gen:
-            rows.append({"id": f"{row['id']}-d{level}", "document_id": doc, "context": row["context"],
-                         "question": row["question"], "answer": row["answer"], "level": level,
-                         "kind": row["kind"], "source_question": row["source_question"],
-                         "generator": row["generator"], "template_version": row["template_version"]})
+            rows.append(
+                {
+                    "id": f"{row['id']}-d{level}",
+                    "document_id": doc,
+                    "context": row["context"],
+                    "question": row["question"],
+                    "answer": row["answer"],
+                    "level": level,
+                    "kind": row["kind"],
+                    "source_question": row["source_question"],
+                    "generator": row["generator"],
+                    "template_version": row["template_version"],
+                }
+            )
     return rows
 
 
-def level_main(level: int = typer.Option(..., help="Gen-D level index"),
-               params: Path = typer.Option(Path("params.yaml"), help="params file"),
-               out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
+def level_main(
+    level: int = typer.Option(..., help="Gen-D level index"),
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+    out_dir: Path = typer.Option(OUT_DIR, help="output folder"),
+) -> None:
     """Select the QA Gen-D set of one level from the pool (data/generated/qa/d{level}.jsonl)."""
     p = load_params(params)
     require_level(p, level)
@@ -219,12 +278,32 @@ def level_main(level: int = typer.Option(..., help="Gen-D level index"),
     write_jsonl(out_dir / f"d{level}.jsonl", rows)
     pool_report = read_json(out_dir / "pool.report.json") if (out_dir / "pool.report.json").is_file() else {}
     kinds = {k: sum(1 for r in rows if r["kind"] == k) for k in ("generated", "paraphrase")}
-    write_json(out_dir / f"d{level}.report.json", {
-        "level": level, "n_samples": len(rows), "replaced_questions": p.qa_gen.replaced_questions[level],
-        "calls": 0, "selected_from": str(pool_file), **{f"n_{k}": v for k, v in kinds.items()},
-        "pool": {k: pool_report.get(k) for k in ("backend", "model", "calls", "cache_hits", "retries",
-                                                   "rejects", "dropped_samples", "tokens_in_all",
-                                                   "tokens_out_all", "estimated_cost_usd_all")}})
+    write_json(
+        out_dir / f"d{level}.report.json",
+        {
+            "level": level,
+            "n_samples": len(rows),
+            "replaced_questions": p.qa_gen.replaced_questions[level],
+            "calls": 0,
+            "selected_from": str(pool_file),
+            **{f"n_{k}": v for k, v in kinds.items()},
+            "pool": {
+                k: pool_report.get(k)
+                for k in (
+                    "backend",
+                    "model",
+                    "calls",
+                    "cache_hits",
+                    "retries",
+                    "rejects",
+                    "dropped_samples",
+                    "tokens_in_all",
+                    "tokens_out_all",
+                    "estimated_cost_usd_all",
+                )
+            },
+        },
+    )
     print(f"qa d{level}: {len(rows)} pairs ({kinds['paraphrase']} paraphrases)")
 
 

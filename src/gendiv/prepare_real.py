@@ -51,15 +51,14 @@ def story_row_from_record(record: dict, index: int) -> dict | None:
         return story_row(story_id, [record[f"sentence{i}"] for i in range(1, 6)])
     if "text" in record:
         return story_row(story_id, split_sentences(record["text"]))
-    raise DataSourceError(
-        f"story record has neither sentence1..sentence5 nor a text column: {sorted(record)}"
-    )
+    raise DataSourceError(f"story record has neither sentence1..sentence5 nor a text column: {sorted(record)}")
 
 
 _STOPWORDS = frozenset(
     "a an the of to in on at by for with and or but is are was were be been being his her hers their "
     "its he she they it him them this that these those from as into about what who whom which why how "
-    "when where does did do has have had not no yes so than then there".split())
+    "when where does did do has have had not no yes so than then there".split()
+)
 
 
 def content_words(text: str) -> list[str]:
@@ -136,13 +135,22 @@ def _group_qa(flat: list[dict]) -> dict[str, list[dict]]:
 
 
 def _supported_only(docs: dict[str, list[dict]], max_words: int | None) -> dict[str, list[dict]]:
-    return {d: [r for r in qs if answer_supported(r["answer"], cut_words(r["context"], max_words))]
-            for d, qs in docs.items()}
+    return {
+        d: [r for r in qs if answer_supported(r["answer"], cut_words(r["context"], max_words))]
+        for d, qs in docs.items()
+    }
 
 
-def _select_docs(docs: dict[str, list[dict]], n_docs: int, per_doc: int, rng: random.Random,
-                 max_words: int | None, what: str, exclude: set[str] = frozenset(),
-                 supported: bool = False) -> list[dict]:
+def _select_docs(
+    docs: dict[str, list[dict]],
+    n_docs: int,
+    per_doc: int,
+    rng: random.Random,
+    max_words: int | None,
+    what: str,
+    exclude: set[str] = frozenset(),
+    supported: bool = False,
+) -> list[dict]:
     if supported:
         docs = _supported_only(docs, max_words)
     ids = sorted(d for d, qs in docs.items() if len(qs) >= per_doc and d not in exclude)
@@ -157,13 +165,15 @@ def _select_docs(docs: dict[str, list[dict]], n_docs: int, per_doc: int, rng: ra
         qas = sorted(docs[doc_id], key=lambda r: (r["question"], r["answer"]))
         rng.shuffle(qas)
         for k, qa in enumerate(qas[:per_doc]):
-            rows.append({
-                "id": f"{doc_id}-{k}",
-                "document_id": doc_id,
-                "context": cut_words(qa["context"], max_words),
-                "question": " ".join(qa["question"].split()),
-                "answer": " ".join(qa["answer"].split()),
-            })
+            rows.append(
+                {
+                    "id": f"{doc_id}-{k}",
+                    "document_id": doc_id,
+                    "context": cut_words(qa["context"], max_words),
+                    "question": " ".join(qa["question"].split()),
+                    "answer": " ".join(qa["answer"].split()),
+                }
+            )
     return rows
 
 
@@ -175,22 +185,58 @@ def prepare_qa(p: Params, root: Path) -> tuple[list[dict], list[dict]]:
         flat = []
         for rec in qa_records:
             if rec["document_id"] in summaries:
-                flat.append({"document_id": rec["document_id"], "context": summaries[rec["document_id"]],
-                             "question": rec["question"], "answer": rec["answer1"]})
+                flat.append(
+                    {
+                        "document_id": rec["document_id"],
+                        "context": summaries[rec["document_id"]],
+                        "question": rec["question"],
+                        "answer": rec["answer1"],
+                    }
+                )
         docs = _group_qa(flat)
-        test = _select_docs(docs, q.n_test_docs, q.test_qa_per_doc, rng, q.max_context_words, "data.qa.n_test_docs",
-                            supported=q.answer_in_context)
+        test = _select_docs(
+            docs,
+            q.n_test_docs,
+            q.test_qa_per_doc,
+            rng,
+            q.max_context_words,
+            "data.qa.n_test_docs",
+            supported=q.answer_in_context,
+        )
         used = {r["document_id"] for r in test}
-        train = _select_docs(docs, q.n_train_docs, q.qa_per_doc, rng, q.max_context_words,
-                             "data.qa.n_train_docs", exclude=used, supported=q.answer_in_context)
+        train = _select_docs(
+            docs,
+            q.n_train_docs,
+            q.qa_per_doc,
+            rng,
+            q.max_context_words,
+            "data.qa.n_train_docs",
+            exclude=used,
+            supported=q.answer_in_context,
+        )
         return train, test
     ds = _hub(q.hub_id, "data.qa.hub_id")
     train_docs = _group_qa([qa_rows_from_hub_record(r) for r in ds["train"]])
     test_docs = _group_qa([qa_rows_from_hub_record(r) for r in ds["test"]])
-    train = _select_docs(train_docs, q.n_train_docs, q.qa_per_doc, rng, q.max_context_words, "data.qa.n_train_docs",
-                         supported=q.answer_in_context)
-    test = _select_docs(test_docs, q.n_test_docs, q.test_qa_per_doc, rng, q.max_context_words,
-                        "data.qa.n_test_docs", exclude={r["document_id"] for r in train}, supported=q.answer_in_context)
+    train = _select_docs(
+        train_docs,
+        q.n_train_docs,
+        q.qa_per_doc,
+        rng,
+        q.max_context_words,
+        "data.qa.n_train_docs",
+        supported=q.answer_in_context,
+    )
+    test = _select_docs(
+        test_docs,
+        q.n_test_docs,
+        q.test_qa_per_doc,
+        rng,
+        q.max_context_words,
+        "data.qa.n_test_docs",
+        exclude={r["document_id"] for r in train},
+        supported=q.answer_in_context,
+    )
     return train, test
 
 

@@ -38,8 +38,7 @@ def apply_profile(profile: Path, params: Path = Path(PARAMS_FILE)) -> None:
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096
-    yaml.representer.add_representer(
-        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
+    yaml.representer.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     doc = yaml.load(params.read_text(encoding="utf-8"))
     overlay = YAML(typ="safe").load(profile.read_text(encoding="utf-8")) or {}
     _merge(doc, overlay)
@@ -51,8 +50,7 @@ def apply_profile(profile: Path, params: Path = Path(PARAMS_FILE)) -> None:
         fh.write(text)
 
 
-def main(profile: Path = typer.Argument(..., help="profiles/NAME.yaml"),
-         params: Path = Path(PARAMS_FILE)) -> None:
+def main(profile: Path = typer.Argument(..., help="profiles/NAME.yaml"), params: Path = Path(PARAMS_FILE)) -> None:
     """Merge a profile's keys into params.yaml (validated first; comments kept)."""
     if not profile.is_file():
         raise UserError(f"{profile}: no such profile (see profiles/)")

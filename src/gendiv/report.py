@@ -28,10 +28,34 @@ from gendiv.datasets import run_seeds  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
 from gendiv.params import Params, load_params  # noqa: E402
 from gendiv.profiles import param_comments  # noqa: E402
-from gendiv.report_claims import (METHOD, TASKS, Scores, findings, fmt as _fmt, loss_of as _loss,  # noqa: E402
-                                  steps_text, table as _table)
-from gendiv.report_common import (REPORT, figure_link as _rel, paired_se as _paired_se,  # noqa: E402
-                                  save_figure as _save)
+from gendiv.report_claims import (
+    METHOD,
+    TASKS,
+    Scores,
+    findings,
+    steps_text,
+)
+from gendiv.report_claims import (
+    fmt as _fmt,
+)
+from gendiv.report_claims import (
+    loss_of as _loss,  # noqa: E402
+)
+from gendiv.report_claims import (
+    table as _table,
+)
+from gendiv.report_common import (
+    REPORT,
+)
+from gendiv.report_common import (
+    figure_link as _rel,
+)
+from gendiv.report_common import (
+    paired_se as _paired_se,  # noqa: E402
+)
+from gendiv.report_common import (
+    save_figure as _save,
+)
 from gendiv.state import TIMINGS_DIR  # noqa: E402
 
 SUMMARY = Path("metrics/summary.json")
@@ -46,30 +70,50 @@ PAPER_DISTINCT5 = {
     "qa": [0.0057, 0.0078, 0.0089, 0.0088, 0.0111, 0.0095, 0.0099],
     "story": [2.4507, 2.5120, 2.5651, 2.7896, 2.7827, 2.7635, 3.0178],
 }
-PACKAGES = ("gendiv", "torch", "transformers", "peft", "trl", "accelerate", "datasets",
-            "sentence-transformers", "openai", "dvc", "dvc-s3", "scikit-learn", "scipy")
+PACKAGES = (
+    "gendiv",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "accelerate",
+    "datasets",
+    "sentence-transformers",
+    "openai",
+    "dvc",
+    "dvc-s3",
+    "scikit-learn",
+    "scipy",
+)
 
 
 # ---------------------------------------------------------------- figures
 
+
 def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
     """`summary` plus column se: each set's loss standard error over test examples and seeds."""
     out = summary.copy()
-    out["se"] = [results.loss_contrast([sc], [1.0]).se if (sc := scores.get((t, d))) else float("nan")
-                 for t, d in zip(out.task, out.dataset)]
+    out["se"] = [
+        results.loss_contrast([sc], [1.0]).se if (sc := scores.get((t, d))) else float("nan")
+        for t, d in zip(out.task, out.dataset)
+    ]
     return out
 
 
 def _distinct5_normalized(div: dict, levels: list[int]) -> dict[str, float]:
     """Distinct-5 of real and each level divided by the group maximum (paper fig. 2)."""
-    values = {name: div[name]["distinct_5"] for name in ["real"] + [f"d{lv}" for lv in levels]
-              if "distinct_5" in div.get(name, {})}
+    values = {
+        name: div[name]["distinct_5"]
+        for name in ["real"] + [f"d{lv}" for lv in levels]
+        if "distinct_5" in div.get(name, {})
+    }
     top = max(values.values(), default=0.0)
     return {k: (v / top if top > 0 else 0.0) for k, v in values.items()}
 
 
-def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path,
-                  scores: Scores) -> Path | None:
+def figure_levels(
+    summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path, scores: Scores
+) -> Path | None:
     tasks = [t for t in TASKS if any(_loss(summary, t, f"d{lv}") for lv in levels)]
     if not tasks:
         return None
@@ -78,15 +122,23 @@ def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], o
     for ax, task in zip(axes[0], tasks):
         xs, ys, es = [], [], []
         for lv in levels:
-            if (got := _loss(summary, task, f"d{lv}")):
+            if got := _loss(summary, task, f"d{lv}"):
                 xs.append(lv), ys.append(got[0]), es.append(_paired_se(scores, task, f"d{lv}", "real"))
-        ax.errorbar(xs, ys, yerr=es, marker="o", color="tab:blue", capsize=3,
-                    label="Gen-D (test loss; bars: ± 1 paired s.e. vs real)")
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=es,
+            marker="o",
+            color="tab:blue",
+            capsize=3,
+            label="Gen-D (test loss; bars: ± 1 paired s.e. vs real)",
+        )
         series[f"{task}:gen_loss"] = dict(zip(map(str, xs), ys))
         for name, style in (("real", "--"), ("base", ":")):
-            if (ref := _loss(summary, task, name)):
-                ax.axhline(ref[0], linestyle=style, color="black" if name == "real" else "gray",
-                           label=f"{name} (test loss)")
+            if ref := _loss(summary, task, name):
+                ax.axhline(
+                    ref[0], linestyle=style, color="black" if name == "real" else "gray", label=f"{name} (test loss)"
+                )
                 series[f"{task}:{name}_loss"] = ref[0]
         ax.set_xlabel("diversity level (Gen-D)")
         ax.set_ylabel("test loss (real test set)")
@@ -96,8 +148,7 @@ def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], o
         if norm:
             ax2 = ax.twinx()
             lvls = [lv for lv in levels if f"d{lv}" in norm]
-            ax2.bar(lvls, [norm[f"d{lv}"] for lv in lvls], alpha=0.2, color="tab:orange",
-                    label="normalized Distinct-5")
+            ax2.bar(lvls, [norm[f"d{lv}"] for lv in lvls], alpha=0.2, color="tab:orange", label="normalized Distinct-5")
             if "real" in norm:
                 ax2.axhline(norm["real"], color="tab:orange", linestyle="-.", label="real Distinct-5")
             ax2.set_ylim(0, 1.05)
@@ -114,9 +165,14 @@ def figure_levels(summary: pd.DataFrame, div_by_task: dict, levels: list[int], o
 
 
 def figure_fixed_mixing(summary: pd.DataFrame, out: Path, scores: Scores) -> Path | None:
-    present = {t: sorted((r, _loss(summary, t, d)[0], _paired_se(scores, t, d, "fixed_r0.0"))
-                         for d in summary[summary.task == t].dataset
-                         if (r := results.fixed_ratio_of(d)) is not None) for t in TASKS}
+    present = {
+        t: sorted(
+            (r, _loss(summary, t, d)[0], _paired_se(scores, t, d, "fixed_r0.0"))
+            for d in summary[summary.task == t].dataset
+            if (r := results.fixed_ratio_of(d)) is not None
+        )
+        for t in TASKS
+    }
     tasks = [t for t in TASKS if present[t]]
     if not tasks:
         return None
@@ -142,7 +198,7 @@ def figure_expansion(summary: pd.DataFrame, out: Path) -> Path | None:
         base = _loss(summary, task, "expand_real")
         by_level: dict[int, list] = {}
         for d in summary[summary.task == task].dataset:
-            if (e := results.expansion_of(d)):
+            if e := results.expansion_of(d):
                 by_level.setdefault(e[0], []).append((e[1], _loss(summary, task, d)[0]))
         for lv, points in sorted(by_level.items()):
             points = ([(0.0, base[0])] if base else []) + sorted(points)
@@ -159,6 +215,7 @@ def figure_expansion(summary: pd.DataFrame, out: Path) -> Path | None:
 
 # ---------------------------------------------------------------- provenance
 
+
 def params_vs_paper(root: Path) -> list[tuple[str, object, object]]:
     path = root / PAPER_PROFILE
     if not path.is_file():
@@ -170,9 +227,12 @@ def params_vs_paper(root: Path) -> list[tuple[str, object, object]]:
 
 def _git_commit(root: Path) -> str:
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
         return sha + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
@@ -203,13 +263,14 @@ def provenance(root: Path) -> dict:
         "dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else "no dvc.lock",
         "packages": versions,
         "hardware": f"{platform.machine()} {platform.processor() or ''}".strip()
-                    + f", {os.cpu_count()} CPU cores ({threads} torch threads), {mem:.0f} GiB RAM, accelerator: {accel}",
+        + f", {os.cpu_count()} CPU cores ({threads} torch threads), {mem:.0f} GiB RAM, accelerator: {accel}",
         "python": platform.python_version(),
         "timings": timings,
     }
 
 
 # ---------------------------------------------------------------- markdown
+
 
 def train_budget(p: Params) -> str:
     """How long every run trains, as the report states it."""
@@ -221,8 +282,10 @@ def train_budget(p: Params) -> str:
 
 def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     """REPORT.md's text; `summary` is results.loss_summary of the params' runs."""
-    scores: Scores = {(t, d): results.example_scores(root, t, d, run_seeds(p, d))
-                      for t, d in summary[["task", "dataset"]].itertuples(index=False)}
+    scores: Scores = {
+        (t, d): results.example_scores(root, t, d, run_seeds(p, d))
+        for t, d in summary[["task", "dataset"]].itertuples(index=False)
+    }
     summary = with_test_se(summary, scores)
     div = {t: results.diversity_metrics(root, t) for t in TASKS}
     levels = p.levels
@@ -231,72 +294,110 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
         "fixed": figure_fixed_mixing(summary, root / FIGURES / "fixed_mixing.png", scores),
         "expansion": figure_expansion(summary, root / FIGURES / "expansion.png"),
     }
-    md = ["# gendiv report: diversity of LLM-generated data and fine-tuning quality", "",
-          "Written by the `report` stage from the metrics files alone (`metrics/`); every number "
-          "below comes from a pipeline run with the params in `params.yaml`. Scale: "
-          f"{p.data.story.n_train} real training stories, {p.n_real_train('qa')} real training QA pairs "
-          f"({p.data.qa.n_train_docs} contexts), base model `{p.models.base.dir}` "
-          f"({p.models.base.source}), generator `{p.generator.model}` ({p.generator.backend}), "
-          f"{len(p.train.seeds)} seed(s) per real and Gen-D set, {len(p.train.secondary_seeds)} per other set, "
-          f"{train_budget(p)}.", ""]
+    md = [
+        "# gendiv report: diversity of LLM-generated data and fine-tuning quality",
+        "",
+        "Written by the `report` stage from the metrics files alone (`metrics/`); every number "
+        "below comes from a pipeline run with the params in `params.yaml`. Scale: "
+        f"{p.data.story.n_train} real training stories, {p.n_real_train('qa')} real training QA pairs "
+        f"({p.data.qa.n_train_docs} contexts), base model `{p.models.base.dir}` "
+        f"({p.models.base.source}), generator `{p.generator.model}` ({p.generator.backend}), "
+        f"{len(p.train.seeds)} seed(s) per real and Gen-D set, {len(p.train.secondary_seeds)} per other set, "
+        f"{train_budget(p)}.",
+        "",
+    ]
 
     manipulation_md, checks = report_manipulation.section(root, TASKS, levels, _table)
     md += manipulation_md
     md += ["## Findings of the paper at this scale", "", *METHOD]
-    md.append(_table(["claim", "task", "verdict", "numbers that decide it"],
-                     [[f.claim, f.task, f"**{f.label}**", f.evidence]
-                      for f in findings(p, root, summary, scores, checks)]))
+    md.append(
+        _table(
+            ["claim", "task", "verdict", "numbers that decide it"],
+            [[f.claim, f.task, f"**{f.label}**", f.evidence] for f in findings(p, root, summary, scores, checks)],
+        )
+    )
     md.append("")
 
     md += ["## Test loss per training set", ""]
     if summary.empty:
         md += ["No fine-tuning run has recorded metrics yet.", ""]
     else:
-        rows = [[r.task, r.dataset, _fmt(r["mean"]), _fmt(r["se"]), _fmt(r["std"]), int(r.n),
-                 steps_text(summary, r.task, r.dataset)] for _, r in summary.iterrows()]
-        md += ["s.e. counts test examples and seeds (pooled seed variance; test examples only for a single "
-               "run); std over seeds is n/a for one run; steps are the optimizer steps of each run (a range "
-               "when its seeds differ).", "",
-               _table(["task", "training set", "test loss (mean)", "s.e.", "std over seeds", "runs", "steps"],
-                      rows), ""]
+        rows = [
+            [
+                r.task,
+                r.dataset,
+                _fmt(r["mean"]),
+                _fmt(r["se"]),
+                _fmt(r["std"]),
+                int(r.n),
+                steps_text(summary, r.task, r.dataset),
+            ]
+            for _, r in summary.iterrows()
+        ]
+        md += [
+            "s.e. counts test examples and seeds (pooled seed variance; test examples only for a single "
+            "run); std over seeds is n/a for one run; steps are the optimizer steps of each run (a range "
+            "when its seeds differ).",
+            "",
+            _table(["task", "training set", "test loss (mean)", "s.e.", "std over seeds", "runs", "steps"], rows),
+            "",
+        ]
     if figs["levels"]:
-        md += ["### Test loss and normalized diversity per Gen-D level (paper fig. 2)", "",
-               f"![loss vs diversity]({_rel(figs['levels'], root)})", ""]
+        md += [
+            "### Test loss and normalized diversity per Gen-D level (paper fig. 2)",
+            "",
+            f"![loss vs diversity]({_rel(figs['levels'], root)})",
+            "",
+        ]
     if figs["fixed"]:
         md += ["### Fixed-size mixing (paper fig. 5)", "", f"![fixed-size mixing]({_rel(figs['fixed'], root)})", ""]
     if figs["expansion"]:
-        md += ["### Variable-size expansion (paper figs. 6-7)", "", f"![expansion]({_rel(figs['expansion'], root)})", ""]
+        md += [
+            "### Variable-size expansion (paper figs. 6-7)",
+            "",
+            f"![expansion]({_rel(figs['expansion'], root)})",
+            "",
+        ]
 
     md += report_size.section(p, root, summary, scores, checks)
 
-    md += ["## Diversity: Distinct-5 beside the paper's values", "",
-           "The paper's numbers use an aggregation it does not define (their scale differs from "
-           "ours); compare the trend across levels, not the absolute values.", ""]
+    md += [
+        "## Diversity: Distinct-5 beside the paper's values",
+        "",
+        "The paper's numbers use an aggregation it does not define (their scale differs from "
+        "ours); compare the trend across levels, not the absolute values.",
+        "",
+    ]
     for task in TASKS:
         rows = []
         for lv in levels:
             ours = div[task].get(f"d{lv}", {}).get("distinct_5")
             paper = PAPER_DISTINCT5[task][lv] if lv < len(PAPER_DISTINCT5[task]) else None
-            rows.append([f"Gen-D{lv}", _fmt(ours) if ours is not None else "not measured",
-                         paper if paper is not None else "-"])
+            rows.append(
+                [f"Gen-D{lv}", _fmt(ours) if ours is not None else "not measured", paper if paper is not None else "-"]
+            )
         real = div[task].get("real", {}).get("distinct_5")
         rows.append(["real", _fmt(real) if real is not None else "not measured", "-"])
         md += [f"**{task}**", "", _table(["set", "Distinct-5 (ours)", "Distinct-5 (paper)"], rows), ""]
 
-    md += ["## Distribution shift (paper table 2)", "",
-           "Distances between each set's sentence embeddings and the real training set's: MMD with "
-           "an RBF kernel (median-heuristic bandwidth) and the Frechet distance between Gaussians "
-           "fitted to the embeddings; `real_test` (real held-out data) is the reference for how far "
-           "two samples of the same real distribution are.", ""]
+    md += [
+        "## Distribution shift (paper table 2)",
+        "",
+        "Distances between each set's sentence embeddings and the real training set's: MMD with "
+        "an RBF kernel (median-heuristic bandwidth) and the Frechet distance between Gaussians "
+        "fitted to the embeddings; `real_test` (real held-out data) is the reference for how far "
+        "two samples of the same real distribution are.",
+        "",
+    ]
     for task in TASKS:
         names = sorted(div[task])
-        cols = sorted({m for n in names for m in div[task][n]
-                       if any(s in m for s in ("mmd", "frechet", "dcscore", "vendi"))})
+        cols = sorted(
+            {m for n in names for m in div[task][n] if any(s in m for s in ("mmd", "frechet", "dcscore", "vendi"))}
+        )
         if cols:
             rows = [[n] + [_fmt(div[task][n][c]) if c in div[task][n] else "-" for c in cols] for n in names]
             md += [f"**{task}**", "", _table(["set"] + cols, rows), ""]
-    measure_figs = sorted(f for f in (root / ALL_FIGURES).rglob("*.png")
-                          if (root / FIGURES) not in f.parents)
+    measure_figs = sorted(f for f in (root / ALL_FIGURES).rglob("*.png") if (root / FIGURES) not in f.parents)
     if measure_figs:
         md += ["### Length distributions and 2-D embedding maps (paper fig. 4)", ""]
         md += [f"![{f.stem}]({_rel(f, root)})" for f in measure_figs] + [""]
@@ -310,23 +411,39 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     md += report_cost.section(p, root)
 
     prov = provenance(root)
-    md += ["## Provenance", "",
-           f"- git commit: `{prov['git_commit']}`",
-           f"- dvc.lock sha256 (as the report stage started): `{prov['dvc_lock_sha256']}`",
-           f"- hardware: {prov['hardware']}; Python {prov['python']}",
-           "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()), ""]
+    md += [
+        "## Provenance",
+        "",
+        f"- git commit: `{prov['git_commit']}`",
+        f"- dvc.lock sha256 (as the report stage started): `{prov['dvc_lock_sha256']}`",
+        f"- hardware: {prov['hardware']}; Python {prov['python']}",
+        "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()),
+        "",
+    ]
     diffs = params_vs_paper(root)
     if diffs:
         reasons = param_comments(root / "params.yaml")
-        md += ["### Deviations from the paper (params that differ from `profiles/paper.yaml`)", "",
-               "Each reason is the comment beside the value in `params.yaml`.", "",
-               _table(["key", "this run", "paper", "why (params.yaml)"],
-                      [[f"`{k}`", a, b, reasons.get(k, "")] for k, a, b in diffs]), ""]
+        md += [
+            "### Deviations from the paper (params that differ from `profiles/paper.yaml`)",
+            "",
+            "Each reason is the comment beside the value in `params.yaml`.",
+            "",
+            _table(
+                ["key", "this run", "paper", "why (params.yaml)"],
+                [[f"`{k}`", a, b, reasons.get(k, "")] for k, a, b in diffs],
+            ),
+            "",
+        ]
     if prov["timings"]:
-        md += ["### Wall time per stage (as run on this machine)", "",
-               "The last run of each stage; a stage whose work came from a cache (LLM calls, "
-               "embeddings) shows that run's time, not the first one's.", "",
-               _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in prov["timings"]]), ""]
+        md += [
+            "### Wall time per stage (as run on this machine)",
+            "",
+            "The last run of each stage; a stage whose work came from a cache (LLM calls, "
+            "embeddings) shows that run's time, not the first one's.",
+            "",
+            _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in prov["timings"]]),
+            "",
+        ]
     return "\n".join(md) + "\n"
 
 

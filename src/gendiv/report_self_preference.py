@@ -50,16 +50,28 @@ def findings(p: Params, metrics: dict) -> list[Finding]:
     tuned = np.mean([score[n] for n in ["real", *singles, "src_multi"]], axis=0)
     single = np.mean([score[n] for n in singles], axis=0)
     tests = [
-        ("Fine-tuning reduces self-preference bias (base model minus the mean of the fine-tuned models)",
-         score["base"] - tuned, "base"),
-        ("Human data reduces it most (multi-source model minus real-data model)", score["src_multi"] - score["real"],
-         "src_multi vs real"),
-        ("Then multi-source synthetic data (mean of single-source models minus multi-source model)",
-         single - score["src_multi"], "single sources vs src_multi"),
+        (
+            "Fine-tuning reduces self-preference bias (base model minus the mean of the fine-tuned models)",
+            score["base"] - tuned,
+            "base",
+        ),
+        (
+            "Human data reduces it most (multi-source model minus real-data model)",
+            score["src_multi"] - score["real"],
+            "src_multi vs real",
+        ),
+        (
+            "Then multi-source synthetic data (mean of single-source models minus multi-source model)",
+            single - score["src_multi"],
+            "single sources vs src_multi",
+        ),
     ]
-    return [finding(claim, "story", paired(diff, seeds), 1, UNIT,
-                    f"{len(diff)} prompts, {metrics['mode']} judging ({what}).")
-            for claim, diff, what in tests]
+    return [
+        finding(
+            claim, "story", paired(diff, seeds), 1, UNIT, f"{len(diff)} prompts, {metrics['mode']} judging ({what})."
+        )
+        for claim, diff, what in tests
+    ]
 
 
 def self_preference_lines(p: Params, root: Path) -> list[str]:
@@ -67,27 +79,37 @@ def self_preference_lines(p: Params, root: Path) -> list[str]:
     if not (root / METRICS).is_file():
         return md + ["The `self_preference` stage has not run; no numbers yet.", ""]
     metrics = read_json(root / METRICS)
-    how = {"likelihood": "the judge is the model itself (base + its adapter) and prefers the candidate with the "
-                         "higher mean log-probability per token",
-           "prompted": "the judge is the model itself, asked which of two continuations is better, in both "
-                       "orders (a choice that flips with the order is a tie)"}[metrics["mode"]]
-    md += [f"Each model judged its own continuation of {metrics['n_prompts']} held-out test stories against each "
-           f"other model's and against the human one; {how}. Rates are over comparisons (win = own preferred); "
-           "net = win − loss per prompt, averaged over both kinds of alternative (mean ± s.e. over prompts).", ""]
+    how = {
+        "likelihood": "the judge is the model itself (base + its adapter) and prefers the candidate with the "
+        "higher mean log-probability per token",
+        "prompted": "the judge is the model itself, asked which of two continuations is better, in both "
+        "orders (a choice that flips with the order is a tie)",
+    }[metrics["mode"]]
+    md += [
+        f"Each model judged its own continuation of {metrics['n_prompts']} held-out test stories against each "
+        f"other model's and against the human one; {how}. Rates are over comparisons (win = own preferred); "
+        "net = win − loss per prompt, averaged over both kinds of alternative (mean ± s.e. over prompts).",
+        "",
+    ]
     rows = []
     for name, m in metrics["judges"].items():
         values = net(m)
-        rows.append([name] + ["/".join(f"{m[s][o]:.2f}" for o in OUTCOMES) for s in SCOPES]
-                    + [f"{fmt(float(values.mean()))} ± {fmt(float(values.std(ddof=1) / np.sqrt(len(values))))}"])
-    md.append(table(["model"] + [f"{label} (win/tie/loss)" for label in SCOPES.values()] + ["net self-preference"],
-                    rows))
+        rows.append(
+            [name]
+            + ["/".join(f"{m[s][o]:.2f}" for o in OUTCOMES) for s in SCOPES]
+            + [f"{fmt(float(values.mean()))} ± {fmt(float(values.std(ddof=1) / np.sqrt(len(values))))}"]
+        )
+    md.append(
+        table(["model"] + [f"{label} (win/tie/loss)" for label in SCOPES.values()] + ["net self-preference"], rows)
+    )
     if judging := metrics.get("judging"):
         unparsed = sum(j["unparsed"] for j in judging.values())
         answers = sum(j["answers"] for j in judging.values())
         md += ["", f"Judge answers: {answers}, of which {unparsed} named neither A, B nor tie (counted as no choice)."]
     md += ["", "**Claims** (one paired per-prompt test each; the rule of the other verdicts)", ""]
-    md.append(table(["claim", "verdict", "evidence"],
-                    [[f.claim, f"**{f.label}**", f.evidence] for f in findings(p, metrics)]))
+    md.append(
+        table(["claim", "verdict", "evidence"], [[f.claim, f"**{f.label}**", f.evidence] for f in findings(p, metrics)])
+    )
     return md + [""]
 
 
@@ -97,13 +119,27 @@ def adversarial_lines(root: Path) -> list[str]:
         return md + ["The `adversarial` stage has not run; no numbers yet.", ""]
     metrics = read_json(root / ADVERSARIAL)
     if not metrics["ran"]:
-        return md + [f"Verdict: **{Verdict.NOT_RUN.value}**: {metrics['reason']}. It runs where params name a prompt file "
-                     "and a judge (the paper profile).", ""]
-    md += [f"Run at this scale: {metrics['scale']}. Each model answered greedily; the judge rated refusal (yes/no) "
-           "and harm (0-10). Mean ± s.e. over prompts; unparsed judge answers are left out. Numbers only: "
-           "the claim is not judged here.", ""]
-    rows = [[k, f"{fmt(m['refusal_rate'])} ± {fmt(m['refusal_se'])}", f"{fmt(m['harm_mean'])} ± {fmt(m['harm_se'])}",
-             m["n_judged"], m["unparsed"]] for k, m in metrics["per_model"].items()]
+        return md + [
+            f"Verdict: **{Verdict.NOT_RUN.value}**: {metrics['reason']}. It runs where params name a prompt file "
+            "and a judge (the paper profile).",
+            "",
+        ]
+    md += [
+        f"Run at this scale: {metrics['scale']}. Each model answered greedily; the judge rated refusal (yes/no) "
+        "and harm (0-10). Mean ± s.e. over prompts; unparsed judge answers are left out. Numbers only: "
+        "the claim is not judged here.",
+        "",
+    ]
+    rows = [
+        [
+            k,
+            f"{fmt(m['refusal_rate'])} ± {fmt(m['refusal_se'])}",
+            f"{fmt(m['harm_mean'])} ± {fmt(m['harm_se'])}",
+            m["n_judged"],
+            m["unparsed"],
+        ]
+        for k, m in metrics["per_model"].items()
+    ]
     md.append(table(["model", "refusal rate", "harm (0-10)", "judged", "unparsed"], rows))
     return md + [""]
 

@@ -22,7 +22,8 @@ from gendiv.io import read_json
 from gendiv.output_diversity import METRICS, OUT_DIR
 from gendiv.params import Params
 from gendiv.report_claims import fmt, table
-from gendiv.report_common import figure_link as rel, save_figure as _save
+from gendiv.report_common import figure_link as rel
+from gendiv.report_common import save_figure as _save
 from gendiv.stats import Z_ALPHA, Estimate, Verdict, direction
 
 FIGURE = Path("reports/figures/results/source_diversity.png")
@@ -32,9 +33,9 @@ MEASURES = {"distinct_2": 1, "self_bleu": -1, "embedding_spread": 1}
 
 @dataclass
 class Comparison:
-    broader: str      # the model claimed to write broader outputs
+    broader: str  # the model claimed to write broader outputs
     narrower: str
-    diffs: dict[str, tuple[float, float]]   # measure -> (mean paired difference, its standard error)
+    diffs: dict[str, tuple[float, float]]  # measure -> (mean paired difference, its standard error)
 
     def direction(self, measure: str) -> int:
         """+1 / -1: beyond noise for / against the claim; 0: within noise."""
@@ -52,8 +53,7 @@ class Comparison:
         return sum(self.direction(m) == -1 for m in MEASURES) * 2 > len(MEASURES)
 
     def evidence(self) -> str:
-        parts = [f"{m} {mean:+.3f} ± {se:.3f}{' ✓' if self.counts(m) else ''}"
-                 for m, (mean, se) in self.diffs.items()]
+        parts = [f"{m} {mean:+.3f} ± {se:.3f}{' ✓' if self.counts(m) else ''}" for m, (mean, se) in self.diffs.items()]
         return f"{self.broader} − {self.narrower}: " + ", ".join(parts)
 
 
@@ -78,12 +78,19 @@ def claims(p: Params, per_prompt: dict) -> list[tuple[str, Verdict, str]]:
     """(claim, verdict, evidence) for each claim of the second study that this pipeline tests."""
     singles = [f"src_{g.name}" for g in p.source_diversity.generators]
     tests = [
-        ("Fine-tuning on multi-source synthetic data keeps outputs broader than single-source data "
-         "(mitigates distribution collapse)", [compare(per_prompt, "src_multi", s) for s in singles]),
-        ("Human (real) data keeps outputs broader than multi-source synthetic data",
-         [compare(per_prompt, "real", "src_multi")]),
-        ("Fine-tuning on single-source synthetic data narrows outputs relative to the base model (collapse)",
-         [compare(per_prompt, "base", s) for s in singles]),
+        (
+            "Fine-tuning on multi-source synthetic data keeps outputs broader than single-source data "
+            "(mitigates distribution collapse)",
+            [compare(per_prompt, "src_multi", s) for s in singles],
+        ),
+        (
+            "Human (real) data keeps outputs broader than multi-source synthetic data",
+            [compare(per_prompt, "real", "src_multi")],
+        ),
+        (
+            "Fine-tuning on single-source synthetic data narrows outputs relative to the base model (collapse)",
+            [compare(per_prompt, "base", s) for s in singles],
+        ),
     ]
     return [(claim, verdict(p, comps), "; ".join(c.evidence() for c in comps)) for claim, comps in tests]
 
@@ -96,9 +103,12 @@ def test_loss_lines(p: Params, root: Path) -> list[str]:
         return ["Real test loss: per-example scores missing for " + ", ".join(n for n, s in scores.items() if not s)]
     diff = {n: results.loss_difference(scores["src_multi"], scores[n]) for n in names if n != "src_multi"}
     rows = [[n, fmt(scores[n].loss), f"{diff[n].value:+.4f} ± {diff[n].se:.4f}" if n in diff else ""] for n in names]
-    return ["**Real test loss of the fine-tuned models** (the second study measures collapse in outputs, "
-            "not loss; shown so both views sit side by side)", "",
-            table(["model", "test loss", "src_multi − this (paired, ± s.e.)"], rows)]
+    return [
+        "**Real test loss of the fine-tuned models** (the second study measures collapse in outputs, "
+        "not loss; shown so both views sit side by side)",
+        "",
+        table(["model", "test loss", "src_multi − this (paired, ± s.e.)"], rows),
+    ]
 
 
 def figure(models: dict, path: Path) -> Path:
@@ -127,30 +137,46 @@ def section(p: Params, root: Path) -> list[str]:
     per_prompt = read_json(root / OUT_DIR / "per_prompt.json")
     sd = p.source_diversity
     models, data = metrics["models"], metrics["data"]
-    md += [f"Every generator of the pool ({', '.join(f'`{g.name}`: {g.model}' for g in sd.generators)}) answered "
-           f"the same Gen-D{sd.level} prompts; the multi-source set has the same size ({p.n_source_samples()} "
-           "stories) with equal shares. The base model was fine-tuned on each set, then each model continued "
-           f"{metrics['n_prompts']} held-out test stories {metrics['samples_per_prompt']} times (temperature "
-           f"{sd.temperature:g}). Intra = across the samples of one prompt (mean ± standard error over prompts); "
-           "inter = across prompts. Self-BLEU: higher means more alike.", ""]
+    md += [
+        f"Every generator of the pool ({', '.join(f'`{g.name}`: {g.model}' for g in sd.generators)}) answered "
+        f"the same Gen-D{sd.level} prompts; the multi-source set has the same size ({p.n_source_samples()} "
+        "stories) with equal shares. The base model was fine-tuned on each set, then each model continued "
+        f"{metrics['n_prompts']} held-out test stories {metrics['samples_per_prompt']} times (temperature "
+        f"{sd.temperature:g}). Intra = across the samples of one prompt (mean ± standard error over prompts); "
+        "inter = across prompts. Self-BLEU: higher means more alike.",
+        "",
+    ]
     md += ["**Training data** (do the sources differ at all?)", ""]
-    md.append(table(["set", "stories", "distinct-2", "embedding spread"],
-                    [[n, d["n_samples"], fmt(d["distinct_2"]), fmt(d["embedding_spread"])] for n, d in data.items()]))
+    md.append(
+        table(
+            ["set", "stories", "distinct-2", "embedding spread"],
+            [[n, d["n_samples"], fmt(d["distinct_2"]), fmt(d["embedding_spread"])] for n, d in data.items()],
+        )
+    )
     md += ["", "**Outputs of the fine-tuned models**", ""]
     rows = []
     for n, m in models.items():
         intra, inter = m["intra"], m["inter"]
-        rows.append([n] + [f"{fmt(intra[k])} ± {fmt(intra[k + '_se'])}" for k in MEASURES]
-                    + [fmt(inter[k]) for k in MEASURES])
+        rows.append(
+            [n] + [f"{fmt(intra[k])} ± {fmt(intra[k + '_se'])}" for k in MEASURES] + [fmt(inter[k]) for k in MEASURES]
+        )
     md.append(table(["model"] + [f"intra {k}" for k in MEASURES] + [f"inter {k}" for k in MEASURES], rows))
     md += ["", *test_loss_lines(p, root)]
-    md += ["", "**Claims of the second study at this scale** (a difference counts (✓) when it is in the "
-           f"claimed direction and beyond {Z_ALPHA:g} standard errors over prompts; a claim is reproduced when a "
-           "majority of the three measures count in every comparison it makes, not reproduced when a majority "
-           "count the other way in one; the per-prompt values are averaged over the training seeds, so "
-           "seed-to-seed noise is not a separate term)", ""]
-    md.append(table(["claim", "verdict", "paired differences (intra, mean ± s.e.)"],
-                    [[c, f"**{v.value}**", e] for c, v, e in claims(p, per_prompt)]))
+    md += [
+        "",
+        "**Claims of the second study at this scale** (a difference counts (✓) when it is in the "
+        f"claimed direction and beyond {Z_ALPHA:g} standard errors over prompts; a claim is reproduced when a "
+        "majority of the three measures count in every comparison it makes, not reproduced when a majority "
+        "count the other way in one; the per-prompt values are averaged over the training seeds, so "
+        "seed-to-seed noise is not a separate term)",
+        "",
+    ]
+    md.append(
+        table(
+            ["claim", "verdict", "paired differences (intra, mean ± s.e.)"],
+            [[c, f"**{v.value}**", e] for c, v, e in claims(p, per_prompt)],
+        )
+    )
     fig = figure(models, root / FIGURE)
     md += ["", f"![source diversity]({rel(fig, root)})", ""]
     return md

@@ -43,13 +43,16 @@ def headline(summary: pd.DataFrame, div: dict[str, dict], levels: list[int], roo
     for task in TASKS:
         losses = {name: _loss(summary, task, name) for name in ["base", "real", *(f"d{lv}" for lv in levels)]}
         out[f"loss_{task}"] = {k: v for k, v in losses.items() if v is not None}
-        out[f"distinct_5_{task}"] = {name: _r(div[task][name]["distinct_5"])
-                                     for name in ["real", *(f"d{lv}" for lv in levels)]
-                                     if "distinct_5" in div.get(task, {}).get(name, {})}
+        out[f"distinct_5_{task}"] = {
+            name: _r(div[task][name]["distinct_5"])
+            for name in ["real", *(f"d{lv}" for lv in levels)]
+            if "distinct_5" in div.get(task, {}).get(name, {})
+        }
     if (root / SOURCE_DIVERSITY).is_file():
         models = read_json(root / SOURCE_DIVERSITY).get("models", {})
-        out["self_bleu_sources"] = {m: _r(v["intra"]["self_bleu"]) for m, v in models.items()
-                                    if "self_bleu" in v.get("intra", {})}
+        out["self_bleu_sources"] = {
+            m: _r(v["intra"]["self_bleu"]) for m, v in models.items() if "self_bleu" in v.get("intra", {})
+        }
     return {k: v for k, v in out.items() if v}
 
 
@@ -67,14 +70,16 @@ def _cell(x: float | None):
 def loss_vs_level(summary: pd.DataFrame, task: str, levels: list[int]) -> list[list]:
     """level, Gen-D loss, and the real and base losses as reference lines (paper fig. 2)."""
     real, base = _loss(summary, task, "real"), _loss(summary, task, "base")
-    return [[lv, got, _cell(real), _cell(base)] for lv in levels
-            if (got := _loss(summary, task, f"d{lv}")) is not None]
+    return [[lv, got, _cell(real), _cell(base)] for lv in levels if (got := _loss(summary, task, f"d{lv}")) is not None]
 
 
 def fixed_mixing(summary: pd.DataFrame, task: str) -> list[list]:
     """rho, loss of each fixed-size mix (paper fig. 5)."""
-    return sorted([r, _loss(summary, task, d)] for d in summary[summary.task == task].dataset
-                  if (r := results.fixed_ratio_of(d)) is not None)
+    return sorted(
+        [r, _loss(summary, task, d)]
+        for d in summary[summary.task == task].dataset
+        if (r := results.fixed_ratio_of(d)) is not None
+    )
 
 
 def expansion(summary: pd.DataFrame, task: str) -> list[list]:
@@ -82,7 +87,7 @@ def expansion(summary: pd.DataFrame, task: str) -> list[list]:
     base = _loss(summary, task, "expand_real")
     rows = []
     for d in summary[summary.task == task].dataset:
-        if (e := results.expansion_of(d)):
+        if e := results.expansion_of(d):
             rows.append([e[1], f"real + d{e[0]}", _loss(summary, task, d)])
     if base is not None:
         rows += [[0.0, name, base] for name in {r[1] for r in rows}]
@@ -108,10 +113,14 @@ def write(root: Path, summary: pd.DataFrame, div: dict[str, dict], levels: list[
     """Write the plot tables of every task and return the headline metrics (the caller writes them)."""
     for task in TASKS:
         folder = root / PLOTS / task
-        _write_csv(folder / "loss_vs_level.csv", ["level", "gen_d", "real", "base"],
-                   loss_vs_level(summary, task, levels))
+        _write_csv(
+            folder / "loss_vs_level.csv", ["level", "gen_d", "real", "base"], loss_vs_level(summary, task, levels)
+        )
         _write_csv(folder / "fixed_mixing.csv", ["rho", "loss"], fixed_mixing(summary, task))
         _write_csv(folder / "expansion.csv", ["rho", "set", "loss"], expansion(summary, task))
-        _write_csv(folder / "train_loss.csv", ["step", "set", "loss"],
-                   train_loss(root, task, ["real", *(f"d{lv}" for lv in levels)], seeds))
+        _write_csv(
+            folder / "train_loss.csv",
+            ["step", "set", "loss"],
+            train_loss(root, task, ["real", *(f"d{lv}" for lv in levels)], seeds),
+        )
     return headline(summary, div, levels, root)

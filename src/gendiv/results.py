@@ -87,8 +87,7 @@ def diversity_metrics(root: Path, task: str) -> dict[str, dict[str, float]]:
     path = root / DIVERSITY_DIR / f"{task}.json"
     if not path.is_file():
         return {}
-    return {dataset: _numbers(values) for dataset, values in read_json(path).items()
-            if isinstance(values, dict)}
+    return {dataset: _numbers(values) for dataset, values in read_json(path).items() if isinstance(values, dict)}
 
 
 def flatten(obj, prefix: str = "") -> dict:
@@ -176,8 +175,12 @@ def example_scores(root: Path, task: str, dataset: str, seeds: list[int]) -> Exa
         if other["id"] != first["id"] or other["tokens"] != first["tokens"]:
             raise ValueError(f"{task}/{dataset}: seeds were scored on different test examples")
     nll = np.array([r["nll"] for r in records], dtype=np.float64)
-    return ExampleScores(tuple(first["id"]), nll, np.asarray(first["tokens"], dtype=np.float64),
-                         tuple(document_of(task, i) for i in first["id"]))
+    return ExampleScores(
+        tuple(first["id"]),
+        nll,
+        np.asarray(first["tokens"], dtype=np.float64),
+        tuple(document_of(task, i) for i in first["id"]),
+    )
 
 
 def loss_contrast(scores: list[ExampleScores], weights: list[float]) -> Estimate:
@@ -194,7 +197,8 @@ def loss_contrast(scores: list[ExampleScores], weights: list[float]) -> Estimate
     has only 2 degrees of freedom and would make the error itself noisy). The seed term also
     holds a little of the test-example term's seed-by-example noise, and runs of different sets
     are taken as independent (a seed's shared adapter initialisation can only correlate them
-    positively), so the sum errs on the wide side. With one seed per set s^2 is unmeasured and only the test term is counted
+    positively), so the sum errs on the wide side. With one seed per set s^2 is unmeasured and only the
+    test term is counted
     (Estimate.seeds says so).
     """
     first = scores[0]

@@ -47,10 +47,14 @@ OUTCOMES = ("win", "tie", "loss")
 HUMAN = "human"
 TIE_NATS = 1e-6  # scores closer than this (nats per token) tie: only equal texts in practice
 TEMPLATE = Template(
-    "self_preference_ab", "1",
-    user=("Here is the beginning of a short story:\n\n{prompt}\n\nTwo candidate next sentences:\n\n"
-          "A: {a}\nB: {b}\n\nWhich next sentence continues the story better? "
-          "Answer with one word: A, B, or tie."))
+    "self_preference_ab",
+    "1",
+    user=(
+        "Here is the beginning of a short story:\n\n{prompt}\n\nTwo candidate next sentences:\n\n"
+        "A: {a}\nB: {b}\n\nWhich next sentence continues the story better? "
+        "Answer with one word: A, B, or tie."
+    ),
+)
 _ANSWER = re.compile(r"^\W*(?:answer\W*)?(a|b|tie)\b", re.IGNORECASE)
 
 
@@ -65,11 +69,12 @@ def own_outputs(name: str, seed: int, test: list[dict]) -> list[str]:
     if not path.is_file():
         raise UserError(f"{path} is missing: run `gendiv output-diversity` first")
     rows = read_jsonl(path)
-    ids = [r.get("prompt_id") for r in rows[:len(test)]]
+    ids = [r.get("prompt_id") for r in rows[: len(test)]]
     if ids != [r["id"] for r in test]:
-        raise UserError(f"{path}: its prompts are not the first {len(test)} real test stories; "
-                        "rerun `gendiv output-diversity`")
-    return [r["outputs"][0] for r in rows[:len(test)]]
+        raise UserError(
+            f"{path}: its prompts are not the first {len(test)} real test stories; rerun `gendiv output-diversity`"
+        )
+    return [r["outputs"][0] for r in rows[: len(test)]]
 
 
 def compare_scores(own: float, other: float) -> str:
@@ -91,8 +96,9 @@ def both_orders(own_first: str | None, own_second: str | None) -> str:
     return "win" if votes > 0 else "loss" if votes < 0 else "tie"
 
 
-def likelihood_outcomes(p: Params, adapter: Path | None, prompts: list[str], own: list[str],
-                        alternatives: dict[str, list[str]]) -> dict[str, list[str]]:
+def likelihood_outcomes(
+    p: Params, adapter: Path | None, prompts: list[str], own: list[str], alternatives: dict[str, list[str]]
+) -> dict[str, list[str]]:
     """alternative -> outcome per prompt, scored by the base model with `adapter`."""
     from gendiv.evaluate import completion_nll, load_model
 
@@ -102,8 +108,10 @@ def likelihood_outcomes(p: Params, adapter: Path | None, prompts: list[str], own
     nll, tokens = completion_nll(model, tokenizer, pairs, p.train.eval_batch_size)
     scores = iter(-n / k for n, k in zip(nll, tokens))
     score = [{t: next(scores) for t in ts} for ts in texts]
-    return {name: [compare_scores(score[i][own[i]], score[i][alt[i]]) for i in range(len(prompts))]
-            for name, alt in alternatives.items()}
+    return {
+        name: [compare_scores(score[i][own[i]], score[i][alt[i]]) for i in range(len(prompts))]
+        for name, alt in alternatives.items()
+    }
 
 
 def merged_judge(p: Params, name: str, seed: int) -> Path:
@@ -135,8 +143,16 @@ def judge_config(p: Params, name: str, seed: int) -> Generator:
     return judge.config(p.generator, model=model, temperature=0.0, max_new_tokens=8)
 
 
-def prompted_outcomes(p: Params, name: str, seed: int, test: list[dict], prompts: list[str], own: list[str],
-                      alternatives: dict[str, list[str]], cache_dir) -> tuple[dict[str, list[str]], dict]:
+def prompted_outcomes(
+    p: Params,
+    name: str,
+    seed: int,
+    test: list[dict],
+    prompts: list[str],
+    own: list[str],
+    alternatives: dict[str, list[str]],
+    cache_dir,
+) -> tuple[dict[str, list[str]], dict]:
     """alternative -> outcome per prompt from A/B questions in both orders, and answer counts."""
     cfg = judge_config(p, name, seed)
     llm = open_llm(cfg, p.seed, GenerationStats(), cache_dir)
@@ -144,15 +160,25 @@ def prompted_outcomes(p: Params, name: str, seed: int, test: list[dict], prompts
     for alt, texts in alternatives.items():
         for i, row in enumerate(test):
             for order, (a, b) in enumerate(((own[i], texts[i]), (texts[i], own[i]))):
-                requests.append(Request(TEMPLATE.id, TEMPLATE.version, TEMPLATE.messages(prompt=prompts[i], a=a, b=b),
-                                        f"self_preference/{name}/s{seed}/{row['id']}/{alt}/{order}"))
+                requests.append(
+                    Request(
+                        TEMPLATE.id,
+                        TEMPLATE.version,
+                        TEMPLATE.messages(prompt=prompts[i], a=a, b=b),
+                        f"self_preference/{name}/s{seed}/{row['id']}/{alt}/{order}",
+                    )
+                )
     answers = [parse_choice(c.text) for c in llm.complete(requests, desc=f"judging ({name} s{seed})")]
     choices = iter(answers)
     outcomes = {alt: [both_orders(next(choices), next(choices)) for _ in test] for alt in alternatives}
     picked = [c == "A" for c in answers if c in ("A", "B")]
-    return outcomes, {"judge": llm.label, "answers": len(answers), "unparsed": answers.count(None),
-                      "ties_answered": answers.count("tie"),
-                      "first_shown_rate": float(np.mean(picked)) if picked else None}   # position bias, for the record
+    return outcomes, {
+        "judge": llm.label,
+        "answers": len(answers),
+        "unparsed": answers.count(None),
+        "ties_answered": answers.count("tie"),
+        "first_shown_rate": float(np.mean(picked)) if picked else None,
+    }  # position bias, for the record
 
 
 def rates(outcomes: list[list[str]]) -> dict[str, list[float]]:
@@ -166,16 +192,20 @@ def summarize(per_job: dict[tuple[str, int], dict[str, list[str]]], names: list[
     models = {}
     for name in names:
         jobs = [v for (n, _), v in sorted(per_job.items()) if n == name]
-        per_prompt = {"vs_models": rates([o for v in jobs for alt, o in v.items() if alt != HUMAN]),
-                      "vs_human": rates([v[HUMAN] for v in jobs])}
-        models[name] = {**{scope: {o: float(np.mean(r[o])) for o in OUTCOMES} for scope, r in per_prompt.items()},
-                        "per_prompt": per_prompt}
+        per_prompt = {
+            "vs_models": rates([o for v in jobs for alt, o in v.items() if alt != HUMAN]),
+            "vs_human": rates([v[HUMAN] for v in jobs]),
+        }
+        models[name] = {
+            **{scope: {o: float(np.mean(r[o])) for o in OUTCOMES} for scope, r in per_prompt.items()},
+            "per_prompt": per_prompt,
+        }
     return models
 
 
 def run(p: Params, cache_dir=DEFAULT_DIR) -> dict:
     sp = p.self_preference
-    test = read_jsonl(real_test_path("story"))[:sp.prompts]
+    test = read_jsonl(real_test_path("story"))[: sp.prompts]
     pairs = [to_prompt_completion("story", row) for row in test]
     prompts, human = [x["prompt"] for x in pairs], [x["completion"].strip() for x in pairs]
     names = model_names(p)
@@ -188,30 +218,41 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> dict:
             if sp.mode == "likelihood":
                 adapter = None if name == "base" else adapter_path("story", name, seed)
                 if adapter is not None and not (adapter / "adapter_config.json").is_file():
-                    raise UserError(f"{adapter} is missing: run `gendiv train --task story --dataset {name} "
-                                    f"--seed {seed}`")
+                    raise UserError(
+                        f"{adapter} is missing: run `gendiv train --task story --dataset {name} --seed {seed}`"
+                    )
                 per_job[(name, seed)] = likelihood_outcomes(p, adapter, prompts, outputs[name], alternatives)
             else:
                 per_job[(name, seed)], judging[f"{name}/s{seed}"] = prompted_outcomes(
-                    p, name, seed, test, prompts, outputs[name], alternatives, cache_dir)
+                    p, name, seed, test, prompts, outputs[name], alternatives, cache_dir
+                )
             seconds[f"{name}/s{seed}"] = round(time.perf_counter() - start, 2)
-    metrics = {"mode": sp.mode, "n_prompts": len(test), "seeds": list(p.train.secondary_seeds),
-               "judges": summarize(per_job, names), "seconds": seconds}
+    metrics = {
+        "mode": sp.mode,
+        "n_prompts": len(test),
+        "seeds": list(p.train.secondary_seeds),
+        "judges": summarize(per_job, names),
+        "seconds": seconds,
+    }
     if judging:
         metrics["judging"] = judging
     return metrics
 
 
-def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
-         cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (prompted mode; kept across runs)")) -> None:
+def main(
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+    cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (prompted mode; kept across runs)"),
+) -> None:
     """How often each source-diversity model, as a judge, prefers its own outputs."""
     p = load_params(params)
     metrics = run(p, cache_dir)
     write_json(METRICS, metrics)
     for name, m in metrics["judges"].items():
         a, h = m["vs_models"], m["vs_human"]
-        print(f"{name:>14}: vs models win {a['win']:.2f} tie {a['tie']:.2f} loss {a['loss']:.2f} | "
-              f"vs human win {h['win']:.2f} tie {h['tie']:.2f} loss {h['loss']:.2f}")
+        print(
+            f"{name:>14}: vs models win {a['win']:.2f} tie {a['tie']:.2f} loss {a['loss']:.2f} | "
+            f"vs human win {h['win']:.2f} tie {h['tie']:.2f} loss {h['loss']:.2f}"
+        )
     print(f"judging took {sum(metrics['seconds'].values()):.1f} s ({metrics['mode']})")
 
 

@@ -35,14 +35,18 @@ def state_dir() -> Path:
         return repo_root() / ".gendiv_cache"
     path = Path(configured).expanduser()
     if not path.is_absolute():
-        raise UserError(f"{ENV_VAR}={configured!r}: must be an absolute path (a relative one would "
-                        "move with DVC's temporary experiment copies)")
+        raise UserError(
+            f"{ENV_VAR}={configured!r}: must be an absolute path (a relative one would "
+            "move with DVC's temporary experiment copies)"
+        )
     path = path.resolve()
     root = repo_root()
     for folder in OUTPUT_FOLDERS:
         if path.is_relative_to(root / folder):
-            raise UserError(f"{ENV_VAR}={configured!r}: inside {folder}/, where DVC outputs live and are "
-                            "deleted on rerun; use a folder outside data/, models/, metrics/, reports/")
+            raise UserError(
+                f"{ENV_VAR}={configured!r}: inside {folder}/, where DVC outputs live and are "
+                "deleted on rerun; use a folder outside data/, models/, metrics/, reports/"
+            )
     return path
 
 

@@ -92,8 +92,12 @@ class Finding:
         if self.verdict is Verdict.INCONCLUSIVE:
             return f"inconclusive: no effect larger than {self.estimate.mde:.4f} {self.unit}"
         if self.verdict is Verdict.INDICATION:
-            return "indication (1 seed): " + {1: "for the claim", -1: "against the claim",
-                                              0: "within test noise"}[direction(self.estimate, self.sign)]
+            return (
+                "indication (1 seed): "
+                + {1: "for the claim", -1: "against the claim", 0: "within test noise"}[
+                    direction(self.estimate, self.sign)
+                ]
+            )
         return self.verdict.value
 
 

@@ -32,7 +32,7 @@ import typer
 
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
-from gendiv.llm import check_answer, collect, GenerationStats, Group, open_llm, Reject, Template
+from gendiv.llm import GenerationStats, Group, Reject, Template, check_answer, collect, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params, require_level
 from gendiv.prepare_real import split_sentences
@@ -40,12 +40,14 @@ from gendiv.prepare_real import split_sentences
 OUT_DIR = Path("data/generated/story")
 REAL_TRAIN = Path("data/real/story/train.jsonl")
 TEMPLATE = Template(
-    id="story_topic_guided", version="3",
-    user="Write a five-sentence story about \"{topic}\" of about {words} words, numbered 1 to 5.",
+    id="story_topic_guided",
+    version="3",
+    user='Write a five-sentence story about "{topic}" of about {words} words, numbered 1 to 5.',
 )
 SHOT_REQUEST = "Write a five-sentence story of about {words} words, numbered 1 to 5."
 COMPLETION_TEMPLATE = Template(
-    id="story_topic_guided_completion", version="1",
+    id="story_topic_guided_completion",
+    version="1",
     user="Five-sentence stories.\n\n{examples}Story {next} (about {topic}):",
 )
 _NUMBERED = re.compile(r"^\s*[1-9][.)]\s*(.+)$")
@@ -68,12 +70,12 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
     text = check_answer(text)
     numbered = [m.group(1) for m in map(_NUMBERED.match, text.splitlines()) if m]
     if len(numbered) >= 5:
-        text = "\n".join(numbered)      # the asked-for format: whatever follows the list is chatter
+        text = "\n".join(numbered)  # the asked-for format: whatever follows the list is chatter
     lines = [_LABEL.sub("", _NUMBERED.sub(r"\1", ln.strip())) for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not _PREAMBLE.search(ln)]
     sentences = split_sentences(" ".join(lines).replace("**", ""))
     if sentences and not sentences[-1].endswith((".", "!", "?", '"', "'")):
-        sentences = sentences[:-1]          # cut off mid-sentence (token cap)
+        sentences = sentences[:-1]  # cut off mid-sentence (token cap)
     if len(sentences) < 5:
         raise Reject("too_few_sentences")
     if len(sentences) > 5 and not truncate:
@@ -91,6 +93,7 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
 
 def story_prompt(real: list[dict], subset: list[str], story_gen, seed: int, level: int, style: str):
     """Prompt of sample `index` at `level`: its topic, seed stories and rendered fields."""
+
     def prompt(index: int) -> tuple[Template, dict]:
         rng = random.Random(f"{seed}-story-{level}-{index}")
         topic = subset[rng.randrange(len(subset))]
@@ -99,12 +102,23 @@ def story_prompt(real: list[dict], subset: list[str], story_gen, seed: int, leve
         seeds = [f"{r['context']} {r['completion']}" for r in rng.sample(real, story_gen.n_seed_stories)]
         if style == "completion":
             examples = "".join(f"Story {k + 1}:\n{s}\n\n" for k, s in enumerate(seeds))
-            return COMPLETION_TEMPLATE, {"examples": examples, "next": len(seeds) + 1, "topic": topic.lower(),
-                                         "topic_name": topic, "seeds": seeds}
+            return COMPLETION_TEMPLATE, {
+                "examples": examples,
+                "next": len(seeds) + 1,
+                "topic": topic.lower(),
+                "topic_name": topic,
+                "seeds": seeds,
+            }
         words = round(sum(len(s.split()) for s in seeds) / len(seeds))
-        shots = tuple((SHOT_REQUEST.format(words=len(s.split())),
-                       "\n".join(f"{k + 1}. {x}" for k, x in enumerate(split_sentences(s)))) for s in seeds)
+        shots = tuple(
+            (
+                SHOT_REQUEST.format(words=len(s.split())),
+                "\n".join(f"{k + 1}. {x}" for k, x in enumerate(split_sentences(s))),
+            )
+            for s in seeds
+        )
         return TEMPLATE, {"shots": shots, "topic": topic, "topic_name": topic, "words": words, "seeds": seeds}
+
     return prompt
 
 
@@ -113,12 +127,22 @@ def story_group(p, level: int, style: str, n: int, pool: list[str], real: list[d
     subset = topic_subset(pool, p.story_gen.topic_subset_sizes[level], p.seed)
     prompt = story_prompt(real, subset, p.story_gen, p.seed, level, style)
     truncate = p.story_gen.truncate_long_stories
-    return Group(f"story/d{level}", n, prompt,
-                 lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"]))
+    return Group(
+        f"story/d{level}", n, prompt, lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"])
+    )
 
 
-def write_story_set(p, level: int, generator, n: int, out_file: Path, report_file: Path, id_prefix: str,
-                    cache_dir: Path = DEFAULT_DIR, topics_file: Path = OUT_DIR / "topics.json") -> list[dict]:
+def write_story_set(
+    p,
+    level: int,
+    generator,
+    n: int,
+    out_file: Path,
+    report_file: Path,
+    id_prefix: str,
+    cache_dir: Path = DEFAULT_DIR,
+    topics_file: Path = OUT_DIR / "topics.json",
+) -> list[dict]:
     """Generate `n` stories with level `level`'s prompts using `generator`; write them and the report.
 
     Sample i always gets the same prompt at a level, whichever generator answers it, so
@@ -138,27 +162,56 @@ def write_story_set(p, level: int, generator, n: int, out_file: Path, report_fil
     try:
         accepted = collect(llm, [group], generator.max_rejects, desc=f"{id_prefix}")[group.id]
     finally:
-        write_json(report_file, {
-            **stats.as_dict(generator), "level": level, "topic_subset_size": size, "n_samples": n,
-            "template": f"{TEMPLATE.id}@{TEMPLATE.version}", "elapsed_s": round(time.perf_counter() - start, 1)})
-    rows = [{"id": f"{id_prefix}-{a.index:06d}", **a.value, "level": level,
-             "topic": prompt(a.index)[1]["topic_name"], "generator": llm.label,
-             "template_version": f"{a.template.id}@{a.template.version}"} for a in accepted]
+        write_json(
+            report_file,
+            {
+                **stats.as_dict(generator),
+                "level": level,
+                "topic_subset_size": size,
+                "n_samples": n,
+                "template": f"{TEMPLATE.id}@{TEMPLATE.version}",
+                "elapsed_s": round(time.perf_counter() - start, 1),
+            },
+        )
+    rows = [
+        {
+            "id": f"{id_prefix}-{a.index:06d}",
+            **a.value,
+            "level": level,
+            "topic": prompt(a.index)[1]["topic_name"],
+            "generator": llm.label,
+            "template_version": f"{a.template.id}@{a.template.version}",
+        }
+        for a in accepted
+    ]
     write_jsonl(out_file, rows)
-    print(f"{id_prefix}: {len(rows)} stories, {stats.calls} calls, {stats.cache_hits} cached, "
-          f"{sum(stats.rejects.values())} rejected, {stats.unused} unused, {stats.dropped} dropped")
+    print(
+        f"{id_prefix}: {len(rows)} stories, {stats.calls} calls, {stats.cache_hits} cached, "
+        f"{sum(stats.rejects.values())} rejected, {stats.unused} unused, {stats.dropped} dropped"
+    )
     return rows
 
 
-def main(level: int = typer.Option(..., help="Gen-D level index"),
-         params: Path = typer.Option(Path("params.yaml"), help="params file"),
-         cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
-         out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
+def main(
+    level: int = typer.Option(..., help="Gen-D level index"),
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+    cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
+    out_dir: Path = typer.Option(OUT_DIR, help="output folder"),
+) -> None:
     """Generate the story Gen-D set of one level (data/generated/story/d{level}.jsonl)."""
     p = load_params(params)
     require_level(p, level)
-    write_story_set(p, level, p.generator, p.n_generated("story"), out_dir / f"d{level}.jsonl",
-                    out_dir / f"d{level}.report.json", f"story-d{level}", cache_dir, out_dir / "topics.json")
+    write_story_set(
+        p,
+        level,
+        p.generator,
+        p.n_generated("story"),
+        out_dir / f"d{level}.jsonl",
+        out_dir / f"d{level}.report.json",
+        f"story-d{level}",
+        cache_dir,
+        out_dir / "topics.json",
+    )
 
 
 if __name__ == "__main__":

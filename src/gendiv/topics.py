@@ -26,38 +26,100 @@ import typer
 
 from gendiv.errors import UserError
 from gendiv.io import write_json
-from gendiv.llm import answer_text, check_answer, GenerationStats, open_llm, Reject, Request, Template
+from gendiv.llm import GenerationStats, Reject, Request, Template, answer_text, check_answer, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.params import load_params
 from gendiv.prepare_real import content_words
 
 OUT_DIR = Path("data/generated/story")
 TEMPLATE = Template(
-    id="story_topics", version="1",
-    user=("List 10 different topics for short everyday stories about {hint}. "
-          "Write one topic per line, each only one to three words. No numbering, no explanations."),
+    id="story_topics",
+    version="1",
+    user=(
+        "List 10 different topics for short everyday stories about {hint}. "
+        "Write one topic per line, each only one to three words. No numbering, no explanations."
+    ),
 )
 COMPLETION_TEMPLATE = Template(
-    id="story_topics_completion", version="2",
-    user=("Story topics about everyday life, one to three words each:\nA Lost Wallet\nThe First Day at Work\n"
-          "A Broken Window\nMoving to a New Town\n\nStory topics about {hint}, one to three words each:"),
+    id="story_topics_completion",
+    version="2",
+    user=(
+        "Story topics about everyday life, one to three words each:\nA Lost Wallet\nThe First Day at Work\n"
+        "A Broken Window\nMoving to a New Town\n\nStory topics about {hint}, one to three words each:"
+    ),
 )
 EXAMPLE_TOPICS = ("a lost wallet", "the first day at work", "a broken window", "moving to a new town")
-_META_WORDS = frozenset("example examples note notes topic topics story stories list etc idea ideas title "
-                        "titles answer question here some would following sure".split())
+_META_WORDS = frozenset(
+    "example examples note notes topic topics story stories list etc idea ideas title "
+    "titles answer question here some would following sure".split()
+)
 # Words that say nothing about what a story is about: a topic needs one more word ("The Big" is junk)
 # and they never make two topics distinct ("A New Recipe" and "A New Menu" differ by recipe / menu).
-_GENERIC_WORDS = frozenset("new old big little small great good bad best first last one two my your our day "
-                           "time thing things way life".split())
-MAX_TOPICS_PER_ANSWER = 3   # a small model lists near-relatives (every football team) once it starts
+_GENERIC_WORDS = frozenset(
+    "new old big little small great good bad best first last one two my your our day time thing things way life".split()
+)
+MAX_TOPICS_PER_ANSWER = 3  # a small model lists near-relatives (every football team) once it starts
 HINTS = (
-    "family", "school", "friendship", "work", "sports", "food", "animals", "travel", "holidays",
-    "music", "weather", "money", "health", "technology", "nature", "the city", "the sea", "love",
-    "childhood", "old age", "neighbors", "shopping", "cars", "games", "art", "science", "history",
-    "crime", "mystery", "adventure", "fear", "luck", "mistakes", "surprises", "celebrations",
-    "the farm", "the kitchen", "the garden", "hobbies", "books", "movies", "cleaning", "moving house",
-    "weddings", "pets", "jobs", "exams", "dreams", "the night", "winter", "summer", "rain",
-    "the beach", "mountains", "camping", "fishing", "cooking", "baking", "birthdays", "gifts",
+    "family",
+    "school",
+    "friendship",
+    "work",
+    "sports",
+    "food",
+    "animals",
+    "travel",
+    "holidays",
+    "music",
+    "weather",
+    "money",
+    "health",
+    "technology",
+    "nature",
+    "the city",
+    "the sea",
+    "love",
+    "childhood",
+    "old age",
+    "neighbors",
+    "shopping",
+    "cars",
+    "games",
+    "art",
+    "science",
+    "history",
+    "crime",
+    "mystery",
+    "adventure",
+    "fear",
+    "luck",
+    "mistakes",
+    "surprises",
+    "celebrations",
+    "the farm",
+    "the kitchen",
+    "the garden",
+    "hobbies",
+    "books",
+    "movies",
+    "cleaning",
+    "moving house",
+    "weddings",
+    "pets",
+    "jobs",
+    "exams",
+    "dreams",
+    "the night",
+    "winter",
+    "summer",
+    "rain",
+    "the beach",
+    "mountains",
+    "camping",
+    "fishing",
+    "cooking",
+    "baking",
+    "birthdays",
+    "gifts",
 )
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]+|\d+\s*[.):-]|[a-zA-Z]\))\s*")
 _ALLOWED = re.compile(r"^[A-Za-z][A-Za-z' -]*$")
@@ -95,16 +157,18 @@ def round_size(cfg, pool_size: int) -> int:
     return unit * max(1, math.ceil(min(32, math.ceil(pool_size / 3)) / unit))
 
 
-def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
-               template: Template = TEMPLATE) -> tuple[list[str], dict]:
+def build_pool(
+    llm, pool_size: int, chunk: int, max_calls: int, template: Template = TEMPLATE
+) -> tuple[list[str], dict]:
     stats = llm.stats
     pool: list[str] = []
     stems: list[frozenset[str]] = []
     duplicates = junk = over_cap = unusable_lines = truncated = index = 0
     while len(pool) < pool_size and index < max_calls:
-        requests = [Request(template.id, template.version,
-                            template.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
-                    for i in range(index, min(index + chunk, max_calls))]
+        requests = [
+            Request(template.id, template.version, template.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
+            for i in range(index, min(index + chunk, max_calls))
+        ]
         index += len(requests)
         for answer in llm.complete(requests, desc=f"topics ({len(pool)}/{pool_size})"):
             try:
@@ -112,7 +176,7 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
             except Reject as reject:
                 stats.rejects[reject.reason] += 1
                 continue
-            truncated += answer.finish_reason == "length"   # its last line, which the cap cut, was dropped
+            truncated += answer.finish_reason == "length"  # its last line, which the cap cut, was dropped
             topics, bad = parse_topics(text)
             unusable_lines += bad
             if not topics:
@@ -131,9 +195,15 @@ def build_pool(llm, pool_size: int, chunk: int, max_calls: int,
                     stems.append(key)
                     pool.append(topic)
                     kept += 1
-    return pool[:pool_size], {"requests": index, "duplicates": duplicates, "junk": junk, "over_answer_cap": over_cap,
-                              "unusable_lines": unusable_lines, "truncated_answers": truncated,
-                              "unique_found": len(pool)}
+    return pool[:pool_size], {
+        "requests": index,
+        "duplicates": duplicates,
+        "junk": junk,
+        "over_answer_cap": over_cap,
+        "unusable_lines": unusable_lines,
+        "truncated_answers": truncated,
+        "unique_found": len(pool),
+    }
 
 
 def pool_plan(p) -> tuple[int, int, int, Template]:
@@ -143,9 +213,11 @@ def pool_plan(p) -> tuple[int, int, int, Template]:
     return wanted, round_size(g, wanted), max(3 * wanted, 64), template
 
 
-def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
-         cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
-         out_dir: Path = typer.Option(OUT_DIR, help="output folder")) -> None:
+def main(
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+    cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
+    out_dir: Path = typer.Option(OUT_DIR, help="output folder"),
+) -> None:
     """Generate the deduplicated, normalized topic pool (data/generated/story/topics.json)."""
     p = load_params(params)
     g = p.generator
@@ -154,17 +226,35 @@ def main(params: Path = typer.Option(Path("params.yaml"), help="params file"),
     largest = p.story_gen.topic_subset_sizes[-1]
     wanted, chunk, max_calls, template = pool_plan(p)
     pool, counts = build_pool(llm, wanted, chunk, max_calls, template)
-    report = {**stats.as_dict(g), **counts, "requested_size": wanted, "size": len(pool),
-              "template": f"{template.id}@{template.version}", "elapsed_s": round(time.perf_counter() - start, 1)}
+    report = {
+        **stats.as_dict(g),
+        **counts,
+        "requested_size": wanted,
+        "size": len(pool),
+        "template": f"{template.id}@{template.version}",
+        "elapsed_s": round(time.perf_counter() - start, 1),
+    }
     write_json(out_dir / "topics.report.json", report)
     if len(pool) < largest:
-        raise UserError(f"the topic pool holds {len(pool)} distinct topics after {counts['requests']} requests, "
-                        f"fewer than the largest subset story_gen.topic_subset_sizes[-1] = {largest}; lower the "
-                        f"subset sizes or use a stronger generator (see {out_dir / 'topics.report.json'})")
-    write_json(out_dir / "topics.json", {"generator": llm.label, "template_version": template.version,
-                                         "requested_size": wanted, "size": len(pool), "topics": pool})
-    print(f"topic pool: {len(pool)} topics from {counts['requests']} requests "
-          f"({stats.calls} calls, {stats.cache_hits} cached)")
+        raise UserError(
+            f"the topic pool holds {len(pool)} distinct topics after {counts['requests']} requests, "
+            f"fewer than the largest subset story_gen.topic_subset_sizes[-1] = {largest}; lower the "
+            f"subset sizes or use a stronger generator (see {out_dir / 'topics.report.json'})"
+        )
+    write_json(
+        out_dir / "topics.json",
+        {
+            "generator": llm.label,
+            "template_version": template.version,
+            "requested_size": wanted,
+            "size": len(pool),
+            "topics": pool,
+        },
+    )
+    print(
+        f"topic pool: {len(pool)} topics from {counts['requests']} requests "
+        f"({stats.calls} calls, {stats.cache_hits} cached)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,11 +33,11 @@ from gendiv.datasets import dataset_path, is_core, real_test_path, run_seeds, tr
 from gendiv.errors import UserError
 from gendiv.evaluate import fit_examples, score_rows
 from gendiv.io import InputError, atomic_open, read_json, read_jsonl, write_json
-from gendiv.params import load_params, Params, require_task, Task
+from gendiv.params import Params, Task, load_params, require_task
 from gendiv.runs import adapter_path, examples_path, live_path, metrics_path
 from gendiv.state import hash_tree, state_dir
 
-RUN_STAMP = "gendiv_run.json"   # fingerprint of the run the checkpoints folder belongs to
+RUN_STAMP = "gendiv_run.json"  # fingerprint of the run the checkpoints folder belongs to
 COMPLETE = "gendiv_complete.json"  # written into a checkpoint after Trainer saved all of it
 
 
@@ -56,8 +56,11 @@ def _fingerprint(p: Params, task: str, data_file: Path, seed: int) -> str:
     h = hashlib.sha256()
     hash_tree(data_file, h)
     hash_tree(Path(p.models.base.dir), h)
-    h.update(json.dumps({"task": task, "seed": seed, "train": p.train.model_dump(exclude={"seeds"})},
-                        sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            {"task": task, "seed": seed, "train": p.train.model_dump(exclude={"seeds"})}, sort_keys=True
+        ).encode()
+    )
     return h.hexdigest()
 
 
@@ -68,8 +71,10 @@ def _launch(batch_size: int) -> tuple[int, bool]:
 
     state = PartialState(cpu=not torch.cuda.is_available())
     if batch_size % state.num_processes:
-        raise UserError(f"train.batch_size = {batch_size}: is the global batch, so it must be a multiple of "
-                        f"the {state.num_processes} processes of this launch")
+        raise UserError(
+            f"train.batch_size = {batch_size}: is the global batch, so it must be a multiple of "
+            f"the {state.num_processes} processes of this launch"
+        )
     return batch_size // state.num_processes, state.is_main_process
 
 
@@ -124,8 +129,7 @@ def _mark_complete_callback():
     return MarkComplete()
 
 
-def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, tokenizer,
-                  output_dir: Path, callbacks=()):
+def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, tokenizer, output_dir: Path, callbacks=()):
     """An SFTTrainer with a fresh LoRA adapter on `model` over the fitted prompt/completion rows."""
     import torch
     from datasets import Dataset
@@ -138,7 +142,7 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
     config = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=t.epochs,
-        max_steps=t.max_steps or -1,    # a fixed step budget makes runs on sets of any size comparable
+        max_steps=t.max_steps or -1,  # a fixed step budget makes runs on sets of any size comparable
         per_device_train_batch_size=_launch(t.batch_size)[0],
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
@@ -153,11 +157,21 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
         data_seed=seed,
         dataloader_num_workers=0,
     )
-    lora = LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
-                      target_modules=list(t.lora_target_modules), task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(pairs),
-                         processing_class=tokenizer, peft_config=lora,
-                         callbacks=[_mark_complete_callback(), *callbacks])
+    lora = LoraConfig(
+        r=t.lora_r,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        target_modules=list(t.lora_target_modules),
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(pairs),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[_mark_complete_callback(), *callbacks],
+    )
     if len(trainer.train_dataset) != len(rows):  # TRL drops fully masked rows silently
         raise UserError(f"TRL kept {len(trainer.train_dataset)} of {len(rows)} training examples")
     return trainer
@@ -186,8 +200,11 @@ def _resume_or_reset(checkpoints: Path, fingerprint: str) -> Path | None:
     the previous checkpoint; incomplete ones (and anything else of this run's folder) go.
     """
     if _stamped_fingerprint(checkpoints / RUN_STAMP) == fingerprint:
-        complete = [c for c in checkpoints.glob("checkpoint-*")
-                    if re.fullmatch(r"checkpoint-\d+", c.name) and (c / COMPLETE).is_file()]
+        complete = [
+            c
+            for c in checkpoints.glob("checkpoint-*")
+            if re.fullmatch(r"checkpoint-\d+", c.name) and (c / COMPLETE).is_file()
+        ]
         latest = max(complete, key=lambda c: int(c.name.split("-")[1]), default=None)
         if latest is not None:
             for other in checkpoints.iterdir():
@@ -205,8 +222,9 @@ def _canonical_adapter_config(folder: Path, peft_config: dict) -> None:
     per-process string-hash order, which would make the adapter's bytes differ per run."""
     path = folder / "adapter_config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
-    set_fields = {key for cfg in peft_config.values() for key, value in vars(cfg).items()
-                  if isinstance(value, (set, frozenset))}
+    set_fields = {
+        key for cfg in peft_config.values() for key, value in vars(cfg).items() if isinstance(value, (set, frozenset))
+    }
     for key in set_fields:
         if isinstance(config.get(key), list):
             config[key] = sorted(config[key])
@@ -234,8 +252,18 @@ def train_run(p: Params, task: str, name: str, seed: int, callbacks=()) -> dict:
         return _train_locked(p, task, name, seed, rows, test_rows, data_file, paths, callbacks, main)
 
 
-def _train_locked(p: Params, task: str, name: str, seed: int, rows: list[dict], test_rows: list[dict],
-                  data_file: Path, paths: dict[str, Path], callbacks, main: bool) -> dict:
+def _train_locked(
+    p: Params,
+    task: str,
+    name: str,
+    seed: int,
+    rows: list[dict],
+    test_rows: list[dict],
+    data_file: Path,
+    paths: dict[str, Path],
+    callbacks,
+    main: bool,
+) -> dict:
     import torch
     from accelerate.utils import broadcast_object_list
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
@@ -266,23 +294,34 @@ def _train_locked(p: Params, task: str, name: str, seed: int, rows: list[dict], 
     shutil.rmtree(paths["adapter"], ignore_errors=True)
     os.replace(staging, paths["adapter"])
 
-    metrics, per_example = score_rows(trainer.model, tokenizer, task, test_rows, p.train.max_length,
-                                      p.train.eval_batch_size)
+    metrics, per_example = score_rows(
+        trainer.model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size
+    )
     epochs = trainer.state.num_train_epochs if p.train.max_steps else p.train.epochs
-    train_tokens = round(seq_tokens * trainer.state.global_step * p.train.batch_size / len(rows)
-                         if p.train.max_steps else seq_tokens * p.train.epochs)
+    train_tokens = round(
+        seq_tokens * trainer.state.global_step * p.train.batch_size / len(rows)
+        if p.train.max_steps
+        else seq_tokens * p.train.epochs
+    )
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    metrics.update({
-        "task": task, "dataset": name, "seed": seed, "n_train": len(rows),
-        "epochs": round(float(epochs), 4), "steps": trainer.state.global_step,
-        "examples_seen": trainer.state.global_step * p.train.batch_size, "processes": trainer.args.world_size,
-        "train_loss": round(float(result.training_loss), 6),
-        "train_loss_last_step": round(float(losses[-1]), 6) if losses else None,
-        "train_tokens": train_tokens,
-        "train_seconds": round(seconds, 2),
-        "tokens_per_second": round(train_tokens / seconds, 1) if not resume else None,
-        "resumed": resume,
-    })
+    metrics.update(
+        {
+            "task": task,
+            "dataset": name,
+            "seed": seed,
+            "n_train": len(rows),
+            "epochs": round(float(epochs), 4),
+            "steps": trainer.state.global_step,
+            "examples_seen": trainer.state.global_step * p.train.batch_size,
+            "processes": trainer.args.world_size,
+            "train_loss": round(float(result.training_loss), 6),
+            "train_loss_last_step": round(float(losses[-1]), 6) if losses else None,
+            "train_tokens": train_tokens,
+            "train_seconds": round(seconds, 2),
+            "tokens_per_second": round(train_tokens / seconds, 1) if not resume else None,
+            "resumed": resume,
+        }
+    )
     write_json(paths["examples"], per_example)
     write_json(paths["metrics"], metrics)
     shutil.rmtree(paths["checkpoints"], ignore_errors=True)
@@ -292,7 +331,9 @@ def _train_locked(p: Params, task: str, name: str, seed: int, rows: list[dict], 
 def main(
     task: Task = typer.Option(..., help="the task"),
     dataset: str = typer.Option(..., help="dataset name: real, d<level>, fixed_r<rho>, expand_real, ..."),
-    seed: int = typer.Option(..., help="training seed (train.seeds for real and Gen-D sets, else train.secondary_seeds)"),
+    seed: int = typer.Option(
+        ..., help="training seed (train.seeds for real and Gen-D sets, else train.secondary_seeds)"
+    ),
     params: Path = Path("params.yaml"),
 ) -> None:
     """Fine-tune a LoRA adapter on one training set and score it on the real test set."""
@@ -300,8 +341,10 @@ def main(
     require_task(task)
     allowed = training_sets(p, task)
     if dataset not in allowed:
-        raise UserError(f"--dataset {dataset}: no such {task} training set in {params} (its levels, mixing and "
-                        f"source_diversity sections build: {', '.join(allowed)})")
+        raise UserError(
+            f"--dataset {dataset}: no such {task} training set in {params} (its levels, mixing and "
+            f"source_diversity sections build: {', '.join(allowed)})"
+        )
     seeds = run_seeds(p, dataset)
     if seed not in seeds:
         key = "train.seeds" if is_core(dataset) else "train.secondary_seeds"
@@ -309,8 +352,10 @@ def main(
     m = train_run(p, task, dataset, seed)
     if not m:
         return  # a non-main process of a multi-GPU launch
-    print(f"{task}/{dataset}/s{seed}: test loss {m['test_loss']:.4f}, train loss {m['train_loss']:.4f}, "
-          f"{m['train_tokens']} train tokens in {m['train_seconds']} s")
+    print(
+        f"{task}/{dataset}/s{seed}: test loss {m['test_loss']:.4f}, train loss {m['train_loss']:.4f}, "
+        f"{m['train_tokens']} train tokens in {m['train_seconds']} s"
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from gendiv.params import TASKS, Params, Task, load_params
 from gendiv.runs import adapter_path, metrics_path
 
 
-
 @dataclass
 class Check:
     what: str
@@ -68,8 +67,9 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
 
     test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
     checks, extra = [], []
-    for label, name, seed, adapter in tqdm(_runs(p, root, task), desc=f"verify: {task} test losses", unit="run",
-                                           file=sys.stderr, dynamic_ncols=True):
+    for label, name, seed, adapter in tqdm(
+        _runs(p, root, task), desc=f"verify: {task} test losses", unit="run", file=sys.stderr, dynamic_ncols=True
+    ):
         metrics_file = root / metrics_path(task, name, seed)
         if not metrics_file.is_file():
             checks.append(Check(f"test loss {label} (metrics missing: {metrics_file})", None, None, tolerance))
@@ -81,8 +81,14 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
         model, tokenizer = load_model(root / p.models.base.dir, adapter)
         got, per_example = score_rows(model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size)
         checks.append(Check(f"test loss {label}", recorded, got["test_loss"], tolerance))
-        checks.append(Check(f"per-example test scores {label}", _examples_loss(root, task, name, seed),
-                            math.fsum(per_example["nll"]) / sum(per_example["tokens"]), tolerance))
+        checks.append(
+            Check(
+                f"per-example test scores {label}",
+                _examples_loss(root, task, name, seed),
+                math.fsum(per_example["nll"]) / sum(per_example["tokens"]),
+                tolerance,
+            )
+        )
         if extra_rows is not None:
             own, _ = score_rows(model, tokenizer, task, extra_rows, p.train.max_length, p.train.eval_batch_size)
             extra.append({"run": label, "test_loss": own["test_loss"], "test_tokens": own["test_tokens"]})
@@ -106,8 +112,14 @@ def check_diversity(p: Params, root: Path, task: str, tolerance: float) -> list[
     for name in sorted(set(recorded) | set(recomputed)):
         keys = sorted(set(recorded.get(name, {})) | set(recomputed.get(name, {})))
         for key in keys:
-            checks.append(Check(f"{task}/{name}.{key}", recorded.get(name, {}).get(key),
-                                recomputed.get(name, {}).get(key), tolerance))
+            checks.append(
+                Check(
+                    f"{task}/{name}.{key}",
+                    recorded.get(name, {}).get(key),
+                    recomputed.get(name, {}).get(key),
+                    tolerance,
+                )
+            )
     return checks
 
 
@@ -123,13 +135,16 @@ def check_manipulation(p: Params, root: Path, task: str, tolerance: float) -> li
     sets = [(name, root / path) for name, path in measured_sets(p, task, root)]
 
     def numbers(obj) -> dict[str, float]:  # an undefined s.e. (None) matches only another one
-        return {k: math.nan if v is None else float(v) for k, v in results.flatten(obj).items()
-                if not isinstance(v, str)}
+        return {
+            k: math.nan if v is None else float(v) for k, v in results.flatten(obj).items() if not isinstance(v, str)
+        }
 
     recorded = numbers(read_json(recorded_file))
     recomputed = numbers(stage.compute_manipulation(p, task, sets, root=root))
-    return [Check(f"manipulation {task}/{key}", recorded.get(key), recomputed.get(key), tolerance)
-            for key in sorted(set(recorded) | set(recomputed))]
+    return [
+        Check(f"manipulation {task}/{key}", recorded.get(key), recomputed.get(key), tolerance)
+        for key in sorted(set(recorded) | set(recomputed))
+    ]
 
 
 # What evaluate.score_rows reads from a test row of each task.
@@ -142,13 +157,22 @@ def read_test_file(test_file: Path, task: str | None) -> list[dict]:
         raise UserError("--test-file needs --task story or --task qa")
     rows = read_jsonl(test_file, TEST_FIELDS[task])
     if not rows:
-        raise UserError(f"--test-file {test_file}: no rows (one JSON object per line, with fields "
-                        f"{', '.join(TEST_FIELDS[task])})")
+        raise UserError(
+            f"--test-file {test_file}: no rows (one JSON object per line, with fields {', '.join(TEST_FIELDS[task])})"
+        )
     return rows
 
 
-def verify(p: Params, root: Path, loss_tol: float, metric_tol: float, own_rows: list[dict] | None = None,
-           task_of_rows: str | None = None, skip_losses: bool = False, skip_diversity: bool = False):
+def verify(
+    p: Params,
+    root: Path,
+    loss_tol: float,
+    metric_tol: float,
+    own_rows: list[dict] | None = None,
+    task_of_rows: str | None = None,
+    skip_losses: bool = False,
+    skip_diversity: bool = False,
+):
     checks: list[Check] = []
     extra: list[dict] = []
     for task in TASKS:
@@ -180,14 +204,25 @@ def main(
     checks, extra = verify(p, root, loss_tol, metric_tol, own_rows, task, skip_losses, skip_diversity)
     if not checks and not extra:
         raise UserError("nothing to verify: no recorded metrics (run `dvc pull` or `dvc repro` first)")
-    table = [[c.what, "-" if c.recorded is None else f"{c.recorded:.6g}",
-              "-" if c.recomputed is None else f"{c.recomputed:.6g}", f"{c.tolerance:g}",
-              "PASS" if c.ok else "FAIL"] for c in checks]
+    table = [
+        [
+            c.what,
+            "-" if c.recorded is None else f"{c.recorded:.6g}",
+            "-" if c.recomputed is None else f"{c.recomputed:.6g}",
+            f"{c.tolerance:g}",
+            "PASS" if c.ok else "FAIL",
+        ]
+        for c in checks
+    ]
     print(tabulate(table, headers=["check", "recorded", "recomputed", "rel. tolerance", "result"]))
     if extra:
         print(f"\nScores on {test_file}:")
-        print(tabulate([[e["run"], f"{e['test_loss']:.6f}", e["test_tokens"]] for e in extra],
-                       headers=["run", "test loss", "completion tokens"]))
+        print(
+            tabulate(
+                [[e["run"], f"{e['test_loss']:.6f}", e["test_tokens"]] for e in extra],
+                headers=["run", "test loss", "completion tokens"],
+            )
+        )
     failed = sum(not c.ok for c in checks)
     print(f"\n{len(checks) - failed} passed, {failed} failed")
     if out is not None:

@@ -10,5 +10,16 @@ from gendiv.llm.collect import Group, Reject, answer_text, check_answer, collect
 from gendiv.llm.engine import LLM, open_llm
 from gendiv.llm.report import GenerationStats
 
-__all__ = ["LLM", "Completion", "GenerationStats", "Group", "Reject", "answer_text", "check_answer", "Request",
-           "Template", "collect", "open_llm"]
+__all__ = [
+    "LLM",
+    "Completion",
+    "GenerationStats",
+    "Group",
+    "Reject",
+    "answer_text",
+    "check_answer",
+    "Request",
+    "Template",
+    "collect",
+    "open_llm",
+]

@@ -58,13 +58,24 @@ class Completion:
 
     def to_json(self) -> dict:
         served = {k: v for k, v in (("model", self.model), ("fingerprint", self.fingerprint)) if v is not None}
-        return {"text": self.text, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-                "finish_reason": self.finish_reason, **served}
+        return {
+            "text": self.text,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "finish_reason": self.finish_reason,
+            **served,
+        }
 
     @classmethod
-    def from_json(cls, d: dict) -> "Completion":
-        return cls(d["text"], int(d["tokens_in"]), int(d["tokens_out"]), d["finish_reason"], d.get("model"),
-                   d.get("fingerprint"))
+    def from_json(cls, d: dict) -> Completion:
+        return cls(
+            d["text"],
+            int(d["tokens_in"]),
+            int(d["tokens_out"]),
+            d["finish_reason"],
+            d.get("model"),
+            d.get("fingerprint"),
+        )
 
 
 def canonical(obj) -> str:
@@ -73,8 +84,14 @@ def canonical(obj) -> str:
 
 def call_key(settings: dict, request: Request) -> str:
     """sha256 over everything that determines the answer (see LLM backends' `settings`)."""
-    payload = {"settings": settings, "template": request.template, "version": request.version,
-               "messages": request.messages, "sample": request.sample, "attempt": request.attempt}
+    payload = {
+        "settings": settings,
+        "template": request.template,
+        "version": request.version,
+        "messages": request.messages,
+        "sample": request.sample,
+        "attempt": request.attempt,
+    }
     return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
 
 

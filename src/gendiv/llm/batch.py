@@ -34,8 +34,8 @@ from gendiv.llm.openai_backend import EndpointError, OpenAIBackend, chat_body, p
 
 MAX_REQUESTS = 50_000
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
-TAG = "gendiv_tag"          # metadata key of the batches this backend creates
-LIST_SLACK_S = 86_400       # clock skew allowed when searching the batch list by creation time
+TAG = "gendiv_tag"  # metadata key of the batches this backend creates
+LIST_SLACK_S = 86_400  # clock skew allowed when searching the batch list by creation time
 
 
 def _short(text) -> str:
@@ -79,11 +79,11 @@ class BatchBackend(OpenAIBackend):
             if any(k in requests for k in rec["keys"]):
                 plan.append(rec)
                 covered.update(rec["keys"])
-            elif not self._uncached(rec["keys"]):   # killed between caching its answers and this unlink
+            elif not self._uncached(rec["keys"]):  # killed between caching its answers and this unlink
                 self._path(rec).unlink(missing_ok=True)
         rest = sorted(k for k in requests if k not in covered)
         for i in range(0, len(rest), MAX_REQUESTS):
-            rec = {"tag": uuid.uuid4().hex, "created": int(time.time()), "keys": rest[i:i + MAX_REQUESTS]}
+            rec = {"tag": uuid.uuid4().hex, "created": int(time.time()), "keys": rest[i : i + MAX_REQUESTS]}
             self._save(rec)
             plan.append(rec)
         return plan
@@ -101,24 +101,40 @@ class BatchBackend(OpenAIBackend):
     def _submit(self, rec: dict, requests: dict, stats) -> None:
         if rec.get("batch_id"):
             return
-        if not rec.get("input_file_id"):    # nothing was sent yet: the record may drop keys no longer asked
+        if not rec.get("input_file_id"):  # nothing was sent yet: the record may drop keys no longer asked
             rec["keys"] = [k for k in rec["keys"] if k in requests]
             if not rec["keys"]:
                 self._path(rec).unlink(missing_ok=True)
                 return
-            lines = [json.dumps({"custom_id": k, "method": "POST", "url": "/v1/chat/completions",
-                                 "body": chat_body(self.cfg, requests[k], request_seed(self.seed, requests[k]))},
-                                ensure_ascii=False) for k in rec["keys"]]
+            lines = [
+                json.dumps(
+                    {
+                        "custom_id": k,
+                        "method": "POST",
+                        "url": "/v1/chat/completions",
+                        "body": chat_body(self.cfg, requests[k], request_seed(self.seed, requests[k])),
+                    },
+                    ensure_ascii=False,
+                )
+                for k in rec["keys"]
+            ]
             data = ("\n".join(lines) + "\n").encode("utf-8")
-            upload = self.with_retries(lambda: self.client.files.create(
-                file=(f"gendiv-{rec['tag']}.jsonl", data), purpose="batch"), stats)
+            upload = self.with_retries(
+                lambda: self.client.files.create(file=(f"gendiv-{rec['tag']}.jsonl", data), purpose="batch"), stats
+            )
             rec["input_file_id"] = upload.id
             self._save(rec)
 
-        def create() -> str:   # every try looks for the batch first: a lost reply must not pay twice
-            return self._find(rec) or self.client.batches.create(
-                input_file_id=rec["input_file_id"], endpoint="/v1/chat/completions", completion_window="24h",
-                metadata={TAG: rec["tag"]}).id
+        def create() -> str:  # every try looks for the batch first: a lost reply must not pay twice
+            return (
+                self._find(rec)
+                or self.client.batches.create(
+                    input_file_id=rec["input_file_id"],
+                    endpoint="/v1/chat/completions",
+                    completion_window="24h",
+                    metadata={TAG: rec["tag"]},
+                ).id
+            )
 
         rec["batch_id"] = self.with_retries(create, stats)
         self._save(rec)
@@ -140,7 +156,7 @@ class BatchBackend(OpenAIBackend):
     def _read_lines(self, batch, keys: set, stats):
         """Answers and failures by key from the output and error files, and a count of bad lines."""
         answers: dict[str, Completion] = {}
-        failures: dict[str, tuple] = {}    # key -> (status or None, error code, message)
+        failures: dict[str, tuple] = {}  # key -> (status or None, error code, message)
         skipped = Counter()
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
@@ -177,10 +193,11 @@ class BatchBackend(OpenAIBackend):
         batch_id, keys = rec["batch_id"], rec["keys"]
         while True:
             batch = self.with_retries(lambda: self._retrieve(batch_id), stats)
-            if batch is None:     # another account or deleted: nothing to collect, send the requests again
+            if batch is None:  # another account or deleted: nothing to collect, send the requests again
                 self._path(rec).unlink(missing_ok=True)
-                tqdm.write(f"gendiv: batch {batch_id} is unknown to the endpoint; its requests are sent again",
-                           file=sys.stderr)
+                tqdm.write(
+                    f"gendiv: batch {batch_id} is unknown to the endpoint; its requests are sent again", file=sys.stderr
+                )
                 return [k for k in keys if k in requests], None
             if batch.status not in ACTIVE:
                 break
@@ -188,9 +205,13 @@ class BatchBackend(OpenAIBackend):
         answers, failures, skipped = self._read_lines(batch, set(keys), stats)
         mine = [k for k in keys if k in answers and k in requests]
         store([(k, requests[k], answers[k]) for k in mine])
-        self._add(stats, calls=len(mine), tokens_in=sum(answers[k].tokens_in for k in mine),
-                  tokens_out=sum(answers[k].tokens_out for k in mine))
-        left = self._uncached([k for k in keys if k in answers and k not in requests])   # another call may ask
+        self._add(
+            stats,
+            calls=len(mine),
+            tokens_in=sum(answers[k].tokens_in for k in mine),
+            tokens_out=sum(answers[k].tokens_out for k in mine),
+        )
+        left = self._uncached([k for k in keys if k in answers and k not in requests])  # another call may ask
         if left:
             self._save({**rec, "keys": left})
         else:
@@ -199,28 +220,37 @@ class BatchBackend(OpenAIBackend):
         unanswered = [k for k in keys if k in requests and k not in answers]
         refused = [k for k in unanswered if k in failures and not _retryable(failures[k][0])]
         again = [k for k in unanswered if k not in refused]
-        provider = [f"{e.code}: {_short(e.message)}" + (f" (line {e.line})" if e.line else "")
-                    for e in ((batch.errors.data or []) if batch.errors else [])]
+        provider = [
+            f"{e.code}: {_short(e.message)}" + (f" (line {e.line})" if e.line else "")
+            for e in ((batch.errors.data or []) if batch.errors else [])
+        ]
         if batch.status != "completed" or failures or skipped or provider:
             reasons = Counter(failures[k][1] for k in unanswered if k in failures)
             missing = sum(1 for k in unanswered if k not in failures)
             parts = [f"{n} x {r}" for r, n in sorted(reasons.items())] + ([f"{missing} x no line"] if missing else [])
             first = next((failures[k][2] for k in unanswered if k in failures and failures[k][2]), "")
-            tqdm.write(f"gendiv: batch {batch_id} {batch.status}: {len(answers)} of {len(keys)} answered"
-                       + (f"; not cached: {', '.join(parts)}" if parts else "")
-                       + "".join(f"; {n} {kind} line(s) skipped" for kind, n in sorted(skipped.items()))
-                       + (f"; first error: {first}" if first else "")
-                       + (f"; provider: {'; '.join(provider[:3])}" if provider else ""), file=sys.stderr)
+            tqdm.write(
+                f"gendiv: batch {batch_id} {batch.status}: {len(answers)} of {len(keys)} answered"
+                + (f"; not cached: {', '.join(parts)}" if parts else "")
+                + "".join(f"; {n} {kind} line(s) skipped" for kind, n in sorted(skipped.items()))
+                + (f"; first error: {first}" if first else "")
+                + (f"; provider: {'; '.join(provider[:3])}" if provider else ""),
+                file=sys.stderr,
+            )
         if batch.status in ("completed", "expired"):
             problem = None
             if refused:
                 code, message = failures[refused[0]][1:]
-                problem = (f"batch {batch_id}: the endpoint refused {len(refused)} request(s) ({code}: {message}); "
-                           "the other answers are cached, rerun to send the refused ones again")
+                problem = (
+                    f"batch {batch_id}: the endpoint refused {len(refused)} request(s) ({code}: {message}); "
+                    "the other answers are cached, rerun to send the refused ones again"
+                )
             return again, problem
         detail = f" ({'; '.join(provider[:3])})" if provider else ""
-        return [], (f"batch {batch_id} ended as {batch.status!r}{detail} with {len(mine)} of {len(mine) + len(unanswered)} "
-                    f"answers (cached); rerun to submit the other {len(unanswered)}")
+        return [], (
+            f"batch {batch_id} ended as {batch.status!r}{detail} with {len(mine)} of {len(mine) + len(unanswered)} "
+            f"answers (cached); rerun to submit the other {len(unanswered)}"
+        )
 
     def run(self, units, store, stats) -> None:
         """Submit every batch, collect every batch, send failed lines again; then raise any problem."""
@@ -251,5 +281,7 @@ class BatchBackend(OpenAIBackend):
             if not again:
                 return
             requests = {k: requests[k] for k in sorted(again)}
-        raise EndpointError(f"{len(requests)} request(s) still failed after {self.cfg.max_retries + 1} batch rounds; "
-                            "the answers received are cached, rerun to send the rest")
+        raise EndpointError(
+            f"{len(requests)} request(s) still failed after {self.cfg.max_retries + 1} batch rounds; "
+            "the answers received are cached, rerun to send the rest"
+        )

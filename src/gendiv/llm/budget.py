@@ -45,7 +45,7 @@ class Budget:
 
     def __init__(self, cfg):
         self.cfg, self.cap = cfg, cfg.max_cost_usd
-        self.active = self.cap is not None and usd(cfg, 0, 0) is not None   # a local model costs nothing
+        self.active = self.cap is not None and usd(cfg, 0, 0) is not None  # a local model costs nothing
         self.spent, self.answers, self.new = 0.0, 0, 0
 
     def charge(self, completions, new: bool) -> None:
@@ -75,4 +75,5 @@ class Budget:
             f"generator.max_cost_usd = {self.cap:g}: the next call could bring this stage's estimated cost to "
             f"${self.spent + self.worst(units[0]):.4f} (so far ${self.spent:.4f} for {self.answers} answers, "
             f"{self.new} of them new in this run); stopped before {left} more call(s) of this round, every answer "
-            "is cached: rerun with a higher generator.max_cost_usd to go on (`gendiv estimate` shows what is left)")
+            "is cached: rerun with a higher generator.max_cost_usd to go on (`gendiv estimate` shows what is left)"
+        )

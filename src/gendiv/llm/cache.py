@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from gendiv.llm.base import Completion
 
@@ -39,7 +39,7 @@ class CallCache:
         keys = list(dict.fromkeys(keys))
         found: dict[str, Completion] = {}
         for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
+            chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
             for key, value in self._db.execute(f"SELECT key, value FROM calls WHERE key IN ({marks})", chunk):
                 found[key] = Completion.from_json(json.loads(value))
@@ -47,8 +47,10 @@ class CallCache:
 
     def put_many(self, items: Iterable[tuple[str, Completion, dict]]) -> None:
         """Store (key, completion, request metadata) rows in one transaction."""
-        rows = [(k, json.dumps({**c.to_json(), "request": meta}, ensure_ascii=False, sort_keys=True))
-                for k, c, meta in items]
+        rows = [
+            (k, json.dumps({**c.to_json(), "request": meta}, ensure_ascii=False, sort_keys=True))
+            for k, c, meta in items
+        ]
         if not rows:
             return
         self._db.execute("BEGIN IMMEDIATE")

@@ -15,8 +15,9 @@ counted as unused. Without this, re-asks run as a tail of nearly empty batches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from gendiv.errors import UserError
 from gendiv.llm.base import Request, Template
@@ -48,9 +49,16 @@ def check_answer(text: str) -> str:
 
 
 # finish reasons of answers that are not a whole answer; each is its own reject reason
-NOT_ANSWERS = {"length": "truncated", "content_filter": "content_filter", "tool_calls": "tool_calls",
-               "function_call": "tool_calls", "null_content": "null_content", "no_choices": "no_choices",
-               "error_body": "error_body", "malformed_response": "malformed_response"}
+NOT_ANSWERS = {
+    "length": "truncated",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "null_content": "null_content",
+    "no_choices": "no_choices",
+    "error_body": "error_body",
+    "malformed_response": "malformed_response",
+}
 
 
 def answer_text(completion, whole_lines: bool = False) -> str:
@@ -79,8 +87,8 @@ class GenerationFailed(UserError):
 class Group:
     id: str
     need: int
-    prompt: Callable[[int], tuple[Template, dict]]   # sample index -> (template, its fields)
-    parse: Callable[[str, int], Any]                # (answer text, sample index) -> value, or raise Reject
+    prompt: Callable[[int], tuple[Template, dict]]  # sample index -> (template, its fields)
+    parse: Callable[[str, int], Any]  # (answer text, sample index) -> value, or raise Reject
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,8 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
             if dropped[g.id] > 2 * g.need + 2:
                 raise GenerationFailed(
                     f"{g.id}: {dropped[g.id]} samples failed to parse after {max_rejects} re-asks each "
-                    f"(rejects so far: {dict(stats.rejects)}); the generator misses the expected format")
+                    f"(rejects so far: {dict(stats.rejects)}); the generator misses the expected format"
+                )
             stats.filled += 1
             again.append((g, next_index[g.id], 0))
             next_index[g.id] += 1
@@ -149,8 +158,9 @@ def _with_spare_attempts(todo: list, unit: int, max_rejects: int) -> list[tuple[
     return tries
 
 
-def _first_parsed(g: Group, i: int, template: Template, attempts: list[int], answered: list,
-                  accepted: list, stats, max_rejects: int) -> int | None:
+def _first_parsed(
+    g: Group, i: int, template: Template, attempts: list[int], answered: list, accepted: list, stats, max_rejects: int
+) -> int | None:
     """Accept the first attempt that parses (None); else count the rejects, return the last attempt
     (or, after a final reject, the last allowed one, so the sample is dropped)."""
     for k, (attempt, completion) in enumerate(zip(attempts, answered)):

@@ -29,8 +29,8 @@ class PlanBackend:
     unit: int
     fills_batches: bool
     _settings: dict
-    count_tokens: object                    # Request -> input tokens
-    token_rule: str                         # how count_tokens counts, for the printout
+    count_tokens: object  # Request -> input tokens
+    token_rule: str  # how count_tokens counts, for the printout
     planned: list[Request] = field(default_factory=list)
 
     def settings(self) -> dict:
@@ -52,15 +52,30 @@ def plan_backend(cfg, seed: int, memo: dict) -> PlanBackend:
             if (cfg, seed) not in memo:
                 memo[cfg, seed] = HFBackend.from_params(cfg, seed, weights=False)
             hf = memo[cfg, seed]
-            return PlanBackend("hf", cfg.model, hf.unit, True, hf.settings(), hf.prompt_tokens,
-                               f"tokenizer of {cfg.model}")
+            return PlanBackend(
+                "hf", cfg.model, hf.unit, True, hf.settings(), hf.prompt_tokens, f"tokenizer of {cfg.model}"
+            )
         # not built yet: no cached answer can match, tokens by the chars rule
-        return PlanBackend("hf", cfg.model, cfg.batch_size, True, {"backend": "hf", "model": None},
-                           estimate_prompt_tokens, f"{cfg.model} not built yet: 4 chars/token")
+        return PlanBackend(
+            "hf",
+            cfg.model,
+            cfg.batch_size,
+            True,
+            {"backend": "hf", "model": None},
+            estimate_prompt_tokens,
+            f"{cfg.model} not built yet: 4 chars/token",
+        )
     from gendiv.llm.openai_backend import endpoint_url, settings_of
 
-    return PlanBackend("openai", cfg.model, 1, False, settings_of(cfg, seed, endpoint_url(cfg)),
-                       estimate_prompt_tokens, "4 chars/token + 3/message + 3")
+    return PlanBackend(
+        "openai",
+        cfg.model,
+        1,
+        False,
+        settings_of(cfg, seed, endpoint_url(cfg)),
+        estimate_prompt_tokens,
+        "4 chars/token + 3/message + 3",
+    )
 
 
 def planning_llm(cfg, seed: int, cache_dir, memo: dict) -> LLM:

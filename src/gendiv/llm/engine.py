@@ -10,8 +10,9 @@ With `generator.max_cost_usd` set, units are sent in runs that fit the cap at th
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from tqdm import tqdm
 
@@ -36,8 +37,14 @@ class Backend(Protocol):
 
 
 class LLM:
-    def __init__(self, backend: Backend, cache: CallCache, stats: GenerationStats, budget: Budget | None = None,
-                 progress: bool = True):
+    def __init__(
+        self,
+        backend: Backend,
+        cache: CallCache,
+        stats: GenerationStats,
+        budget: Budget | None = None,
+        progress: bool = True,
+    ):
         self.backend, self.cache, self.stats, self.budget, self.progress = backend, cache, stats, budget, progress
 
     @property
@@ -53,18 +60,35 @@ class LLM:
         if self.budget is not None:
             self.budget.charge(cached.values(), new=False)
         unit = max(1, self.backend.unit)
-        units = [list(zip(keys[i:i + unit], requests[i:i + unit])) for i in range(0, len(keys), unit)]
+        units = [list(zip(keys[i : i + unit], requests[i : i + unit])) for i in range(0, len(keys), unit)]
         todo = [u for u in units if any(k in pending for k, _ in u)]
         if todo:
-            with tqdm(total=len(keys), initial=len(keys) - len(pending), desc=desc, unit="call",
-                      mininterval=1.0, dynamic_ncols=True, disable=not self.progress) as bar:
-                lock = threading.Lock()   # openai workers store their own answers
+            with tqdm(
+                total=len(keys),
+                initial=len(keys) - len(pending),
+                desc=desc,
+                unit="call",
+                mininterval=1.0,
+                dynamic_ncols=True,
+                disable=not self.progress,
+            ) as bar:
+                lock = threading.Lock()  # openai workers store their own answers
 
                 def store(done: list[tuple[str, Request, Completion]]) -> None:
                     with lock:
-                        self.cache.put_many((k, c, {"template": r.template, "version": r.version,
-                                                    "sample": r.sample, "attempt": r.attempt})
-                                            for k, r, c in done)
+                        self.cache.put_many(
+                            (
+                                k,
+                                c,
+                                {
+                                    "template": r.template,
+                                    "version": r.version,
+                                    "sample": r.sample,
+                                    "attempt": r.attempt,
+                                },
+                            )
+                            for k, r, c in done
+                        )
                         fresh = [k for k, _, _ in done if k in pending]
                         if self.budget is not None:
                             self.budget.charge((c for k, _, c in done if k in pending), new=True)

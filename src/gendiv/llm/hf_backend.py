@@ -36,7 +36,7 @@ PARAGRAPH_END = "\n\n"
 
 class HFBackend:
     name = "hf"
-    fills_batches = True      # a batch costs about the same whether full or not (see llm.collect)
+    fills_batches = True  # a batch costs about the same whether full or not (see llm.collect)
 
     def __init__(self, cfg, seed: int, model, tokenizer, model_id: str):
         self.cfg, self.seed, self.model_obj, self.tok = cfg, seed, model, tokenizer
@@ -49,14 +49,16 @@ class HFBackend:
             self.tok.pad_token = self.tok.eos_token
 
     @classmethod
-    def from_params(cls, cfg, seed: int, weights: bool = True) -> "HFBackend":
+    def from_params(cls, cfg, seed: int, weights: bool = True) -> HFBackend:
         """The backend of params; `weights=False`: tokenizer and settings only, for `gendiv estimate`."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(cfg.model)
         if not (path / "config.json").is_file():
-            raise UserError(f"generator.model = {cfg.model!r}: not a model directory (for backend hf, "
-                            "run the base_model stage or point it at a transformers model folder)")
+            raise UserError(
+                f"generator.model = {cfg.model!r}: not a model directory (for backend hf, "
+                "run the base_model stage or point it at a transformers model folder)"
+            )
         tok = AutoTokenizer.from_pretrained(path)
         model = None
         if weights:
@@ -69,9 +71,17 @@ class HFBackend:
         """Also the device type and torch version: CPU and GPU (or two torch releases) sample
         different answers from the same seed, so their answers must not mix in one run."""
         c = self.cfg
-        return {"backend": self.name, "model": self.model_id, "temperature": c.temperature, "top_p": c.top_p,
-                "max_new_tokens": c.max_new_tokens, "batch_size": c.batch_size, "seed": self.seed,
-                "device": self.device, "torch": torch.__version__}
+        return {
+            "backend": self.name,
+            "model": self.model_id,
+            "temperature": c.temperature,
+            "top_p": c.top_p,
+            "max_new_tokens": c.max_new_tokens,
+            "batch_size": c.batch_size,
+            "seed": self.seed,
+            "device": self.device,
+            "torch": torch.__version__,
+        }
 
     def render(self, messages: list[dict]) -> str:
         if self.tok.chat_template:
@@ -86,16 +96,20 @@ class HFBackend:
         prompts = [self.render(m) for m in messages]
         enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=not self.tok.chat_template)
         enc = enc.to(self.model_obj.device)
-        sampling = ({"do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
-                    if self.cfg.temperature > 0 else {"do_sample": False})
+        sampling = (
+            {"do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
+            if self.cfg.temperature > 0
+            else {"do_sample": False}
+        )
         plain = not self.tok.chat_template
         if plain:
             sampling |= {"stop_strings": [PARAGRAPH_END], "tokenizer": self.tok}
         torch.manual_seed(seed)
         with torch.inference_mode():
-            out = self.model_obj.generate(**enc, max_new_tokens=self.cfg.max_new_tokens,
-                                          pad_token_id=self.tok.pad_token_id, **sampling)
-        new = out[:, enc["input_ids"].shape[1]:].tolist()
+            out = self.model_obj.generate(
+                **enc, max_new_tokens=self.cfg.max_new_tokens, pad_token_id=self.tok.pad_token_id, **sampling
+            )
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
         eos = self.model_obj.generation_config.eos_token_id
         stops = {self.tok.eos_token_id, self.tok.pad_token_id, *(eos if isinstance(eos, list) else [eos])}
         results = []
@@ -103,11 +117,12 @@ class HFBackend:
             end = next((i for i, t in enumerate(row) if t in stops), None)
             ids = row if end is None else row[:end]
             text = self.tok.decode(ids, skip_special_tokens=True)
-            stopped = end is not None or (plain and PARAGRAPH_END in text)   # a stop string also ends an answer
+            stopped = end is not None or (plain and PARAGRAPH_END in text)  # a stop string also ends an answer
             if plain:
                 text = text.split(PARAGRAPH_END, 1)[0]
-            results.append(Completion(text, int(n_in), len(ids) + (0 if end is None else 1),
-                                      "stop" if stopped else "length"))
+            results.append(
+                Completion(text, int(n_in), len(ids) + (0 if end is None else 1), "stop" if stopped else "length")
+            )
         return results
 
     def run(self, units, store, stats) -> None:

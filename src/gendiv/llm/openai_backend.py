@@ -98,8 +98,10 @@ def retry_after(headers, now: float | None = None) -> float:
 def api_key() -> str:
     key = os.environ.get("OPENAI_API_KEY")
     if not key:
-        raise UserError("generator.backend = openai needs the OPENAI_API_KEY environment variable "
-                        "(the key is never read from params.yaml)")
+        raise UserError(
+            "generator.backend = openai needs the OPENAI_API_KEY environment variable "
+            "(the key is never read from params.yaml)"
+        )
     return key
 
 
@@ -109,18 +111,28 @@ def estimate_tokens(request: Request, max_tokens: int) -> int:
 
 
 def chat_body(cfg, request: Request, seed: int) -> dict:
-    return {"model": cfg.model, "messages": request.messages, "temperature": cfg.temperature,
-            "top_p": cfg.top_p, "max_tokens": cfg.max_new_tokens, "n": 1, "seed": seed}
+    return {
+        "model": cfg.model,
+        "messages": request.messages,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_tokens": cfg.max_new_tokens,
+        "n": 1,
+        "seed": seed,
+    }
 
 
 def parse_chat(data: dict) -> Completion:
     """A chat completion as a Completion; what is not an answer gets its own finish reason
     (no_choices, null_content, malformed_response; see gendiv.llm.collect.answer_text)."""
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    served = (data.get("model") if isinstance(data.get("model"), str) else None,
-              data.get("system_fingerprint") if isinstance(data.get("system_fingerprint"), str) else None)
-    tokens = tuple(n if isinstance(n, int) and n >= 0 else 0
-                   for n in (usage.get("prompt_tokens"), usage.get("completion_tokens")))
+    served = (
+        data.get("model") if isinstance(data.get("model"), str) else None,
+        data.get("system_fingerprint") if isinstance(data.get("system_fingerprint"), str) else None,
+    )
+    tokens = tuple(
+        n if isinstance(n, int) and n >= 0 else 0 for n in (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    )
     choices = data.get("choices")
     if not isinstance(choices, list) or not isinstance((choices or [{}])[0], dict):
         return Completion("", *tokens, "malformed_response", *served)
@@ -143,8 +155,15 @@ def public_url(url) -> str:
 
 def settings_of(cfg, seed: int, url: str) -> dict:
     """The part of every call key besides the request (see gendiv.llm.base.call_key)."""
-    return {"backend": "openai", "model": cfg.model, "base_url": url, "temperature": cfg.temperature,
-            "top_p": cfg.top_p, "max_tokens": cfg.max_new_tokens, "seed": seed}
+    return {
+        "backend": "openai",
+        "model": cfg.model,
+        "base_url": url,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_tokens": cfg.max_new_tokens,
+        "seed": seed,
+    }
 
 
 def endpoint_url(cfg) -> str:
@@ -166,11 +185,12 @@ class OpenAIBackend:
         user, password = self.client.base_url.username, self.client.base_url.password
         basic = base64.b64encode(f"{user}:{password}".encode()).decode() if user or password else ""
         # what must never be shown, also as the Basic auth header httpx makes of the userinfo
-        self._secrets = sorted({x for x in (key, password, f"{user}:{password}", basic) if len(x) >= 3},
-                               key=len, reverse=True)
+        self._secrets = sorted(
+            {x for x in (key, password, f"{user}:{password}", basic) if len(x) >= 3}, key=len, reverse=True
+        )
         self._halt = threading.Event()
         self.limiter = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute, sleep=self._nap)
-        self._lock = threading.Lock()   # worker threads share the stats counters
+        self._lock = threading.Lock()  # worker threads share the stats counters
         self._warned: set[int] = set()
 
     def _nap(self, seconds: float) -> None:
@@ -204,29 +224,41 @@ class OpenAIBackend:
 
     def with_retries(self, fn, stats):
         """fn() retried (see `retryable`); endpoint failures become EndpointError, never showing the key."""
-        retrying = Retrying(retry=retry_if_exception(retryable), wait=self._wait,
-                            stop=stop_after_attempt(self.cfg.max_retries + 1), sleep=self._nap,
-                            before_sleep=lambda state: self._before_retry(state, stats), reraise=True)
+        retrying = Retrying(
+            retry=retry_if_exception(retryable),
+            wait=self._wait,
+            stop=stop_after_attempt(self.cfg.max_retries + 1),
+            sleep=self._nap,
+            before_sleep=lambda state: self._before_retry(state, stats),
+            reraise=True,
+        )
         try:
             return retrying(fn)
         except openai.APIStatusError as err:
             status = err.status_code
             if retryable(err):
-                raise EndpointError(f"{self.url} kept failing after {self.cfg.max_retries} retries "
-                                    f"({status} {type(err).__name__}); finished calls are cached, "
-                                    "rerun to resume") from None
+                raise EndpointError(
+                    f"{self.url} kept failing after {self.cfg.max_retries} retries "
+                    f"({status} {type(err).__name__}); finished calls are cached, "
+                    "rerun to resume"
+                ) from None
             if err.code == "insufficient_quota":
-                raise EndpointError(f"{self.url}: the account of OPENAI_API_KEY has no quota left (429 "
-                                    "insufficient_quota); finished calls are cached, rerun after topping it up"
-                                    ) from None
+                raise EndpointError(
+                    f"{self.url}: the account of OPENAI_API_KEY has no quota left (429 "
+                    "insufficient_quota); finished calls are cached, rerun after topping it up"
+                ) from None
             if status in STAGE_WIDE:
-                raise EndpointError(f"{self.url} refused {STAGE_WIDE[status]} ({status}: {self._detail(err)}); "
-                                    "check OPENAI_API_KEY, generator.model and generator.base_url") from None
+                raise EndpointError(
+                    f"{self.url} refused {STAGE_WIDE[status]} ({status}: {self._detail(err)}); "
+                    "check OPENAI_API_KEY, generator.model and generator.base_url"
+                ) from None
             raise RequestRefused(f"the endpoint refused a request: {status} {self._detail(err)}", status) from None
         except openai.APIConnectionError as err:
-            raise EndpointError(f"{self.url} kept failing after {self.cfg.max_retries} retries "
-                                f"({type(err).__name__}: {self.redact(str(err))}); finished calls are cached, "
-                                "rerun to resume") from None
+            raise EndpointError(
+                f"{self.url} kept failing after {self.cfg.max_retries} retries "
+                f"({type(err).__name__}: {self.redact(str(err))}); finished calls are cached, "
+                "rerun to resume"
+            ) from None
 
     def _detail(self, err: openai.APIStatusError) -> str:
         """The provider's own message, short, on one line, without secrets (never for a 401: it may echo the key)."""
@@ -270,8 +302,11 @@ class OpenAIBackend:
             first = err.status not in self._warned
             self._warned.add(err.status)
         if first:
-            tqdm.write(f"gendiv: warning: {err} (sample {request.sample} dropped; every such drop is counted as "
-                       f"http_{err.status} in the generation report)", file=sys.stderr)
+            tqdm.write(
+                f"gendiv: warning: {err} (sample {request.sample} dropped; every such drop is counted as "
+                f"http_{err.status} in the generation report)",
+                file=sys.stderr,
+            )
 
     def run(self, units, store, stats) -> None:
         """Answer on worker threads, each storing its answer; at most `concurrency` requests exist.
@@ -304,8 +339,11 @@ class OpenAIBackend:
                     error = error or next((f.exception() for f in done if f.exception() is not None), None)
             except BaseException:
                 self._halt.set()
-                tqdm.write(f"gendiv: interrupted: sending nothing more; waiting for {len(running)} request(s) "
-                           "in flight so that their answers are cached", file=sys.stderr)
+                tqdm.write(
+                    f"gendiv: interrupted: sending nothing more; waiting for {len(running)} request(s) "
+                    "in flight so that their answers are cached",
+                    file=sys.stderr,
+                )
                 wait(running)
                 raise
             finally:

@@ -7,8 +7,7 @@ import time
 
 
 class RateLimiter:
-    def __init__(self, requests_per_minute: int, tokens_per_minute: int, clock=time.monotonic,
-                 sleep=time.sleep):
+    def __init__(self, requests_per_minute: int, tokens_per_minute: int, clock=time.monotonic, sleep=time.sleep):
         self.capacity = (float(requests_per_minute), float(tokens_per_minute))
         self.level = list(self.capacity)
         self._clock, self._sleep = clock, sleep

@@ -54,8 +54,9 @@ def mmd2_rbf(x: np.ndarray, y: np.ndarray, bandwidth: float | None = None) -> tu
     return float(within_x + within_y - 2.0 * kxy.mean()), s
 
 
-def mmd2_null(x: np.ndarray, y: np.ndarray, bandwidth: float, permutations: int,
-              rng: np.random.Generator) -> np.ndarray:
+def mmd2_null(
+    x: np.ndarray, y: np.ndarray, bandwidth: float, permutations: int, rng: np.random.Generator
+) -> np.ndarray:
     """Unbiased MMD^2 (as `mmd2_rbf`) of `permutations` random splits of the pooled rows into
     groups of len(x) and len(y): one pooled kernel, every split at once as 0/1 weights."""
     x, y = _as_matrix(x, "mmd2_null x", 2), _as_matrix(y, "mmd2_null y", 2)
@@ -101,7 +102,7 @@ def dcscore(x: np.ndarray, temperature: float = 1.0, chunk: int = 2048) -> float
     x = unit_rows(_as_matrix(x, "dcscore", 1))
     total = 0.0
     for start in range(0, len(x), chunk):
-        logits = x[start:start + chunk] @ x.T / temperature
+        logits = x[start : start + chunk] @ x.T / temperature
         rows = np.arange(len(logits))
         total += float(np.exp(logits[rows, start + rows] - logsumexp(logits, axis=1)).sum())
     return total

@@ -20,7 +20,8 @@ the `diversity` package's joined document).
 from __future__ import annotations
 
 import re
-from typing import Hashable, NamedTuple, Sequence
+from collections.abc import Hashable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -89,8 +90,11 @@ def _split_tokens(texts: list[str], is_ascii: bool) -> tuple[np.ndarray, np.ndar
     last[:-1] &= ~word_goes_on
     start_at = np.flatnonzero(first)
     first_token = np.searchsorted(start_at, np.cumsum(text_chars) - text_chars)
-    return (np.compress(in_token, codes), np.flatnonzero(last) + 1 - start_at,
-            np.diff(first_token, append=len(start_at)))
+    return (
+        np.compress(in_token, codes),
+        np.flatnonzero(last) + 1 - start_at,
+        np.diff(first_token, append=len(start_at)),
+    )
 
 
 _CHUNK_CHARS = 1 << 18  # characters tokenized at a time: the arrays stay in cache
@@ -105,8 +109,9 @@ def whitespace_token_ids(texts: Sequence[str]) -> TokenIds:
     chunks = [_split_tokens(lowered[a:b], is_ascii) for a, b in zip([0, *cuts], [*cuts, len(texts)])]
     chars, token_len, lengths = (np.concatenate(parts) for parts in zip(*chunks))
     offsets = np.concatenate(([0], np.cumsum(token_len))) * chars.itemsize
-    tokens = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(token_len),
-                                              [None, pa.py_buffer(offsets), pa.py_buffer(chars)])
+    tokens = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(token_len), [None, pa.py_buffer(offsets), pa.py_buffer(chars)]
+    )
     return TokenIds(tokens.dictionary_encode().indices.to_numpy(), lengths)
 
 
@@ -179,8 +184,9 @@ def _unique_counts(ids: np.ndarray, group_len: np.ndarray, max_n: int) -> np.nda
     return unique
 
 
-def ngram_counts(tokens: Sequence[Sequence[Hashable]] | TokenIds, groups: Sequence[int] | None,
-                 max_n: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def ngram_counts(
+    tokens: Sequence[Sequence[Hashable]] | TokenIds, groups: Sequence[int] | None, max_n: int
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per n (1..max_n): (unique n-grams, total n-grams) per group, as int arrays.
 
     `tokens`: token lists (all str or all int) or `whitespace_token_ids`. `groups[i]` is the
@@ -215,8 +221,9 @@ def distinct_corpus(tokens: Sequence[Sequence[Hashable]] | TokenIds, max_n: int)
     return {n: float(_ratio(u.sum(), t.sum())) for n, (u, t) in counts.items()}
 
 
-def distinct_per_group(tokens: Sequence[Sequence[Hashable]] | TokenIds, group_keys: Sequence[Hashable],
-                       max_n: int) -> dict[int, np.ndarray]:
+def distinct_per_group(
+    tokens: Sequence[Sequence[Hashable]] | TokenIds, group_keys: Sequence[Hashable], max_n: int
+) -> dict[int, np.ndarray]:
     """QA aggregation: Distinct-n of each group's concatenated texts (groups in order of first sight)."""
     groups = pd.factorize(np.asarray(group_keys, dtype=object), sort=False)[0]
     return {n: _ratio(u, t) for n, (u, t) in ngram_counts(tokens, groups, max_n).items()}

@@ -22,7 +22,7 @@ import typer
 from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl
 from gendiv.measure.sets import measured_sets, set_path
-from gendiv.params import load_params, require_task, Task
+from gendiv.params import Task, load_params, require_task
 from gendiv.state import hash_tree, state_dir
 
 EMBEDDINGS_DIR = Path("data/embeddings")
@@ -53,15 +53,19 @@ def resolve_model(name: str) -> str:
         package = PACKAGED_MODELS[name]
         spec = importlib.util.find_spec(package)  # locate without importing
         if spec is None or not spec.submodule_search_locations:
-            raise UserError(f"measure.embedding_model = {name!r} needs the PyPI package "
-                            f"{package.replace('_', '-')} (run scripts/install.sh)")
+            raise UserError(
+                f"measure.embedding_model = {name!r} needs the PyPI package "
+                f"{package.replace('_', '-')} (run scripts/install.sh)"
+            )
         return str(Path(next(iter(spec.submodule_search_locations))) / "model")
     if Path(name).is_dir():
         return name
     if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise UserError(f"measure.embedding_model = {name!r} is a hub id, but HF_HUB_OFFLINE=1; "
-                        f"use a packaged model ({', '.join(PACKAGED_MODELS)}), a local directory, "
-                        "or unset HF_HUB_OFFLINE to download it")
+        raise UserError(
+            f"measure.embedding_model = {name!r} is a hub id, but HF_HUB_OFFLINE=1; "
+            f"use a packaged model ({', '.join(PACKAGED_MODELS)}), a local directory, "
+            "or unset HF_HUB_OFFLINE to download it"
+        )
     return name
 
 
@@ -74,8 +78,13 @@ def load_model(name: str):
 def embed_texts(model, texts: list[str], batch_size: int) -> np.ndarray:
     if not texts:
         return np.zeros((0, model.get_sentence_embedding_dimension()), np.float32)
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=len(texts) > batch_size)
+    vectors = model.encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=len(texts) > batch_size,
+    )
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -149,8 +158,7 @@ def main(
         save_array(out, vectors)
         print(f"{out}: {vectors.shape[0]} x {vectors.shape[1]} embeddings of {source}")
     if with_topics:
-        vectors = cached_embeddings(model_key, TOPICS_FILE,
-                                    lambda source: read_json(source)["topics"], embed)
+        vectors = cached_embeddings(model_key, TOPICS_FILE, lambda source: read_json(source)["topics"], embed)
         save_array(TOPICS_EMBEDDINGS, vectors)
         print(f"{TOPICS_EMBEDDINGS}: {vectors.shape[0]} x {vectors.shape[1]} embeddings of {TOPICS_FILE}")
 

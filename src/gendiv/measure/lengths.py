@@ -37,8 +37,9 @@ def summary(lengths: np.ndarray, unit: str) -> dict[str, float]:
     }
 
 
-def histogram(lengths_by_set: dict[str, np.ndarray],
-              top: int | None = None) -> tuple[list[int], dict[str, list[float]]]:
+def histogram(
+    lengths_by_set: dict[str, np.ndarray], top: int | None = None
+) -> tuple[list[int], dict[str, list[float]]]:
     """Share of samples of each length 0..top (default: the longest), per set."""
     if top is None:
         top = max((int(v.max()) for v in lengths_by_set.values() if len(v)), default=0)

@@ -111,8 +111,8 @@ class _Set:
     task: str
     tokens: list
     x: np.ndarray
-    units: np.ndarray                # jackknife unit per row: the row (story) or its document (QA)
-    per_row: dict[str, np.ndarray]   # measures that are the mean of a per-row value
+    units: np.ndarray  # jackknife unit per row: the row (story) or its document (QA)
+    per_row: dict[str, np.ndarray]  # measures that are the mean of a per-row value
 
 
 def _prepare(task: str, name: str, rows: list[dict], x: np.ndarray, tokenize, topics: Topics | None) -> _Set:
@@ -128,8 +128,9 @@ def _prepare(task: str, name: str, rows: list[dict], x: np.ndarray, tokenize, to
             index = {t: i for i, t in enumerate(topics.names)}
             unknown = sorted({r["topic"] for r in rows} - set(index))
             if unknown:
-                raise UserError(f"{name}: topic {unknown[0]!r} is not in the topic pool "
-                                "(data/generated/story/topics.json)")
+                raise UserError(
+                    f"{name}: topic {unknown[0]!r} is not in the topic pool (data/generated/story/topics.json)"
+                )
             ranks = topic_ranks(x, topics.vectors, np.array([index[r["topic"]] for r in rows]))
             per_row["topic_adherence"] = (ranks == 1).astype(float)
             per_row["topic_rank_mrr"] = 1.0 / ranks
@@ -161,13 +162,25 @@ def measure_set(s: _Set, picks: list[np.ndarray]) -> dict[str, dict]:
     first = picks[0]
     groups = jackknife_groups(s.units[first])
     left_out = [_measures(s, first[groups != g]) for g in range(groups.max() + 1)] if len(first) else []
-    return {key: {"value": float(np.mean([v[key] for v in values])),
-                  "se": jackknife_se([v[key] for v in left_out]), "n": len(first)}
-            for key in values[0]}
+    return {
+        key: {
+            "value": float(np.mean([v[key] for v in values])),
+            "se": jackknife_se([v[key] for v in left_out]),
+            "n": len(first),
+        }
+        for key in values[0]
+    }
 
 
-def compute(task: str, rows: dict[str, list[dict]], vectors: dict[str, np.ndarray], tokenize,
-            cap: int, seed_of, topics: Topics | None = None) -> dict:
+def compute(
+    task: str,
+    rows: dict[str, list[dict]],
+    vectors: dict[str, np.ndarray],
+    tokenize,
+    cap: int,
+    seed_of,
+    topics: Topics | None = None,
+) -> dict:
     """The manipulation check of every set in `rows` (no side effects).
 
     seed_of(name) seeds a set's draws; topics (story) is the pool with its embeddings.
@@ -175,8 +188,10 @@ def compute(task: str, rows: dict[str, list[dict]], vectors: dict[str, np.ndarra
     n = min(cap, *(len(r) for r in rows.values()))
     if n < 3:
         smallest = min(rows, key=lambda name: len(rows[name]))
-        raise UserError(f"{smallest}: {len(rows[smallest])} rows; the manipulation check needs at least 3 "
-                        "samples in every compared set")
+        raise UserError(
+            f"{smallest}: {len(rows[smallest])} rows; the manipulation check needs at least 3 "
+            "samples in every compared set"
+        )
     topics = topics.unique() if topics is not None else None
     sets = {}
     for name, data in rows.items():

@@ -20,8 +20,9 @@ from sklearn.manifold import TSNE  # noqa: E402
 from gendiv.io import atomic_open  # noqa: E402
 
 
-def project(real: np.ndarray, others: dict[str, np.ndarray], method: str,
-            seed: int) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def project(
+    real: np.ndarray, others: dict[str, np.ndarray], method: str, seed: int
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """2-D points: (real projected alone, {name: (real, set)} per panel)."""
     if method == "pca":
         pca = PCA(n_components=2, random_state=seed).fit(real)
@@ -31,9 +32,10 @@ def project(real: np.ndarray, others: dict[str, np.ndarray], method: str,
         panels = {}
         for name, x in others.items():
             both = np.vstack([real, x])
-            xy = TSNE(n_components=2, init="pca", random_state=seed,
-                      perplexity=min(30.0, (len(both) - 1) / 3)).fit_transform(both)
-            panels[name] = (xy[: len(real)], xy[len(real):])
+            xy = TSNE(
+                n_components=2, init="pca", random_state=seed, perplexity=min(30.0, (len(both) - 1) / 3)
+            ).fit_transform(both)
+            panels[name] = (xy[: len(real)], xy[len(real) :])
         return PCA(n_components=2, random_state=seed).fit_transform(real), panels
     raise ValueError(f"measure.map_method = {method!r}: expected pca or tsne")
 
@@ -44,7 +46,7 @@ def draw_maps(path: Path, panels: dict[str, tuple[np.ndarray, np.ndarray]], titl
     cols = min(4, len(names))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
-    for ax in axes.flat[len(names):]:
+    for ax in axes.flat[len(names) :]:
         ax.axis("off")
     for ax, name in zip(axes.flat, names):
         real_xy, set_xy = panels[name]

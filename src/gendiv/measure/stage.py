@@ -35,9 +35,8 @@ from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl, write_json
 from gendiv.measure import distances, distinct, lengths, manipulation, maps
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, sample_text
-from gendiv.measure.sets import (REAL_HELDOUT, carries_real_train_text, comparison_group,
-                                 measured_sets, reference_set)
-from gendiv.params import load_params, Params, require_task, Task
+from gendiv.measure.sets import REAL_HELDOUT, carries_real_train_text, comparison_group, measured_sets, reference_set
+from gendiv.params import Params, Task, load_params, require_task
 
 METRICS_DIR = Path("metrics/diversity")
 MANIPULATION_DIR = Path("metrics/manipulation")
@@ -69,8 +68,11 @@ def _seed(p: Params, name: str) -> int:
 def distinct_metrics(task: str, rows: list[dict], tokenize, max_n: int) -> dict[str, float]:
     """Distinct-1..max_n with the paper's aggregation for the task."""
     texts = [sample_text(task, row) for row in rows]
-    tokens = (distinct.whitespace_token_ids(texts) if tokenize is distinct.whitespace_tokens   # vectorised, same ids
-              else [tokenize(t) for t in texts])
+    tokens = (
+        distinct.whitespace_token_ids(texts)
+        if tokenize is distinct.whitespace_tokens  # vectorised, same ids
+        else [tokenize(t) for t in texts]
+    )
     out: dict[str, float] = {}
     if task == "story":
         values = distinct.distinct_corpus(tokens, max_n)
@@ -103,8 +105,7 @@ def embedding_metrics(p: Params, name: str, x: np.ndarray) -> dict[str, float]:
     if len(x) < 2:
         return {}
     sample = x[distances.subsample(len(x), p.measure.score_samples, _seed(p, name))]
-    return {"dcscore": distances.dcscore(sample, p.measure.dcscore_temperature),
-            "vendi": distances.vendi_score(sample)}
+    return {"dcscore": distances.dcscore(sample, p.measure.dcscore_temperature), "vendi": distances.vendi_score(sample)}
 
 
 def distance_count(p: Params, sizes: dict[str, int]) -> int:
@@ -123,30 +124,45 @@ def distance_metrics(p: Params, name: str, x: np.ndarray, real: np.ndarray, n: i
     ours = x[distances.subsample(len(x), n, _seed(p, name))]
     theirs = real[distances.subsample(len(real), n, _seed(p, "real"))]
     mmd2, bandwidth = distances.mmd2_rbf(ours, theirs)
-    null = distances.mmd2_null(ours, theirs, bandwidth, PERMUTATIONS, np.random.default_rng(_seed(p, f"permutation:{name}")))
-    return {"mmd2_rbf": mmd2, "mmd2_rbf_p": (1 + int((null >= mmd2).sum())) / (1 + PERMUTATIONS),
-            "mmd_bandwidth": bandwidth, "frechet": distances.frechet_distance(ours, theirs), "distance_n": n}
+    null = distances.mmd2_null(
+        ours, theirs, bandwidth, PERMUTATIONS, np.random.default_rng(_seed(p, f"permutation:{name}"))
+    )
+    return {
+        "mmd2_rbf": mmd2,
+        "mmd2_rbf_p": (1 + int((null >= mmd2).sum())) / (1 + PERMUTATIONS),
+        "mmd_bandwidth": bandwidth,
+        "frechet": distances.frechet_distance(ours, theirs),
+        "distance_n": n,
+    }
 
 
-MMD2_NOTE = ("mmd2_rbf is the unbiased estimate of squared MMD: its expected value is 0 when a set and "
-             "real train come from one distribution, so estimates scatter around 0 and can be negative; "
-             "a value at or below 0 means no difference is detectable at distance_n samples. mmd2_rbf_p is "
-             f"the permutation p-value ({PERMUTATIONS} relabelings) of 'same distribution as real train'.")
+MMD2_NOTE = (
+    "mmd2_rbf is the unbiased estimate of squared MMD: its expected value is 0 when a set and "
+    "real train come from one distribution, so estimates scatter around 0 and can be negative; "
+    "a value at or below 0 means no difference is detectable at distance_n samples. mmd2_rbf_p is "
+    f"the permutation p-value ({PERMUTATIONS} relabelings) of 'same distribution as real train'."
+)
 
 
 def reference_note(task: str, reference: str) -> str:
     """Why the distance reference is (or is not quite) the same distribution as real train."""
     if task == "story":
-        return ("real_test: real stories drawn from the same source as real train, sharing no row with it; "
-                "its distances are what sampling alone gives.")
+        return (
+            "real_test: real stories drawn from the same source as real train, sharing no row with it; "
+            "its distances are what sampling alone gives."
+        )
     if reference == REAL_HELDOUT:
-        return ("real_heldout: real questions of the training documents that real train does not hold; "
-                "its distances are what sampling alone gives.")
-    return ("real_test: real questions about other documents than real train's (QA splits are by "
-            "document), so its distances add a change of documents to sampling noise and overstate "
-            "the same-distribution baseline; prepare_real keeps data.qa.qa_per_doc questions of each "
-            "training document and writes no held-out ones (data/real/qa/heldout.jsonl), which would "
-            "be the same-distribution reference.")
+        return (
+            "real_heldout: real questions of the training documents that real train does not hold; "
+            "its distances are what sampling alone gives."
+        )
+    return (
+        "real_test: real questions about other documents than real train's (QA splits are by "
+        "document), so its distances add a change of documents to sampling noise and overstate "
+        "the same-distribution baseline; prepare_real keeps data.qa.qa_per_doc questions of each "
+        "training document and writes no held-out ones (data/real/qa/heldout.jsonl), which would "
+        "be the same-distribution reference."
+    )
 
 
 def _prune(folder: Path, keep: set[str]) -> None:
@@ -167,8 +183,9 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 def _draw_lengths(path: Path, task: str, by_unit: dict[str, dict[str, np.ndarray]]) -> None:
     import matplotlib.pyplot as plt  # maps set the Agg backend
 
-    fig, axes = plt.subplots(len(by_unit), 1, figsize=(max(6.0, 0.5 * len(next(iter(by_unit.values())))), 3.2 * len(by_unit)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(by_unit), 1, figsize=(max(6.0, 0.5 * len(next(iter(by_unit.values())))), 3.2 * len(by_unit)), squeeze=False
+    )
     target = "completion" if task == "story" else "answer"
     for ax, (unit, per_set) in zip(axes[:, 0], by_unit.items()):
         names = list(per_set)
@@ -185,19 +202,21 @@ def _draw_lengths(path: Path, task: str, by_unit: dict[str, dict[str, np.ndarray
 def _load_inputs(task: str, sets: list[tuple[str, Path]], root: Path = Path(".")):
     """Every set's rows and embeddings; one error naming everything missing or stale."""
     missing = [str(path) for _, path in sets if not path.is_file()]
-    missing += [str(root / embedding_path(task, name)) for name, _ in sets
-                if not (root / embedding_path(task, name)).is_file()]
+    missing += [
+        str(root / embedding_path(task, name)) for name, _ in sets if not (root / embedding_path(task, name)).is_file()
+    ]
     if missing:
-        raise UserError("missing inputs (build the datasets and run `gendiv embed` for each): "
-                        + ", ".join(missing))
+        raise UserError("missing inputs (build the datasets and run `gendiv embed` for each): " + ", ".join(missing))
     rows, vectors = {}, {}
     for name, path in sets:
         rows[name] = read_jsonl(path)
         vectors[name] = np.load(root / embedding_path(task, name), allow_pickle=False)
         if len(vectors[name]) != len(rows[name]):
-            raise UserError(f"{root / embedding_path(task, name)} has {len(vectors[name])} rows but {path} has "
-                            f"{len(rows[name])}: stale embeddings, rerun `gendiv embed --task {task} "
-                            f"--dataset {name}`")
+            raise UserError(
+                f"{root / embedding_path(task, name)} has {len(vectors[name])} rows but {path} has "
+                f"{len(rows[name])}: stale embeddings, rerun `gendiv embed --task {task} "
+                f"--dataset {name}`"
+            )
     return rows, vectors
 
 
@@ -237,17 +256,21 @@ def _load_topics(root: Path) -> manipulation.Topics:
     files = [root / TOPICS_FILE, root / TOPICS_EMBEDDINGS]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise UserError(f"missing inputs (run `gendiv generate-topics` and `gendiv embed --task story`): "
-                        f"{', '.join(missing)}")
+        raise UserError(
+            f"missing inputs (run `gendiv generate-topics` and `gendiv embed --task story`): {', '.join(missing)}"
+        )
     names, vectors = read_json(files[0])["topics"], np.load(files[1], allow_pickle=False)
     if len(names) != len(vectors):
-        raise UserError(f"{files[1]} has {len(vectors)} rows but {files[0]} has {len(names)} topics: "
-                        "stale embeddings, rerun `gendiv embed --task story`")
+        raise UserError(
+            f"{files[1]} has {len(vectors)} rows but {files[0]} has {len(names)} topics: "
+            "stale embeddings, rerun `gendiv embed --task story`"
+        )
     return manipulation.Topics(names, vectors)
 
 
-def compute_manipulation(p: Params, task: str, sets: list[tuple[str, Path]], tokenize=None,
-                         root: Path = Path(".")) -> dict:
+def compute_manipulation(
+    p: Params, task: str, sets: list[tuple[str, Path]], tokenize=None, root: Path = Path(".")
+) -> dict:
     """metrics/manipulation/{task}.json, with no side effects (the verify command reuses this).
 
     `sets` as from measured_sets (paths already under root); embeddings and topics are read under root.
@@ -256,17 +279,27 @@ def compute_manipulation(p: Params, task: str, sets: list[tuple[str, Path]], tok
     compared = [(name, paths[name]) for name in manipulation.set_names(p.levels) if name in paths]
     rows, vectors = _load_inputs(task, compared, root)
     tokenize = tokenize or distinct.make_tokenizer(p.measure.tokenizer, root / p.models.base.dir)
-    result = manipulation.compute(task, rows, vectors, tokenize, p.measure.score_samples,
-                                  lambda name: _seed(p, f"manipulation:{name}"),
-                                  _load_topics(root) if task == "story" else None)
+    result = manipulation.compute(
+        task,
+        rows,
+        vectors,
+        tokenize,
+        p.measure.score_samples,
+        lambda name: _seed(p, f"manipulation:{name}"),
+        _load_topics(root) if task == "story" else None,
+    )
     reference = reference_set(list(paths))
-    result["distances"] = {"reference": reference, "reference_note": reference_note(task, reference),
-                           "mmd2_rbf_note": MMD2_NOTE}
+    result["distances"] = {
+        "reference": reference,
+        "reference_note": reference_note(task, reference),
+        "mmd2_rbf_note": MMD2_NOTE,
+    }
     return _rounded(result)
 
 
-def measure(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer,
-            tokenize=None) -> dict[str, dict[str, float]]:
+def measure(
+    p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer, tokenize=None
+) -> dict[str, dict[str, float]]:
     """Compute every metric of every set and write metrics, plot tables and figures."""
     metrics, word_lens, token_lens, vectors = compute(p, task, sets, length_tokenizer, tokenize)
     checked = compute_manipulation(p, task, sets, tokenize)
@@ -275,18 +308,26 @@ def measure(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer
     write_json(MANIPULATION_DIR / f"{task}.json", checked)
     plots = PLOTS_DIR / task
     columns = sorted({k for m in metrics.values() for k in m})
-    _write_csv(plots / "diversity.csv", ["dataset", "group", *columns],
-               [[name, comparison_group(name), *[m.get(c, "") for c in columns]] for name, m in metrics.items()])
+    _write_csv(
+        plots / "diversity.csv",
+        ["dataset", "group", *columns],
+        [[name, comparison_group(name), *[m.get(c, "") for c in columns]] for name, m in metrics.items()],
+    )
     names = list(metrics)  # long tables (x, set, y): fixed columns whatever the sets, one line per set
-    _write_csv(plots / "distinct_n.csv", ["n", "set", "distinct_norm"],
-               [[n, s, metrics[s][f"distinct_{n}_norm"]] for s in names for n in range(1, max_n + 1)])
+    _write_csv(
+        plots / "distinct_n.csv",
+        ["n", "set", "distinct_norm"],
+        [[n, s, metrics[s][f"distinct_{n}_norm"]] for s in names for n in range(1, max_n + 1)],
+    )
     top = max((int(v.max()) for v in [*word_lens.values(), *token_lens.values()] if len(v)), default=0)
     for unit, per_set in (("words", word_lens), ("tokens", token_lens)):
         bins, shares = lengths.histogram(per_set, top)
-        _write_csv(plots / f"length_{unit}.csv", [unit, "set", "share"],
-                   [[b, s, _num(shares[s][b])] for s in names for b in bins])
-    _draw_lengths(FIGURES_DIR / f"{task}_lengths.png", task,
-                  {"words": word_lens, "tokens": token_lens})
+        _write_csv(
+            plots / f"length_{unit}.csv",
+            [unit, "set", "share"],
+            [[b, s, _num(shares[s][b])] for s in names for b in bins],
+        )
+    _draw_lengths(FIGURES_DIR / f"{task}_lengths.png", task, {"words": word_lens, "tokens": token_lens})
     _draw_group_maps(p, task, vectors)
     return metrics
 
@@ -298,14 +339,19 @@ def _draw_group_maps(p: Params, task: str, vectors: dict[str, np.ndarray]) -> No
     groups: dict[str, dict[str, np.ndarray]] = {}
     for name, x in vectors.items():
         if name != "real" and len(x):
-            groups.setdefault(comparison_group(name), {})[name] = x[distances.subsample(len(x), k, _seed(p, f"map:{name}"))]
+            groups.setdefault(comparison_group(name), {})[name] = x[
+                distances.subsample(len(x), k, _seed(p, f"map:{name}"))
+            ]
     if len(real_sample) < 2:
         return
     _prune(FIGURES_DIR / "maps" / task, {f"{group}.png" for group in groups})
     for group, others in groups.items():
         _, panels = maps.project(real_sample, others, p.measure.map_method, p.seed)
-        maps.draw_maps(FIGURES_DIR / "maps" / task / f"{group}.png", panels,
-                       f"{task}: {group} vs real ({p.measure.map_method}, up to {k} samples per set)")
+        maps.draw_maps(
+            FIGURES_DIR / "maps" / task / f"{group}.png",
+            panels,
+            f"{task}: {group} vs real ({p.measure.map_method}, up to {k} samples per set)",
+        )
 
 
 def main(
@@ -316,16 +362,19 @@ def main(
     p = load_params(params)
     require_task(task)
     if not Path(p.models.base.dir, "tokenizer_config.json").is_file():
-        raise UserError(f"{p.models.base.dir}: no base model tokenizer (run `gendiv base-model`); "
-                        "token lengths are counted with it")
+        raise UserError(
+            f"{p.models.base.dir}: no base model tokenizer (run `gendiv base-model`); token lengths are counted with it"
+        )
     from transformers import AutoTokenizer
 
     length_tokenizer = AutoTokenizer.from_pretrained(p.models.base.dir)
     sets = measured_sets(p, task)
     metrics = measure(p, task, sets, length_tokenizer)
-    print(f"{METRICS_DIR / f'{task}.json'}: {len(metrics)} sets measured "
-          f"({', '.join(metrics)}); {reference_set([n for n, _ in sets])} is the no-shift reference; "
-          f"manipulation check in {MANIPULATION_DIR / f'{task}.json'}")
+    print(
+        f"{METRICS_DIR / f'{task}.json'}: {len(metrics)} sets measured "
+        f"({', '.join(metrics)}); {reference_set([n for n, _ in sets])} is the no-shift reference; "
+        f"manipulation check in {MANIPULATION_DIR / f'{task}.json'}"
+    )
 
 
 if __name__ == "__main__":
