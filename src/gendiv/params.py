@@ -394,7 +394,7 @@ class Train(_Section):
     """Training epochs; ignored when max_steps is set."""
     max_steps: PosInt | None
     """The same optimizer-step budget for every run (overrides epochs); null = epochs."""
-    batch_size: Annotated[int, Field(ge=1, le=4096)] = 8
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 1
     """Global batch size, split over the processes of an accelerate launch."""
     max_length: Annotated[int, Field(ge=32, le=131072)] = 256
     """Tokens per training example; contexts are cut, completions never."""
