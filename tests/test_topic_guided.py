@@ -133,3 +133,26 @@ def test_per_topic_seed_stories_make_the_topic_count_the_prompt_count():
     distinct = {per_topic(i)[1]["examples"] + per_topic(i)[1]["topic"] for i in range(30)}
     assert len(distinct) == len({per_topic(i)[1]["topic"] for i in range(30)}) <= 3
     assert len({per_sample(i)[1]["examples"] for i in range(30)}) > 3
+
+
+@pytest.mark.parametrize("truncate", [True, False])
+def test_a_story_cut_by_the_token_cap_keeps_its_five_whole_sentences_only_when_allowed(truncate):
+    """finish_reason "length" after five whole sentences: the cut sixth goes, the story stays
+    (truncate_long_stories); without truncation the cut answer is re-asked as truncated."""
+    from gendiv.llm.base import Completion
+    from gendiv.llm.collect import answer_text
+    from gendiv.topic_guided import story_group
+
+    p = SimpleNamespace(
+        seed=0,
+        story_gen=SimpleNamespace(
+            topic_subset_sizes=[1], truncate_long_stories=truncate, seed_stories="per_topic", n_seed_stories=1
+        ),
+    )
+    group = story_group(p, 0, "chat", 1, ["Cats"], [{"context": "A b c. D e f. G h i. J k l.", "completion": "M n o."}])
+    cut = Completion(FIVE + " Then the dog ran aw", 10, 96, "length")
+    if truncate:
+        assert group.parse(answer_text(cut, parses_cut=group.parses_cut), 0)["completion"] == "They went out for pie."
+    else:
+        with pytest.raises(Reject, match="truncated"):
+            answer_text(cut, parses_cut=group.parses_cut)

@@ -46,7 +46,7 @@ def _workspace(root: Path, raw: dict, base: Path) -> Path:
     shutil.copytree(DOC.parents[1] / "data/bundled", root / "data/bundled")
     write_jsonl(root / "data/real/story/test.jsonl", _stories(6, offset=100))
     write_jsonl(root / "data/generated/story/d6.jsonl", _stories(N_TRAIN))
-    write_jsonl(root / "data/generated/story/d5.jsonl", _stories(N_TRAIN, offset=50))
+    write_jsonl(root / "data/generated/story/d4.jsonl", _stories(N_TRAIN, offset=50))
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     return root
 
@@ -112,8 +112,8 @@ def test_two_process_launch_makes_the_same_run_as_one_process(raw_params, repo, 
     run = "story/d6/s0"
     m2 = json.loads((multi / f"metrics/runs/{run}.json").read_text())
     m1 = json.loads((single / f"metrics/runs/{run}.json").read_text())
-    other = json.loads((single / "metrics/runs/story/d5/s0.json").read_text())
-    assert other["dataset"] == "d5" and other["test_loss"] != m1["test_loss"]  # the concurrent runs kept apart
+    other = json.loads((single / "metrics/runs/story/d4/s0.json").read_text())
+    assert other["dataset"] == "d4" and other["test_loss"] != m1["test_loss"]  # the concurrent runs kept apart
 
     # Only the main process writes: exactly the files of the 1-process run, one timing record.
     assert _written(multi) == [f for f in _written(single) if "d6" in f]

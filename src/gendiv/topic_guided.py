@@ -128,7 +128,11 @@ def story_group(p, level: int, style: str, n: int, pool: list[str], real: list[d
     prompt = story_prompt(real, subset, p.story_gen, p.seed, level, style)
     truncate = p.story_gen.truncate_long_stories
     return Group(
-        f"story/d{level}", n, prompt, lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"])
+        f"story/d{level}",
+        n,
+        prompt,
+        lambda text, index: parse_story(text, truncate, prompt(index)[1]["seeds"]),
+        parses_cut=truncate,  # five whole sentences before the token cap are a story; the cut sixth goes
     )
 
 

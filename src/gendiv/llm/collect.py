@@ -61,19 +61,22 @@ NOT_ANSWERS = {
 }
 
 
-def answer_text(completion, whole_lines: bool = False) -> str:
+def answer_text(completion, whole_lines: bool = False, parses_cut: bool = False) -> str:
     """The text of a complete answer, or Reject by why it is not one (see Completion.finish_reason).
 
     A truncated answer (finish_reason "length") is re-asked like any unparsable one; a
     request the endpoint refused ("http_400", ...) is a final reject. `whole_lines`: for
     answers that are lists of independent lines (topics), a truncated answer keeps the lines
-    before the one the token cap cut.
+    before the one the token cap cut; `parses_cut`: the parser itself drops the cut part (a
+    story keeps its first five whole sentences), so a truncated answer goes to it as it is.
     """
     reason = completion.finish_reason
     if reason.startswith("http_"):
         raise Reject(reason, final=True)
     if reason == "length" and whole_lines and "\n" in completion.text.strip():
         return completion.text.strip().rsplit("\n", 1)[0]
+    if reason == "length" and parses_cut:
+        return completion.text
     if reason in NOT_ANSWERS:
         raise Reject(NOT_ANSWERS[reason])
     return completion.text
@@ -89,6 +92,7 @@ class Group:
     need: int
     prompt: Callable[[int], tuple[Template, dict]]  # sample index -> (template, its fields)
     parse: Callable[[str, int], Any]  # (answer text, sample index) -> value, or raise Reject
+    parses_cut: bool = False  # parse drops the unit the token cap cut, so a "length" answer may still be whole
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,9 @@ def _first_parsed(
     (or, after a final reject, the last allowed one, so the sample is dropped)."""
     for k, (attempt, completion) in enumerate(zip(attempts, answered)):
         try:
-            accepted.append(Accepted(i, attempt, g.parse(answer_text(completion), i), template))
+            accepted.append(
+                Accepted(i, attempt, g.parse(answer_text(completion, parses_cut=g.parses_cut), i), template)
+            )
         except Reject as rej:
             stats.rejects[rej.reason] += 1
             if rej.final:
