@@ -173,7 +173,8 @@ def _first_parsed(
                 Accepted(i, attempt, g.parse(answer_text(completion, parses_cut=g.parses_cut), i), template)
             )
         except Reject as rej:
-            stats.rejects[rej.reason] += 1
+            cut = completion.finish_reason == "length"  # a cut answer that does not parse failed by the cut
+            stats.rejects["truncated" if cut else rej.reason] += 1
             if rej.final:
                 stats.unused += len(attempts) - k - 1
                 return max(attempt, max_rejects)
