@@ -92,3 +92,17 @@ def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
         if previous_sources is not None:
             assert sources <= previous_sources  # fewer replaced questions at higher levels
         previous_sources = sources
+
+
+def test_an_answer_cut_after_its_first_whole_pair_or_line_is_kept():
+    """The model often goes on past the first pair until the token cap: the pair is still whole;
+    a pair whose answer line the cap cut is re-asked as truncated."""
+    from gendiv.llm.base import Completion
+    from gendiv.llm.collect import Group, answer_text
+
+    group = Group("g", 1, None, lambda text, _i: pq.parse_pair(text, []), whole_lines=True)
+    whole = Completion("Q: Who found the dog?\nA: Ann did.\nQ: Where was the", 10, 96, "length")
+    assert group.parse(answer_text(whole, group.whole_lines, group.parses_cut), 0)["answer"] == "Ann did."
+    cut = Completion("Q: Who found the dog?\nA: Ann and her bro", 10, 96, "length")
+    with pytest.raises(Reject):
+        group.parse(answer_text(cut, group.whole_lines, group.parses_cut), 0)

@@ -148,7 +148,8 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
             return parse_pair(text, [r["question"] for r in shown])
 
         gid = f"qa/{doc}/generated"
-        groups.append(Group(gid, q.pairs_per_context, pair_prompt, pair_parse))
+        # the first pair is all that is read: a model that goes on past it until the token cap still answered
+        groups.append(Group(gid, q.pairs_per_context, pair_prompt, pair_parse, whole_lines=True))
         meta[gid] = {"document_id": doc, "kind": "generated", "source": None}
         for src in chosen_questions(rows, max(q.replaced_questions), p.seed):
             gid = f"qa/{doc}/paraphrase/{src['id']}"
@@ -158,6 +159,7 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
                     q.paraphrases_per_question,
                     lambda _i, s=src: paraphrase_prompt(s["question"], completion),
                     lambda text, _i, s=src: parse_paraphrase(text, s["question"]),
+                    whole_lines=True,  # only the first line is read
                 )
             )
             meta[gid] = {"document_id": doc, "kind": "paraphrase", "source": src}

@@ -93,6 +93,7 @@ class Group:
     prompt: Callable[[int], tuple[Template, dict]]  # sample index -> (template, its fields)
     parse: Callable[[str, int], Any]  # (answer text, sample index) -> value, or raise Reject
     parses_cut: bool = False  # parse drops the unit the token cap cut, so a "length" answer may still be whole
+    whole_lines: bool = False  # parse reads only whole lines: a "length" answer loses its cut last line
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def _first_parsed(
     for k, (attempt, completion) in enumerate(zip(attempts, answered)):
         try:
             accepted.append(
-                Accepted(i, attempt, g.parse(answer_text(completion, parses_cut=g.parses_cut), i), template)
+                Accepted(i, attempt, g.parse(answer_text(completion, g.whole_lines, g.parses_cut), i), template)
             )
         except Reject as rej:
             cut = completion.finish_reason == "length"  # a cut answer that does not parse failed by the cut
