@@ -19,6 +19,7 @@ from pathlib import Path
 import typer
 from tabulate import tabulate
 
+from gendiv.datasets import dataset_path
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json
 from gendiv.llm import collect
@@ -51,7 +52,7 @@ def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
     """One row per generation stage the params ask for (see the module docstring)."""
     from gendiv import paraphrase_qa, topic_guided, topics
 
-    files = {task: root / f"data/real/{task}/train.jsonl" for task in ("story", "qa")}
+    files = {task: root / dataset_path(task, "real") for task in ("story", "qa")}
     for task, path in files.items():
         if not path.is_file():
             raise UserError(
