@@ -10,6 +10,8 @@ import typer
 
 from gendiv import cli
 
+GENDIV = os.path.join(os.path.dirname(sys.executable), "gendiv")  # this environment's, whatever PATH says
+
 
 def _ok_app() -> typer.Typer:
     app = typer.Typer(add_completion=False)
@@ -59,10 +61,10 @@ def test_timing_file_is_replaced_atomically(tmp_path, monkeypatch):
 
 
 def test_help_version_and_pipeline_order():
-    out = subprocess.run(["gendiv", "-h"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([GENDIV, "-h"], capture_output=True, text=True, check=True).stdout
     positions = [out.index(f" {name} ") for name in ("check-params", "generate-story", "train", "report", "verify")]
     assert positions == sorted(positions)  # commands listed in pipeline order
-    version = subprocess.run(["gendiv", "--version"], capture_output=True, text=True, check=True).stdout
+    version = subprocess.run([GENDIV, "--version"], capture_output=True, text=True, check=True).stdout
     assert version.startswith("gendiv ") and version.split()[1][0].isdigit()
 
 
@@ -102,17 +104,17 @@ def test_ctrl_c_exits_130_not_verify_mismatch_code(tmp_path):
 def test_task_options_list_their_choices():
     wide = {**os.environ, "COLUMNS": "200"}
     for command in ("train", "mix", "evaluate", "prepare-real", "verify"):
-        out = subprocess.run(["gendiv", command, "-h"], capture_output=True, text=True, check=True, env=wide).stdout
+        out = subprocess.run([GENDIV, command, "-h"], capture_output=True, text=True, check=True, env=wide).stdout
         line = next(ln for ln in out.splitlines() if "--task" in ln)
         assert "<story|qa>" in line and "<str>" not in line, line
-    res = subprocess.run(["gendiv", "mix", "--task", "poems"], capture_output=True, text=True, env=wide)
+    res = subprocess.run([GENDIV, "mix", "--task", "poems"], capture_output=True, text=True, env=wide)
     assert res.returncode == 2 and "'poems' is not one of 'story', 'qa'" in res.stderr
 
 
 @pytest.mark.parametrize("dataset", ["d9", "fixed_r0.3", "poems"])
 def test_a_dataset_the_params_do_not_build_is_named_with_what_they_do(repo, dataset):
     res = subprocess.run(
-        ["gendiv", "train", "--task", "story", "--dataset", dataset, "--seed", "0"],
+        [GENDIV, "train", "--task", "story", "--dataset", dataset, "--seed", "0"],
         cwd=repo,
         capture_output=True,
         text=True,
