@@ -22,9 +22,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from gendiv.config import Generator  # noqa: E402
 from gendiv.llm import LLM, GenerationStats, Request  # noqa: E402
 from gendiv.llm.cache import CallCache  # noqa: E402
-from gendiv.params import Generator  # noqa: E402
 
 
 def bench_hf(prompts: int, batch: int, new_tokens: int) -> None:

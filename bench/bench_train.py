@@ -23,10 +23,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from gendiv.datasets import dataset_path  # noqa: E402
+from gendiv.config import load_params  # noqa: E402
 from gendiv.io import read_jsonl  # noqa: E402
-from gendiv.params import load_params  # noqa: E402
-from gendiv.train import build_trainer  # noqa: E402
+from gendiv.layout import dataset_path  # noqa: E402
+from gendiv.train.finetune import build_trainer  # noqa: E402
 
 
 def matmul_flops_per_second(n: int = 2048, repeats: int = 10) -> float:
@@ -67,7 +67,7 @@ def trl_default_trainer(p, task, rows, model, tokenizer, out_dir):
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    from gendiv.evaluate import fit_examples
+    from gendiv.train.evaluate import fit_examples
 
     t = p.train
     config = SFTConfig(

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from gendiv import results
-from gendiv.params import validate
+from gendiv.config import validate
+from gendiv.report import results
 from workspace import copy_workspace, edit_params
 
 _RUN = re.compile(r"metrics/runs/(story|qa)/(?:([^/]+)/s(\d+)|base)\.json")

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from gendiv import report_tables
+from gendiv.config import validate
 from gendiv.io import write_json
-from gendiv.params import validate
+from gendiv.report import tables as report_tables
 from workspace import REPO, copy_workspace, dvc
 
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from dvc_helpers import TINY_OUTPUTS, clone, digests, dvc, experiments, git, make_tiny_project, run_counts
-from gendiv.params import load_params, validate
+from gendiv.config import load_params, validate
 from gendiv.profiles import apply_profile
 
 
@@ -120,7 +120,7 @@ def test_switching_with_apply_profile_gives_exactly_the_profile(tmp_path, repo):
 
 
 def test_documented_accelerate_entry_point_resolves(repo):
-    """docs/paper-scale.md launches training with `accelerate launch ... -m gendiv.train`."""
+    """docs/paper-scale.md launches training with `accelerate launch ... -m gendiv.train.finetune`."""
     assert "accelerate launch" in (repo / "docs" / "paper-scale.md").read_text()
     res = subprocess.run(
         [
@@ -136,7 +136,7 @@ def test_documented_accelerate_entry_point_resolves(repo):
             "--dynamo_backend",
             "no",
             "-m",
-            "gendiv.train",
+            "gendiv.train.finetune",
             "--help",
         ],
         cwd=repo,

@@ -1,4 +1,9 @@
-"""gendiv's imports run one way: cli -> stage modules -> library -> errors/io.
+"""gendiv's imports run one way: cli -> phases -> library -> errors/io.
+
+The phases are packages in pipeline order (prepare, generate, mix, train, measure, report); a
+phase may use an earlier phase's library (generate reads prepare's splits, report reads
+measure's metric names) but never a later one. The shared library (config, layout, llm, state,
+io, errors) imports no phase.
 
 The graph is read from the source (ast), so an import inside a function counts as much
 as one at the top of a file: a lazy import hides a cycle from Python, not from a reader.
@@ -18,6 +23,10 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 # The bottom layer: what every other module may import, importing (almost) nothing of gendiv itself.
 FOUNDATION = {"gendiv.errors": set(), "gendiv.io": {"gendiv.errors"}}
+PHASES = ("prepare", "generate", "mix", "train", "measure", "report")
+LIBRARY = ("config", "layout", "llm", "state", "io", "errors")
+# config checks the bundled sample's size before any stage runs; prepare.bundled imports only io.
+LIBRARY_READS_PHASE = {("gendiv.config.schema", "gendiv.prepare.bundled")}
 
 
 def _module_name(path: Path, src: Path) -> str:
@@ -112,3 +121,24 @@ def test_only_the_cli_imports_the_cli(graph):
 @pytest.mark.parametrize("module", sorted(FOUNDATION))
 def test_foundation_modules_import_only_each_other(graph, module):
     assert graph[module] <= FOUNDATION[module]
+
+
+def _package(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else ""
+
+
+def test_phases_import_no_later_phase(graph):
+    later = [
+        (m, t)
+        for m, targets in graph.items()
+        for t in targets
+        if _package(m) in PHASES and _package(t) in PHASES and PHASES.index(_package(t)) > PHASES.index(_package(m))
+    ]
+    assert later == []
+
+
+def test_library_imports_no_phase(graph):
+    found = {
+        (m, t) for m, targets in graph.items() for t in targets if _package(m) in LIBRARY and _package(t) in PHASES
+    }
+    assert found == LIBRARY_READS_PHASE

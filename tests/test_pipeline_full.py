@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from gendiv.params import load_params
-from gendiv.stats import Verdict
+from gendiv.config import load_params
+from gendiv.report.stats import Verdict
 from workspace import copy_workspace, dvc
 
 pytestmark = pytest.mark.slow

@@ -5,8 +5,8 @@ import shutil
 import pytest
 import yaml
 
+from gendiv.config import ParamsError, load_params
 from gendiv.errors import UserError
-from gendiv.params import ParamsError, load_params
 from gendiv.profiles import apply_profile
 
 

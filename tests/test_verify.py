@@ -47,8 +47,8 @@ def test_bad_test_file_exits_2_naming_file_and_line(repo, tmp_path, task, text, 
 
 def test_the_loss_checks_show_a_progress_bar_on_stderr(repo, tmp_path, raw_params, capsys):
     from gendiv import verify
+    from gendiv.config import validate
     from gendiv.io import write_jsonl
-    from gendiv.params import validate
 
     p = validate(raw_params, root=repo)
     write_jsonl(tmp_path / "data/real/story/test.jsonl", [{"id": "t0", "context": "A b c d.", "completion": "E f."}])

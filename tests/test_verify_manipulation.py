@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from gendiv import verify
+from gendiv.config import load_params
 from gendiv.io import write_json, write_jsonl
 from gendiv.measure import stage
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, save_array
 from gendiv.measure.sets import measured_sets, set_path
-from gendiv.params import load_params
 
 WORDS = "tom anna went to the store park school bought found lost a red blue ball book cake".split()
 TOPICS = ["cats", "rain", "ships"]

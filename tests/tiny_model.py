@@ -16,8 +16,8 @@ def _tokenizer_dir() -> str:
 
     from transformers import AutoTokenizer
 
-    from gendiv.base_model import gguf_path
-    from gendiv.params import load_params
+    from gendiv.config import load_params
+    from gendiv.prepare.base_model import gguf_path
 
     base = load_params(REPO / "params.yaml").models.base
     gguf = gguf_path(base.gguf_package, base.gguf_file)

@@ -28,26 +28,26 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # by `gendiv --help`) in pipeline order: setup, data, generation, mixing, training, measurement,
 # report, then the tools beside the pipeline.
 COMMANDS = {
-    "check-params": "gendiv.params:check_params_command",
-    "base-model": "gendiv.base_model:main",
-    "generator-models": "gendiv.generator_models:main",
-    "prepare-real": "gendiv.prepare_real:main",
-    "generate-topics": "gendiv.topics:main",
-    "generate-story": "gendiv.topic_guided:main",
-    "generate-qa-pool": "gendiv.paraphrase_qa:pool_main",
-    "generate-qa": "gendiv.paraphrase_qa:level_main",
-    "generate-source": "gendiv.multi_source:generate_main",
-    "mix": "gendiv.mix:main",
-    "mix-sources": "gendiv.multi_source:mix_main",
-    "evaluate": "gendiv.evaluate:main",
-    "train": "gendiv.train:main",
+    "check-params": "gendiv.config.schema:check_params_command",
+    "base-model": "gendiv.prepare.base_model:main",
+    "generator-models": "gendiv.prepare.generator_models:main",
+    "prepare-real": "gendiv.prepare.real:main",
+    "generate-topics": "gendiv.generate.topics:main",
+    "generate-story": "gendiv.generate.story:main",
+    "generate-qa-pool": "gendiv.generate.qa:pool_main",
+    "generate-qa": "gendiv.generate.qa:level_main",
+    "generate-source": "gendiv.generate.source:generate_main",
+    "mix": "gendiv.mix.sets:main",
+    "mix-sources": "gendiv.mix.sources:mix_main",
+    "evaluate": "gendiv.train.evaluate:main",
+    "train": "gendiv.train.finetune:main",
     "embed": "gendiv.measure.embeddings:main",
     "measure": "gendiv.measure.stage:main",
-    "output-diversity": "gendiv.output_diversity:main",
-    "self-preference": "gendiv.self_preference:main",
-    "adversarial": "gendiv.adversarial:main",
-    "report": "gendiv.report:main",
-    "estimate": "gendiv.estimate:main",
+    "output-diversity": "gendiv.measure.output_diversity:main",
+    "self-preference": "gendiv.measure.self_preference:main",
+    "adversarial": "gendiv.measure.adversarial:main",
+    "report": "gendiv.report.assemble:main",
+    "estimate": "gendiv.generate.estimate:main",
     "verify": "gendiv.verify:main",
     "apply-profile": "gendiv.profiles:main",
 }
@@ -153,8 +153,14 @@ def run_command(fn) -> None:
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings=HELP_OPTIONS)
     app.command()(fn)
     _watch_sigint()
-    name = Path(sys.argv[0]).stem.replace("_", "-")
-    _run(app, sys.argv[1:], [name, *sys.argv[1:]])
+    _run(app, sys.argv[1:], [_command_of(fn), *sys.argv[1:]])
+
+
+def _command_of(fn) -> str:
+    """The command that runs `fn` (its timing label), from the module `python -m` runs."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    targets = {target: name for name, target in COMMANDS.items()}
+    return targets.get(f"{spec.name if spec else ''}:{fn.__name__}", Path(sys.argv[0]).stem.replace("_", "-"))
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ import typer
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
 
+from gendiv.config import PARAMS_FILE, validate
 from gendiv.errors import UserError
 from gendiv.io import atomic_open
-from gendiv.params import PARAMS_FILE, validate
 
 
 def _merge(base, overlay, path: str = "") -> None:

@@ -19,11 +19,11 @@ import typer
 from tabulate import tabulate
 from tqdm import tqdm
 
-from gendiv import results
+from gendiv.config import TASKS, Params, Task, load_params
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json
-from gendiv.params import TASKS, Params, Task, load_params
-from gendiv.runs import adapter_path, metrics_path
+from gendiv.report import results
+from gendiv.train.runs import adapter_path, metrics_path
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _examples_loss(root: Path, task: str, name: str, seed: int | None) -> float 
 
 
 def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows: list[dict] | None):
-    from gendiv.evaluate import load_model, score_rows
+    from gendiv.train.evaluate import load_model, score_rows
 
     test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
     checks, extra = [], []

@@ -7,4 +7,7 @@ distances   MMD (RBF) with a permutation null, Frechet distance, DCScore, Vendi,
 manipulation  the manipulation check: diversity per Gen-D level at equal sample counts, with s.e.
 maps        2-D maps of a set against the real set
 stage       `gendiv measure`: every number into metrics, plot data and figures
+output_diversity  `gendiv output-diversity`: how broad the fine-tuned models' own outputs are
+self_preference   `gendiv self-preference`: whether a model, as a judge, prefers its own text
+adversarial       `gendiv adversarial`: a prompted judge told to find the machine-written text
 """

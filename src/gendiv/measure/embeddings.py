@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from gendiv.config import Task, load_params, require_task
 from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl
 from gendiv.measure.sets import measured_sets, set_path
-from gendiv.params import Task, load_params, require_task
 from gendiv.state import hash_tree, state_dir
 
 EMBEDDINGS_DIR = Path("data/embeddings")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gendiv.datasets import dataset_names, dataset_path, real_test_path
-from gendiv.params import Params
+from gendiv.config import Params
+from gendiv.layout import dataset_names, dataset_path, real_test_path
 
 REAL_TEST = "real_test"
 REAL_HELDOUT = "real_heldout"

@@ -31,12 +31,12 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
+from gendiv.config import Params, Task, load_params, require_task
 from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl, write_json
 from gendiv.measure import distances, distinct, lengths, manipulation, maps
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, sample_text
 from gendiv.measure.sets import REAL_HELDOUT, carries_real_train_text, comparison_group, measured_sets, reference_set
-from gendiv.params import Params, Task, load_params, require_task
 
 METRICS_DIR = Path("metrics/diversity")
 MANIPULATION_DIR = Path("metrics/manipulation")

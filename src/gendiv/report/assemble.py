@@ -1,0 +1,483 @@
+"""Stage `report`: reports/REPORT.md and its figures, written from the metrics files alone.
+
+Each figure is a PNG under reports/figures/results/ whose text chunk "Description" lists
+the plotted series as JSON, so tests (and reviewers) can check what a figure shows
+without reading pixels. Each task opens with its manipulation check (report.manipulation);
+every finding of the paper is judged by the one rule of gendiv.report.stats on the recorded numbers
+(report.claims, report.size); nothing here is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from gendiv.config import Params, load_params  # noqa: E402
+from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
+from gendiv.layout import run_seeds  # noqa: E402
+from gendiv.profiles import param_comments  # noqa: E402
+from gendiv.report import manipulation as report_manipulation  # noqa: E402
+from gendiv.report import results
+from gendiv.report import size as report_size
+from gendiv.report import sources as report_sources
+from gendiv.report import tables as report_tables
+from gendiv.report.claims import (
+    METHOD,
+    TASKS,
+    Scores,
+    findings,
+    steps_text,
+)
+from gendiv.report.claims import (
+    fmt as _fmt,
+)
+from gendiv.report.claims import (
+    loss_of as _loss,  # noqa: E402
+)
+from gendiv.report.claims import (
+    table as _table,
+)
+from gendiv.report.common import (
+    REPORT,
+)
+from gendiv.report.common import (
+    figure_link as _rel,
+)
+from gendiv.report.common import (
+    paired_se as _paired_se,  # noqa: E402
+)
+from gendiv.report.common import (
+    save_figure as _save,
+)
+from gendiv.state import TIMINGS_DIR  # noqa: E402
+
+SUMMARY = Path("metrics/summary.json")
+FIGURES = Path("reports/figures/results")
+ALL_FIGURES = Path("reports/figures")
+PAPER_PROFILE = Path("profiles/paper.yaml")
+TASK_TITLE = {"story": "Story completion (ROCStories)", "qa": "Long-context QA (NarrativeQA)"}
+
+# Distinct-5 of Gen-D0..Gen-D6 as printed in the paper (SPEC section 4); their absolute scale
+# reflects an aggregation the paper does not define, so only the trend is comparable.
+PAPER_DISTINCT5 = {
+    "qa": [0.0057, 0.0078, 0.0089, 0.0088, 0.0111, 0.0095, 0.0099],
+    "story": [2.4507, 2.5120, 2.5651, 2.7896, 2.7827, 2.7635, 3.0178],
+}
+PACKAGES = (
+    "gendiv",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "accelerate",
+    "datasets",
+    "sentence-transformers",
+    "openai",
+    "dvc",
+    "dvc-s3",
+    "scikit-learn",
+    "scipy",
+)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
+    """`summary` plus column se: each set's loss standard error over test examples and seeds."""
+    out = summary.copy()
+    out["se"] = [
+        results.loss_contrast([sc], [1.0]).se if (sc := scores.get((t, d))) else float("nan")
+        for t, d in zip(out.task, out.dataset)
+    ]
+    return out
+
+
+def _distinct5_normalized(div: dict, levels: list[int]) -> dict[str, float]:
+    """Distinct-5 of real and each level divided by the group maximum (paper fig. 2)."""
+    values = {
+        name: div[name]["distinct_5"]
+        for name in ["real"] + [f"d{lv}" for lv in levels]
+        if "distinct_5" in div.get(name, {})
+    }
+    top = max(values.values(), default=0.0)
+    return {k: (v / top if top > 0 else 0.0) for k, v in values.items()}
+
+
+def figure_levels(
+    summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path, scores: Scores
+) -> Path | None:
+    tasks = [t for t in TASKS if any(_loss(summary, t, f"d{lv}") for lv in levels)]
+    if not tasks:
+        return None
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    series = {}
+    for ax, task in zip(axes[0], tasks):
+        xs, ys, es = [], [], []
+        for lv in levels:
+            if got := _loss(summary, task, f"d{lv}"):
+                xs.append(lv), ys.append(got[0]), es.append(_paired_se(scores, task, f"d{lv}", "real"))
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=es,
+            marker="o",
+            color="tab:blue",
+            capsize=3,
+            label="Gen-D (test loss; bars: ± 1 paired s.e. vs real)",
+        )
+        series[f"{task}:gen_loss"] = dict(zip(map(str, xs), ys))
+        for name, style in (("real", "--"), ("base", ":")):
+            if ref := _loss(summary, task, name):
+                ax.axhline(
+                    ref[0], linestyle=style, color="black" if name == "real" else "gray", label=f"{name} (test loss)"
+                )
+                series[f"{task}:{name}_loss"] = ref[0]
+        ax.set_xlabel("diversity level (Gen-D)")
+        ax.set_ylabel("test loss (real test set)")
+        ax.set_xticks(levels)
+        ax.set_title(TASK_TITLE[task])
+        norm = _distinct5_normalized(div_by_task.get(task, {}), levels)
+        if norm:
+            ax2 = ax.twinx()
+            lvls = [lv for lv in levels if f"d{lv}" in norm]
+            ax2.bar(lvls, [norm[f"d{lv}"] for lv in lvls], alpha=0.2, color="tab:orange", label="normalized Distinct-5")
+            if "real" in norm:
+                ax2.axhline(norm["real"], color="tab:orange", linestyle="-.", label="real Distinct-5")
+            ax2.set_ylim(0, 1.05)
+            ax2.set_ylabel("normalized Distinct-5 (bars)")
+            series[f"{task}:distinct5_norm"] = norm
+            ax.set_zorder(ax2.get_zorder() + 1)  # loss line above the bars
+            ax.patch.set_visible(False)
+            handles, labels = ax.get_legend_handles_labels()
+            h2, l2 = ax2.get_legend_handles_labels()
+            ax.legend(handles + h2, labels + l2, loc="best", fontsize=7)
+        else:
+            ax.legend(loc="best", fontsize=7)
+    return _save(fig, out, series)
+
+
+def figure_fixed_mixing(summary: pd.DataFrame, out: Path, scores: Scores) -> Path | None:
+    present = {
+        t: sorted(
+            (r, _loss(summary, t, d)[0], _paired_se(scores, t, d, "fixed_r0.0"))
+            for d in summary[summary.task == t].dataset
+            if (r := results.fixed_ratio_of(d)) is not None
+        )
+        for t in TASKS
+    }
+    tasks = [t for t in TASKS if present[t]]
+    if not tasks:
+        return None
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
+    series = {}
+    for ax, task in zip(axes[0], tasks):
+        rhos, means, errs = zip(*present[task])
+        ax.errorbar(rhos, means, yerr=errs, marker="o", capsize=3)
+        ax.set_xlabel("mixing ratio rho = |gen| / (|gen| + |real|)")
+        ax.set_ylabel("test loss (bars: ± 1 paired s.e. vs rho = 0)")
+        ax.set_title(f"Fixed-size mixing: {task}")
+        series[f"{task}:fixed"] = dict(zip(map(str, rhos), means))
+    return _save(fig, out, series)
+
+
+def figure_expansion(summary: pd.DataFrame, out: Path) -> Path | None:
+    tasks = [t for t in TASKS if any(results.expansion_of(d) for d in summary[summary.task == t].dataset)]
+    if not tasks:
+        return None
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
+    series = {}
+    for ax, task in zip(axes[0], tasks):
+        base = _loss(summary, task, "expand_real")
+        by_level: dict[int, list] = {}
+        for d in summary[summary.task == task].dataset:
+            if e := results.expansion_of(d):
+                by_level.setdefault(e[0], []).append((e[1], _loss(summary, task, d)[0]))
+        for lv, points in sorted(by_level.items()):
+            points = ([(0.0, base[0])] if base else []) + sorted(points)
+            ax.plot(*zip(*points), marker="o", label=f"+ Gen-D{lv}")
+            series[f"{task}:expand_d{lv}"] = {str(r): v for r, v in points}
+        if base:
+            ax.axhline(base[0], linestyle="--", color="black", label="small real set alone")
+        ax.set_xlabel("share of generated data rho")
+        ax.set_ylabel("test loss")
+        ax.set_title(f"Variable-size expansion: {task}")
+        ax.legend(fontsize=8)
+    return _save(fig, out, series)
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def params_vs_paper(root: Path) -> list[tuple[str, object, object]]:
+    path = root / PAPER_PROFILE
+    if not path.is_file():
+        return []
+    ours = results.flatten(yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")))
+    paper = results.flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return [(k, ours.get(k), paper.get(k)) for k in sorted(set(ours) | set(paper)) if ours.get(k) != paper.get(k)]
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        return sha + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def provenance(root: Path) -> dict:
+    lock = root / "dvc.lock"
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    try:
+        import torch
+
+        accel = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
+        threads = torch.get_num_threads()
+    except ImportError:
+        accel, threads = "unknown", 0
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else 0
+    timings = []
+    for path in sorted((root / TIMINGS_DIR).glob("*.json")):
+        rec = read_json(path)
+        timings.append((rec["stage"], rec["seconds"]))
+    return {
+        "git_commit": _git_commit(root),
+        "dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else "no dvc.lock",
+        "packages": versions,
+        "hardware": f"{platform.machine()} {platform.processor() or ''}".strip()
+        + f", {os.cpu_count()} CPU cores ({threads} torch threads), {mem:.0f} GiB RAM, accelerator: {accel}",
+        "python": platform.python_version(),
+        "timings": timings,
+    }
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def train_budget(p: Params) -> str:
+    """How long every run trains, as the report states it."""
+    t = p.train
+    if t.max_steps:
+        return f"{t.max_steps} optimizer steps of batch {t.batch_size} per run (the same for every set)"
+    return f"{t.epochs:g} epoch(s) of batch {t.batch_size} per run (steps grow with the set's size)"
+
+
+def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
+    """REPORT.md's text; `summary` is results.loss_summary of the params' runs."""
+    scores: Scores = {
+        (t, d): results.example_scores(root, t, d, run_seeds(p, d))
+        for t, d in summary[["task", "dataset"]].itertuples(index=False)
+    }
+    summary = with_test_se(summary, scores)
+    div = {t: results.diversity_metrics(root, t) for t in TASKS}
+    levels = p.levels
+    figs = {
+        "levels": figure_levels(summary, div, levels, root / FIGURES / "loss_vs_diversity.png", scores),
+        "fixed": figure_fixed_mixing(summary, root / FIGURES / "fixed_mixing.png", scores),
+        "expansion": figure_expansion(summary, root / FIGURES / "expansion.png"),
+    }
+    md = [
+        "# gendiv report: diversity of LLM-generated data and fine-tuning quality",
+        "",
+        "Written by the `report` stage from the metrics files alone (`metrics/`); every number "
+        "below comes from a pipeline run with the params in `params.yaml`. Scale: "
+        f"{p.data.story.n_train} real training stories, {p.n_real_train('qa')} real training QA pairs "
+        f"({p.data.qa.n_train_docs} contexts), base model `{p.models.base.dir}` "
+        f"({p.models.base.source}), generator `{p.generator.model}` ({p.generator.backend}), "
+        f"{len(p.train.seeds)} seed(s) per real and Gen-D set, {len(p.train.secondary_seeds)} per other set, "
+        f"{train_budget(p)}.",
+        "",
+    ]
+
+    manipulation_md, checks = report_manipulation.section(root, TASKS, levels, _table)
+    md += manipulation_md
+    md += ["## Findings of the paper at this scale", "", *METHOD]
+    md.append(
+        _table(
+            ["claim", "task", "verdict", "numbers that decide it"],
+            [[f.claim, f.task, f"**{f.label}**", f.evidence] for f in findings(p, root, summary, scores, checks)],
+        )
+    )
+    md.append("")
+
+    md += ["## Test loss per training set", ""]
+    if summary.empty:
+        md += ["No fine-tuning run has recorded metrics yet.", ""]
+    else:
+        rows = [
+            [
+                r.task,
+                r.dataset,
+                _fmt(r["mean"]),
+                _fmt(r["se"]),
+                _fmt(r["std"]),
+                int(r.n),
+                steps_text(summary, r.task, r.dataset),
+            ]
+            for _, r in summary.iterrows()
+        ]
+        md += [
+            "s.e. counts test examples and seeds (pooled seed variance; test examples only for a single "
+            "run); std over seeds is n/a for one run; steps are the optimizer steps of each run (a range "
+            "when its seeds differ).",
+            "",
+            _table(["task", "training set", "test loss (mean)", "s.e.", "std over seeds", "runs", "steps"], rows),
+            "",
+        ]
+    if figs["levels"]:
+        md += [
+            "### Test loss and normalized diversity per Gen-D level (paper fig. 2)",
+            "",
+            f"![loss vs diversity]({_rel(figs['levels'], root)})",
+            "",
+        ]
+    if figs["fixed"]:
+        md += ["### Fixed-size mixing (paper fig. 5)", "", f"![fixed-size mixing]({_rel(figs['fixed'], root)})", ""]
+    if figs["expansion"]:
+        md += [
+            "### Variable-size expansion (paper figs. 6-7)",
+            "",
+            f"![expansion]({_rel(figs['expansion'], root)})",
+            "",
+        ]
+
+    md += report_size.section(p, root, summary, scores, checks)
+
+    md += [
+        "## Diversity: Distinct-5 beside the paper's values",
+        "",
+        "The paper's numbers use an aggregation it does not define (their scale differs from "
+        "ours); compare the trend across levels, not the absolute values.",
+        "",
+    ]
+    for task in TASKS:
+        rows = []
+        for lv in levels:
+            ours = div[task].get(f"d{lv}", {}).get("distinct_5")
+            paper = PAPER_DISTINCT5[task][lv] if lv < len(PAPER_DISTINCT5[task]) else None
+            rows.append(
+                [f"Gen-D{lv}", _fmt(ours) if ours is not None else "not measured", paper if paper is not None else "-"]
+            )
+        real = div[task].get("real", {}).get("distinct_5")
+        rows.append(["real", _fmt(real) if real is not None else "not measured", "-"])
+        md += [f"**{task}**", "", _table(["set", "Distinct-5 (ours)", "Distinct-5 (paper)"], rows), ""]
+
+    md += [
+        "## Distribution shift (paper table 2)",
+        "",
+        "Distances between each set's sentence embeddings and the real training set's: MMD with "
+        "an RBF kernel (median-heuristic bandwidth) and the Frechet distance between Gaussians "
+        "fitted to the embeddings; `real_test` (real held-out data) is the reference for how far "
+        "two samples of the same real distribution are.",
+        "",
+    ]
+    for task in TASKS:
+        names = sorted(div[task])
+        cols = sorted(
+            {m for n in names for m in div[task][n] if any(s in m for s in ("mmd", "frechet", "dcscore", "vendi"))}
+        )
+        if cols:
+            rows = [[n] + [_fmt(div[task][n][c]) if c in div[task][n] else "-" for c in cols] for n in names]
+            md += [f"**{task}**", "", _table(["set"] + cols, rows), ""]
+    measure_figs = sorted(f for f in (root / ALL_FIGURES).rglob("*.png") if (root / FIGURES) not in f.parents)
+    if measure_figs:
+        md += ["### Length distributions and 2-D embedding maps (paper fig. 4)", ""]
+        md += [f"![{f.stem}]({_rel(f, root)})" for f in measure_figs] + [""]
+
+    md += report_sources.section(p, root)
+    from gendiv.report import self_preference as report_self_preference
+
+    md += report_self_preference.section(p, root)
+    from gendiv.report import cost as report_cost
+
+    md += report_cost.section(p, root)
+
+    prov = provenance(root)
+    md += [
+        "## Provenance",
+        "",
+        f"- git commit: `{prov['git_commit']}`",
+        f"- dvc.lock sha256 (as the report stage started): `{prov['dvc_lock_sha256']}`",
+        f"- hardware: {prov['hardware']}; Python {prov['python']}",
+        "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()),
+        "",
+    ]
+    diffs = params_vs_paper(root)
+    if diffs:
+        reasons = param_comments(root / "params.yaml")
+        md += [
+            "### Deviations from the paper (params that differ from `profiles/paper.yaml`)",
+            "",
+            "Each reason is the comment beside the value in `params.yaml`.",
+            "",
+            _table(
+                ["key", "this run", "paper", "why (params.yaml)"],
+                [[f"`{k}`", a, b, reasons.get(k, "")] for k, a, b in diffs],
+            ),
+            "",
+        ]
+    if prov["timings"]:
+        md += [
+            "### Wall time per stage (as run on this machine)",
+            "",
+            "The last run of each stage; a stage whose work came from a cache (LLM calls, "
+            "embeddings) shows that run's time, not the first one's.",
+            "",
+            _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in prov["timings"]]),
+            "",
+        ]
+    return "\n".join(md) + "\n"
+
+
+def summary_metrics(summary: pd.DataFrame) -> dict:
+    """Mean test loss per task and training set (a plain output; the headline metrics are in
+    report_tables.HEADLINE)."""
+    out: dict[str, dict[str, float]] = {}
+    for _, row in summary.iterrows():
+        out.setdefault(f"loss_{row.task}", {})[row.dataset] = round(float(row["mean"]), 6)
+    return out
+
+
+def run(p: Params, root: Path = Path(".")) -> Path:
+    summary = results.loss_summary(results.run_metrics(root, p))
+    write_json(root / SUMMARY, summary_metrics(summary))
+    div = {t: results.diversity_metrics(root, t) for t in TASKS}
+    write_json(root / report_tables.HEADLINE, report_tables.write(root, summary, div, p.levels, p.train.seeds))
+    text = render(p, root, summary)
+    with atomic_open(root / REPORT) as fh:
+        fh.write(text)
+    return root / REPORT
+
+
+def main(params: Path = Path("params.yaml")) -> None:
+    """Write reports/REPORT.md and reports/figures/results/*.png from the metrics."""
+    p = load_params(params)
+    print(f"report written to {run(p, params.resolve().parent)}")
+
+
+if __name__ == "__main__":
+    from gendiv.cli import run_command
+
+    run_command(main)

@@ -1,0 +1,182 @@
+"""The report's source-diversity section (second study), from metrics/source_diversity.json.
+
+Claims are judged on paired per-prompt differences of the intra-prompt measures (the same
+held-out prompts for every model): a difference counts when gendiv.report.stats' rule finds it
+beyond noise (standard error over prompts) in the claimed direction. A claim is reproduced
+when, for every comparison it makes, a majority of the three measures count; not reproduced
+when, in some comparison, a majority count the other way. The per-prompt values are averaged
+over training seeds upstream, so seed-to-seed noise is not a separate term here; with a single
+seed the verdict is an indication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from gendiv.config import Params
+from gendiv.io import read_json
+from gendiv.measure.output_diversity import METRICS, OUT_DIR
+from gendiv.report import results
+from gendiv.report.claims import fmt, table
+from gendiv.report.common import figure_link as rel
+from gendiv.report.common import save_figure as _save
+from gendiv.report.stats import Z_ALPHA, Estimate, Verdict, direction
+
+FIGURE = Path("reports/figures/results/source_diversity.png")
+# measure -> +1 if a larger value means broader outputs, -1 if smaller does
+MEASURES = {"distinct_2": 1, "self_bleu": -1, "embedding_spread": 1}
+
+
+@dataclass
+class Comparison:
+    broader: str  # the model claimed to write broader outputs
+    narrower: str
+    diffs: dict[str, tuple[float, float]]  # measure -> (mean paired difference, its standard error)
+
+    def direction(self, measure: str) -> int:
+        """+1 / -1: beyond noise for / against the claim; 0: within noise."""
+        return direction(Estimate(*self.diffs[measure]), MEASURES[measure])
+
+    def counts(self, measure: str) -> bool:
+        return self.direction(measure) == 1
+
+    @property
+    def majority(self) -> bool:
+        return sum(self.counts(m) for m in MEASURES) * 2 > len(MEASURES)
+
+    @property
+    def contrary(self) -> bool:
+        return sum(self.direction(m) == -1 for m in MEASURES) * 2 > len(MEASURES)
+
+    def evidence(self) -> str:
+        parts = [f"{m} {mean:+.3f} ± {se:.3f}{' ✓' if self.counts(m) else ''}" for m, (mean, se) in self.diffs.items()]
+        return f"{self.broader} − {self.narrower}: " + ", ".join(parts)
+
+
+def compare(per_prompt: dict, broader: str, narrower: str) -> Comparison:
+    """Paired per-prompt differences broader − narrower of each intra measure."""
+    diffs = {}
+    for m in MEASURES:
+        d = np.asarray(per_prompt[broader][m]) - np.asarray(per_prompt[narrower][m])
+        diffs[m] = (float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))))
+    return Comparison(broader, narrower, diffs)
+
+
+def verdict(p: Params, comps: list[Comparison]) -> Verdict:
+    if len(p.train.secondary_seeds) < 2:
+        return Verdict.INDICATION
+    if all(c.majority for c in comps):
+        return Verdict.REPRODUCED
+    return Verdict.NOT_REPRODUCED if any(c.contrary for c in comps) else Verdict.INCONCLUSIVE
+
+
+def claims(p: Params, per_prompt: dict) -> list[tuple[str, Verdict, str]]:
+    """(claim, verdict, evidence) for each claim of the second study that this pipeline tests."""
+    singles = [f"src_{g.name}" for g in p.source_diversity.generators]
+    tests = [
+        (
+            "Fine-tuning on multi-source synthetic data keeps outputs broader than single-source data "
+            "(mitigates distribution collapse)",
+            [compare(per_prompt, "src_multi", s) for s in singles],
+        ),
+        (
+            "Human (real) data keeps outputs broader than multi-source synthetic data",
+            [compare(per_prompt, "real", "src_multi")],
+        ),
+        (
+            "Fine-tuning on single-source synthetic data narrows outputs relative to the base model (collapse)",
+            [compare(per_prompt, "base", s) for s in singles],
+        ),
+    ]
+    return [(claim, verdict(p, comps), "; ".join(c.evidence() for c in comps)) for claim, comps in tests]
+
+
+def test_loss_lines(p: Params, root: Path) -> list[str]:
+    """Real test loss of each source's model, and multi-source minus each single source (paired)."""
+    names = ["real"] + [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
+    scores = {n: results.example_scores(root, "story", n, p.train.secondary_seeds) for n in names}
+    if not all(scores.values()):
+        return ["Real test loss: per-example scores missing for " + ", ".join(n for n, s in scores.items() if not s)]
+    diff = {n: results.loss_difference(scores["src_multi"], scores[n]) for n in names if n != "src_multi"}
+    rows = [[n, fmt(scores[n].loss), f"{diff[n].value:+.4f} ± {diff[n].se:.4f}" if n in diff else ""] for n in names]
+    return [
+        "**Real test loss of the fine-tuned models** (the second study measures collapse in outputs, "
+        "not loss; shown so both views sit side by side)",
+        "",
+        table(["model", "test loss", "src_multi − this (paired, ± s.e.)"], rows),
+    ]
+
+
+def figure(models: dict, path: Path) -> Path:
+    """Intra- and inter-prompt measures per model, side by side."""
+    names = list(models)
+    fig, axes = plt.subplots(2, len(MEASURES), figsize=(4 * len(MEASURES), 6))
+    series = {}
+    for row, scope in enumerate(("intra", "inter")):
+        for col, m in enumerate(MEASURES):
+            values = [models[n][scope][m] for n in names]
+            errors = [models[n][scope].get(f"{m}_se", 0.0) for n in names]
+            ax = axes[row][col]
+            ax.bar(range(len(names)), values, yerr=errors, color="tab:purple" if scope == "intra" else "tab:gray")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+            ax.set_title(f"{scope}: {m}" + (" (lower = broader)" if MEASURES[m] < 0 else ""), fontsize=9)
+            series[f"{scope}.{m}"] = dict(zip(names, values))
+    return _save(fig, path, series)
+
+
+def section(p: Params, root: Path) -> list[str]:
+    """Markdown lines of the section (empty notice when the stage has not run)."""
+    md = ["## Source diversity: one generator vs several (second study)", ""]
+    if not (root / METRICS).is_file():
+        return md + ["The `output_diversity` stage has not run; no numbers yet.", ""]
+    metrics = read_json(root / METRICS)
+    per_prompt = read_json(root / OUT_DIR / "per_prompt.json")
+    sd = p.source_diversity
+    models, data = metrics["models"], metrics["data"]
+    md += [
+        f"Every generator of the pool ({', '.join(f'`{g.name}`: {g.model}' for g in sd.generators)}) answered "
+        f"the same Gen-D{sd.level} prompts; the multi-source set has the same size ({p.n_source_samples()} "
+        "stories) with equal shares. The base model was fine-tuned on each set, then each model continued "
+        f"{metrics['n_prompts']} held-out test stories {metrics['samples_per_prompt']} times (temperature "
+        f"{sd.temperature:g}). Intra = across the samples of one prompt (mean ± standard error over prompts); "
+        "inter = across prompts. Self-BLEU: higher means more alike.",
+        "",
+    ]
+    md += ["**Training data** (do the sources differ at all?)", ""]
+    md.append(
+        table(
+            ["set", "stories", "distinct-2", "embedding spread"],
+            [[n, d["n_samples"], fmt(d["distinct_2"]), fmt(d["embedding_spread"])] for n, d in data.items()],
+        )
+    )
+    md += ["", "**Outputs of the fine-tuned models**", ""]
+    rows = []
+    for n, m in models.items():
+        intra, inter = m["intra"], m["inter"]
+        rows.append(
+            [n] + [f"{fmt(intra[k])} ± {fmt(intra[k + '_se'])}" for k in MEASURES] + [fmt(inter[k]) for k in MEASURES]
+        )
+    md.append(table(["model"] + [f"intra {k}" for k in MEASURES] + [f"inter {k}" for k in MEASURES], rows))
+    md += ["", *test_loss_lines(p, root)]
+    md += [
+        "",
+        "**Claims of the second study at this scale** (a difference counts (✓) when it is in the "
+        f"claimed direction and beyond {Z_ALPHA:g} standard errors over prompts; a claim is reproduced when a "
+        "majority of the three measures count in every comparison it makes, not reproduced when a majority "
+        "count the other way in one; the per-prompt values are averaged over the training seeds, so "
+        "seed-to-seed noise is not a separate term)",
+        "",
+    ]
+    md.append(
+        table(
+            ["claim", "verdict", "paired differences (intra, mean ± s.e.)"],
+            [[c, f"**{v.value}**", e] for c, v, e in claims(p, per_prompt)],
+        )
+    )
+    fig = figure(models, root / FIGURE)
+    md += ["", f"![source diversity]({rel(fig, root)})", ""]
+    return md

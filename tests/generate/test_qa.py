@@ -1,0 +1,108 @@
+"""QA augmentation: pair/paraphrase parsing, the pool, and level selection by r_i."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from gen_helpers import make_workspace
+from gendiv.generate import qa as pq
+from gendiv.io import read_json, read_jsonl
+from gendiv.llm import Reject
+from openai_server import FakeOpenAI
+
+
+def test_parse_pair_takes_the_first_pair():
+    text = "Sure!\nQ: Who visited the park?\nA: Tom.\nQ: Where?\nA: Park."
+    assert pq.parse_pair(text, []) == {"question": "Who visited the park?", "answer": "Tom."}
+    assert pq.parse_pair("Question 1: Who is Abby?\nAnswer 1: A producer.", [])["answer"] == "A producer."
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("I cannot do that.", "refusal"),
+        ("Who is Abby?", "no_qa_pair"),
+        ("Q: Abby\nA: a producer", "not_a_question"),
+        ("Q: Who is Abby here?\nA: " + "word " * 40, "answer_length"),
+    ],
+)
+def test_parse_pair_rejects(text, reason):
+    with pytest.raises(Reject) as err:
+        pq.parse_pair(text, [])
+    assert err.value.reason == reason
+
+
+def test_copied_example_question_is_rejected():
+    with pytest.raises(Reject, match="copied_example"):
+        pq.parse_pair("Q: Who is Abby?\nA: A producer.", ["who is abby?"])
+
+
+def test_parse_paraphrase():
+    assert (
+        pq.parse_paraphrase("Rewritten question: Who exactly is Abby?\nExtra", "Who is Abby?") == "Who exactly is Abby?"
+    )
+    assert (
+        pq.parse_paraphrase("Cancel-a-Romantic-Evening: Who must cancel the evening?", "Who is Abby?")
+        == "Who must cancel the evening?"
+    )
+    for text, reason in (
+        ("Who is Abby?", "unchanged"),
+        ("who is ABBY ?", "unchanged"),
+        ("Abby.", "not_a_question"),
+        ("Label: Who is Abby?", "unchanged"),
+        ("Why is Mary angry with her brother?", "copied_example"),
+    ):
+        with pytest.raises(Reject, match=reason):
+            pq.parse_paraphrase(text, "Who is Abby?")
+
+
+def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    raw_params["levels"] = list(range(7))  # every level's selection, not only the default's
+    with FakeOpenAI(malformed_every=4) as srv:
+        ws = make_workspace(tmp_path, raw_params, srv.base_url)
+        pq.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
+        calls = srv.calls
+        for level in range(7):
+            pq.level_main(level=level, params=ws / "params.yaml", out_dir=ws / "out")
+        assert srv.calls == calls  # levels only select from the pool
+    n, m_p, r = 12, raw_params["qa_gen"]["paraphrases_per_question"], raw_params["qa_gen"]["replaced_questions"]
+    pool = read_jsonl(ws / "out/pool.jsonl")
+    kinds = Counter(row["kind"] for row in pool)
+    assert kinds == {"generated": 3 * n, "paraphrase": 3 * max(r) * m_p}
+    assert read_json(ws / "out/pool.report.json")["rejects_total"] > 0
+    real = {row["id"]: row for row in read_jsonl(ws / "data/real/qa/train.jsonl")}
+    previous_sources = None
+    for level in range(7):
+        rows = read_jsonl(ws / f"out/d{level}.jsonl")
+        assert len(rows) == 3 * n
+        para = [row for row in rows if row["kind"] == "paraphrase"]
+        assert len(para) == 3 * m_p * r[level]
+        for row in para:
+            src = real[row["id"].split("-p")[0]]
+            assert row["answer"] == src["answer"] and row["source_question"] == src["question"]
+            assert row["question"] != src["question"] and row["context"] == src["context"]
+        assert all(row["source_question"] is None for row in rows if row["kind"] == "generated")
+        assert {row["level"] for row in rows} == {level}
+        sources = {row["source_question"] for row in para}
+        if previous_sources is not None:
+            assert sources <= previous_sources  # fewer replaced questions at higher levels
+        previous_sources = sources
+
+
+def test_an_answer_cut_after_its_first_whole_pair_or_line_is_kept():
+    """The model often goes on past the first pair until the token cap: the pair is still whole;
+    a pair whose answer line the cap cut is re-asked as truncated."""
+    from gendiv.llm.base import Completion
+    from gendiv.llm.collect import Group, answer_text
+
+    group = Group("g", 1, None, lambda text, _i: pq.parse_pair(text, []), whole_lines=True)
+    whole = Completion("Q: Who found the dog?\nA: Ann did.\nQ: Where was the", 10, 96, "length")
+    assert group.parse(answer_text(whole, group.whole_lines, group.parses_cut), 0)["answer"] == "Ann did."
+    cut = Completion("Q: Who found the dog?\nA: Ann and her bro", 10, 96, "length")
+    with pytest.raises(Reject):
+        group.parse(answer_text(cut, group.whole_lines, group.parses_cut), 0)

@@ -1,0 +1,65 @@
+"""Dataset names, paths and prompt formatting (the contract other stages rely on)."""
+
+from pathlib import Path
+
+import pytest
+
+from gendiv.config import validate
+from gendiv.layout import dataset_names, dataset_path, mixed_names, to_prompt_completion
+
+
+def test_names_follow_params_in_fixed_order(raw_params, repo):
+    raw_params["levels"] = [0, 3, 6]
+    raw_params["mixing"].update(
+        generated_level=6, fixed_ratios=[0.0, 0.5], expand_levels=[3], expand_ratios=[0.25], subset_sizes=[10]
+    )
+    p = validate(raw_params, root=repo)
+    assert dataset_names(p, "qa") == [
+        "real",
+        "d0",
+        "d3",
+        "d6",
+        "fixed_r0.0",
+        "fixed_r0.5",
+        "expand_real",
+        "expand_d3_r0.25",
+        "real_n10",
+        "d0_n10",
+        "d3_n10",
+        "d6_n10",
+    ]
+    assert dataset_names(p, "story")[4:] == mixed_names(p)
+
+
+def test_paths_by_kind():
+    assert dataset_path("story", "real") == Path("data/real/story/train.jsonl")
+    assert dataset_path("qa", "d4") == Path("data/generated/qa/d4.jsonl")
+    assert dataset_path("qa", "fixed_r0.25") == Path("data/mixed/qa/fixed_r0.25.jsonl")
+    assert dataset_path("story", "expand_d1_r0.8") == Path("data/mixed/story/expand_d1_r0.8.jsonl")
+    assert dataset_path("story", "d2_n50") == Path("data/mixed/story/d2_n50.jsonl")
+    assert dataset_path("story", "src_gemma3") == Path("data/sources/story/single/gemma3.jsonl")
+    assert dataset_path("story", "src_multi") == Path("data/sources/story/multi.jsonl")
+
+
+@pytest.mark.parametrize(
+    "task,name",
+    [
+        ("story", "fixed"),
+        ("story", "../real"),
+        ("poem", "real"),
+        ("qa", "d"),
+        ("qa", "expand_d1"),
+        ("qa", "src_gemma3"),
+        ("story", "src_Gemma"),
+    ],
+)
+def test_bad_names_are_rejected(task, name):
+    with pytest.raises(ValueError, match="task|dataset"):
+        dataset_path(task, name)
+
+
+def test_prompt_completion_formats():
+    story = to_prompt_completion("story", {"context": "A. B. C. D.", "completion": "E."})
+    assert story == {"prompt": "A. B. C. D.", "completion": " E."}
+    qa = to_prompt_completion("qa", {"context": "Some plot.", "question": "Who?", "answer": "Ann"})
+    assert qa == {"prompt": "Context: Some plot.\nQuestion: Who?\nAnswer:", "completion": " Ann"}

@@ -1,0 +1,106 @@
+"""Test loss per completion token: equals a plain forward pass; no example scores zero tokens."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from gendiv.train.evaluate import UnscorableExampleError, completion_nll, encode, fit_example, score_rows
+from tiny_model import make_tiny_llama
+
+STORIES = [
+    {
+        "id": "s1",
+        "context": "Tom bought a kite. He went to the park. The wind was strong. It flew high.",
+        "completion": "Tom smiled all afternoon.",
+    },
+    {"id": "s2", "context": "Ann baked bread.", "completion": "Her family ate every slice before dinner."},
+    {"id": "s3", "context": " ".join(["The long day went on and on."] * 30), "completion": "Finally it ended."},
+]
+QA = [
+    {
+        "id": "q1",
+        "context": "Ann lives in Oslo with her dog Rex. " * 20,
+        "question": "Where does Ann live?",
+        "answer": "In Oslo.",
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = make_tiny_llama(tmp_path_factory.mktemp("tiny"))
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32), AutoTokenizer.from_pretrained(path)
+
+
+def direct_loss(model, tokenizer, pairs) -> tuple[float, int]:
+    """Reference: one unpadded forward pass per example, NLL summed over completion tokens."""
+    total, count = 0.0, 0
+    for pair in pairs:
+        prompt_ids = tokenizer(pair["prompt"])["input_ids"]
+        ids = tokenizer(pair["prompt"] + pair["completion"] + tokenizer.eos_token)["input_ids"]
+        assert ids[: len(prompt_ids)] == prompt_ids
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0]
+        logp = torch.log_softmax(logits.double(), dim=-1)
+        for pos in range(len(prompt_ids), len(ids)):
+            total -= float(logp[pos - 1, ids[pos]])
+            count += 1
+    return total / count, count
+
+
+@pytest.mark.parametrize("task,rows", [("story", STORIES), ("qa", QA)])
+def test_loss_equals_plain_forward_computation(tiny, task, rows):
+    model, tokenizer = tiny
+    pairs = [fit_example(tokenizer, task, r, 64) for r in rows]
+    for batch_size in (1, 2):  # padding must not change the numbers
+        nll, tokens = completion_nll(model, tokenizer, pairs, batch_size)
+        for pair, example_nll, example_tokens in zip(pairs, nll, tokens):  # per example, in input order
+            ref, ref_tokens = direct_loss(model, tokenizer, [pair])
+            assert example_tokens == ref_tokens
+            assert abs(example_nll / example_tokens - ref) < 1e-4
+        ref, ref_tokens = direct_loss(model, tokenizer, pairs)
+        assert sum(tokens) == ref_tokens and abs(sum(nll) / sum(tokens) - ref) < 1e-4
+    assert ref > 1.0  # a random model is far from perfect: the comparison is not trivially 0 == 0
+
+
+def test_contexts_are_cut_never_completions(tiny):
+    _, tokenizer = tiny
+    fitted = fit_example(tokenizer, "story", STORIES[2], 40)
+    ids, start = encode(tokenizer, fitted["prompt"], fitted["completion"])
+    assert len(ids) <= 40 and fitted["completion"] == " Finally it ended."
+    assert STORIES[2]["context"].endswith(fitted["prompt"])  # story keeps the words nearest the ending
+    qa = fit_example(tokenizer, "qa", QA[0], 48)
+    assert qa["prompt"].startswith("Context: Ann lives") and qa["prompt"].endswith(
+        "Question: Where does Ann live?\nAnswer:"
+    )
+    assert len(encode(tokenizer, qa["prompt"], qa["completion"])[0]) <= 48
+
+
+def test_example_without_room_for_its_completion_is_named(tiny):
+    model, tokenizer = tiny
+    long_end = {"id": "too-long-7", "context": "Short start.", "completion": "word " * 60}
+    with pytest.raises(UnscorableExampleError, match="too-long-7"):
+        score_rows(model, tokenizer, "story", STORIES[:1] + [long_end], 32, 4)
+
+
+def test_score_rows_reports_token_weighted_mean_and_each_example(tiny):
+    model, tokenizer = tiny
+    out, per_example = score_rows(model, tokenizer, "story", STORIES, 64, 2)
+    assert per_example["id"] == ["s1", "s2", "s3"] and per_example["tokens"] == [
+        direct_loss(model, tokenizer, [fit_example(tokenizer, "story", r, 64)])[1] for r in STORIES
+    ]
+    pairs = [fit_example(tokenizer, "story", r, 64) for r in STORIES]
+    per_example = [direct_loss(model, tokenizer, [p]) for p in pairs]
+    weighted = sum(loss * n for loss, n in per_example) / sum(n for _, n in per_example)
+    assert abs(out["test_loss"] - weighted) < 1e-4 and out["test_tokens"] == sum(n for _, n in per_example)
+
+
+def test_a_progress_bar_on_stderr_only_when_asked(tiny, capsys):
+    model, tokenizer = tiny
+    pairs = [fit_example(tokenizer, "story", r, 64) for r in STORIES]
+    completion_nll(model, tokenizer, pairs, 1)
+    assert capsys.readouterr().err == ""
+    completion_nll(model, tokenizer, pairs, 1, progress="evaluate story")
+    captured = capsys.readouterr()
+    assert "evaluate story: 100%" in captured.err and f"{len(pairs)}/{len(pairs)}" in captured.err
+    assert captured.out == ""
