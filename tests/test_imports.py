@@ -26,7 +26,7 @@ FOUNDATION = {"gendiv.errors": set(), "gendiv.io": {"gendiv.errors"}}
 PHASES = ("prepare", "generate", "mix", "train", "measure", "report")
 LIBRARY = ("config", "layout", "llm", "state", "io", "errors")
 # config checks the bundled sample's size before any stage runs; prepare.bundled imports only io.
-LIBRARY_READS_PHASE = {("gendiv.config.schema", "gendiv.prepare.bundled")}
+LIBRARY_READS_PHASE = {("gendiv.config.checks", "gendiv.prepare.bundled")}
 
 
 def _module_name(path: Path, src: Path) -> str:

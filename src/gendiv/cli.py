@@ -28,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # by `gendiv --help`) in pipeline order: setup, data, generation, mixing, training, measurement,
 # report, then the tools beside the pipeline.
 COMMANDS = {
-    "check-params": "gendiv.config.schema:check_params_command",
+    "check-params": "gendiv.config.check_params:check_params_command",
     "base-model": "gendiv.prepare.base_model:main",
     "generator-models": "gendiv.prepare.generator_models:main",
     "prepare-real": "gendiv.prepare.real:main",

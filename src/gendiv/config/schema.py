@@ -1,35 +1,32 @@
-"""The one place where params.yaml is read and validated.
+"""The schema of params.yaml: every section, every field with its description.
 
-Every stage calls `load_params()` first, so a bad value fails before anything is
-written. DVC's `exp run -S` silently adds misspelled keys, hence `extra="forbid"` and
-a "did you mean" hint. Errors name the dotted key, the value and what is allowed.
 Values are strict (no "7", true or 3.0 for an integer; floats finite) and every path is
 the one dvc.yaml declares, so no value makes a stage read or delete outside data/ and models/.
+Reading the file and formatting its errors is gendiv.config.load; the checks that need the
+file system are gendiv.config.checks.
+
+Longer than the ~300 lines a reader takes in at once, on purpose: each field carries its
+description next to its type and bounds, so this one file is the documentation of
+params.yaml, and cutting it would split a section's fields from the rules that join them
+(Params' cross-section checks refer to every section).
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib.util
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-
-from gendiv.errors import ParamsError, UserError
-from gendiv.prepare.bundled import read_bundled_qa, read_bundled_stories
 
 PARAMS_FILE = "params.yaml"
 TASKS = ("story", "qa")
@@ -721,226 +718,10 @@ class Params(_Section):
         return node
 
 
-def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names valid at `loc` (used for 'did you mean' on unknown keys)."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = current.model_fields.get(part) if isinstance(current, type) else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        if current is None:
-            return []
-    return list(current.model_fields)
-
-
-def _dotted(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-_PATTERN_HELP = {
+PATTERN_HELP = {
     HUB_ID: "expected a Hugging Face hub id, 'name' or 'owner/name' (letters, digits, '_', '.', '-'; "
     "not a file system path)",
     _PACKAGE: "expected the name of an installed top-level package (letters, digits, '_'; no dots)",
     _FILE: "expected a file name inside the package (no folder part)",
     MODEL_NAME: "expected a lower-case name: a letter, then letters, digits or '_'",
 }
-_CREDENTIAL_KEY = re.compile(r"key|token|secret|password|passwd|credential|auth", re.IGNORECASE)
-
-
-def _format_errors(err: ValidationError, source: str) -> str:
-    lines = [f"{source} is invalid ({err.error_count()} problem(s)); nothing was written:"]
-    for e in err.errors():
-        loc = tuple(p for p in e["loc"])
-        key = _dotted(loc) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            known = _known_keys(Params, loc)
-            hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            suggestion = f"; did you mean '{_dotted(loc[:-1] + (hint[0],))}'?" if hint else ""
-            if _CREDENTIAL_KEY.search(str(loc[-1])):
-                suggestion = (
-                    "; credentials never go in params.yaml (DVC records it in dvc.lock): set them in "
-                    "the environment, e.g. OPENAI_API_KEY"
-                )
-            lines.append(f"  - {key}: unknown key{suggestion} (allowed here: {', '.join(sorted(known))})")
-        elif e["type"] == "missing":
-            lines.append(f"  - {key}: required key is missing")
-        else:
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "value_error":
-                lines.append(f"  - {msg}" if not loc or msg.startswith(_dotted(loc[:1])) else f"  - {key}: {msg}")
-            else:
-                allowed = _PATTERN_HELP.get((e.get("ctx") or {}).get("pattern"), msg)
-                lines.append(f"  - {key} = {redact(e['input'])}: {allowed}")
-    return "\n".join(lines)
-
-
-def _escapes(root: Path, rel: str) -> str | None:
-    """Where `rel` really leads when that is outside root's data/ or models/ (a symbolic link on the way)."""
-    real_root = root.resolve()
-    target = (root / rel).resolve()
-    if any(target.is_relative_to(real_root / top) for top in READ_ROOTS):
-        return None
-    return str(target)
-
-
-def _check_paths(p: Params, root: Path) -> list[str]:
-    """No folder a stage reads or replaces may lead outside data/ and models/, e.g. through a symlink."""
-    problems = []
-    dirs = [("data.bundled_dir", p.data.bundled_dir), ("models.base.dir", p.models.base.dir)]
-    dirs += [(f"models.generators.{name}.dir", m.dir) for name, m in p.models.generators.items()]
-    for key, rel in dirs:
-        if (where := _escapes(root, rel)) is not None:
-            problems.append(
-                f"{key} = {rel!r} leads to {where} through a symbolic link: stages read and write "
-                f"only inside the repository's {' and '.join(f'{t}/' for t in READ_ROOTS)} folders"
-            )
-    # transformers and datasets load an existing local folder instead of the hub id of the same name
-    hub_ids = [
-        ("data.story.hub_id", p.data.story.hub_id),
-        ("data.qa.hub_id", p.data.qa.hub_id),
-        ("models.base.hub_id", p.models.base.hub_id),
-        ("measure.embedding_model", p.measure.embedding_model),
-    ]
-    for key, hub_id in hub_ids:
-        if (root / hub_id).exists() and (where := _escapes(root, hub_id)) is not None:
-            problems.append(
-                f"{key} = {hub_id!r} names the local path {where}, which would be read instead of the "
-                f"hub; a local model or data folder must be inside {' or '.join(f'{t}/' for t in READ_ROOTS)}"
-            )
-    return problems
-
-
-def _check_bundled(p: Params, root: Path) -> list[str]:
-    """The bundled sample holds enough stories and QA contexts (its files are read in full, so a
-    malformed line fails here, before any stage writes)."""
-    bundled = root / p.data.bundled_dir
-    stories = bundled / "rocstories" / "stories.csv"
-    summaries = bundled / "narrativeqa" / "summaries.jsonl"
-    qa = bundled / "narrativeqa" / "qa.jsonl"
-    missing = [str(f) for f in (stories, summaries, qa) if not f.is_file()]
-    if missing:
-        return [f"data.bundled_dir = {p.data.bundled_dir!r}: missing {', '.join(missing)}"]
-    problems = []
-    n_stories = len(read_bundled_stories(bundled))
-    need = p.data.story.n_train + p.data.story.n_test
-    if need > n_stories:
-        problems.append(
-            f"data.story.n_train + data.story.n_test = {need}: the bundled sample holds {n_stories} stories"
-        )
-    counts: dict[str, int] = {}
-    for rec in read_bundled_qa(bundled)[1]:
-        counts[rec["document_id"]] = counts.get(rec["document_id"], 0) + 1
-    need_qa = max(p.data.qa.qa_per_doc, p.data.qa.test_qa_per_doc)
-    usable = sum(1 for c in counts.values() if c >= need_qa)
-    need_docs = p.data.qa.n_train_docs + p.data.qa.n_test_docs
-    if need_docs > usable:
-        problems.append(
-            f"data.qa.n_train_docs + data.qa.n_test_docs = {need_docs}: the bundled sample "
-            f"has {usable} contexts with at least {need_qa} QA pairs "
-            "(data.qa.qa_per_doc / test_qa_per_doc)"
-        )
-    return problems
-
-
-def _check_environment(p: Params, root: Path) -> None:
-    """Checks that need the file system: paths, source files, sample counts, model packages."""
-    problems = _check_paths(p, root)
-    if p.data.source == "bundled" and not problems:
-        problems += _check_bundled(p, root)
-    packages = [("models.base.gguf_package", p.models.base.gguf_package)] if p.models.base.source == "gguf" else []
-    packages += [(f"models.generators.{name}.gguf_package", m.gguf_package) for name, m in p.models.generators.items()]
-    for key, package in packages:
-        if importlib.util.find_spec(package) is None:
-            problems.append(f"{key} = {package!r}: package not installed (run scripts/install.sh)")
-    if problems:
-        raise ParamsError("params.yaml is invalid; nothing was written:\n" + "\n".join(f"  - {x}" for x in problems))
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML as DVC reads it (1.2 floats such as 1e-4), with duplicate keys an error, not the last one winning."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.MarkedYAMLError(
-                    problem=f"duplicate key {key!r} (first at line {seen[key]})", problem_mark=key_node.start_mark
-                )
-            seen.setdefault(key, key_node.start_mark.line + 1)
-        return super().construct_mapping(node, deep)
-
-
-_Loader.add_implicit_resolver(  # exponent floats that YAML 1.1 reads as strings ("1e-4", "2E5")
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
-
-
-def validate(raw: dict, root: Path | str = ".", source: str = PARAMS_FILE) -> Params:
-    """Validate a params mapping; raise ParamsError naming every bad key."""
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
-    try:
-        params = Params.model_validate(raw)
-    except ValidationError as err:
-        raise ParamsError(_format_errors(err, source)) from None
-    _check_environment(params, Path(root))
-    return params
-
-
-def load_params(path: Path | str = PARAMS_FILE) -> Params:
-    """Read and validate params.yaml; relative paths in it are relative to its folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"{path}: file not found")
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
-    except UnicodeDecodeError:
-        raise ParamsError(f"{path}: not UTF-8 text") from None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ParamsError(f"{where}: not valid YAML: {err.problem or err.context}") from None
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
-    return validate(raw, root=path.resolve().parent, source=str(path))
-
-
-def require_task(task: str) -> str:
-    """A stage's --task argument, or a user error naming the allowed values."""
-    if task not in TASKS:
-        raise UserError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
-    return task
-
-
-def require_level(p: Params, level: int) -> int:
-    """A stage's --level argument: one of the levels params.yaml builds."""
-    if level not in p.levels:
-        raise UserError(f"--level {level}: not in levels = {p.levels}")
-    return level
-
-
-def check_params_command(params: Path = Path(PARAMS_FILE), marker: Path | None = None) -> None:
-    """Validate params.yaml and exit non-zero with every problem named.
-
-    With --marker, also write a file of constant content: the `check_params` DVC stage
-    depends on all of params.yaml and every other stage depends on the marker, so an
-    invalid value stops `dvc repro` before DVC deletes any stage's outputs, while a valid
-    change leaves the marker unchanged and reruns nothing downstream by itself.
-    """
-    load_params(params)
-    if marker is not None:
-        from gendiv.io import atomic_open
-
-        with atomic_open(marker) as fh:
-            fh.write("params.yaml passed validation\n")
-    print(f"{params}: ok")
