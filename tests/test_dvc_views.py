@@ -16,6 +16,7 @@ from dvc.repo import Repo
 
 from gendiv.config import validate
 from gendiv.io import write_json
+from gendiv.layout import HEADLINE
 from gendiv.report import tables as report_tables
 from workspace import REPO, copy_workspace, dvc
 
@@ -53,7 +54,7 @@ def _outputs(ws):
 
 def test_only_the_headline_file_is_a_metric_and_every_plotted_file_is_an_output(tmp_path):
     outs = _outputs(copy_workspace(tmp_path))
-    assert [path for path, metric in outs.items() if metric] == [str(report_tables.HEADLINE)]
+    assert [path for path, metric in outs.items() if metric] == [str(HEADLINE)]
     for entry in DVC_YAML["plots"]:
         for spec in entry.values():
             for path in spec["y"]:
@@ -96,7 +97,7 @@ def _results(ws, shift=0.0):
                 _long(unit, "share", [(k, n, 0.25) for n in names for k in range(4)])
             )
     headline = report_tables.write(ws, pd.DataFrame(rows), div, p.levels, p.train.seeds)
-    write_json(ws / report_tables.HEADLINE, headline)
+    write_json(ws / HEADLINE, headline)
     return headline
 
 

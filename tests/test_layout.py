@@ -5,7 +5,18 @@ from pathlib import Path
 import pytest
 
 from gendiv.config import validate
-from gendiv.layout import dataset_names, dataset_path, mixed_names, to_prompt_completion
+from gendiv.layout import (
+    DatasetName,
+    dataset_names,
+    dataset_path,
+    expansion_of,
+    fixed_ratio_of,
+    level_of,
+    mixed_names,
+    parse_dataset,
+    subset_of,
+    to_prompt_completion,
+)
 
 
 def test_names_follow_params_in_fixed_order(raw_params, repo):
@@ -39,6 +50,34 @@ def test_paths_by_kind():
     assert dataset_path("story", "d2_n50") == Path("data/mixed/story/d2_n50.jsonl")
     assert dataset_path("story", "src_gemma3") == Path("data/sources/story/single/gemma3.jsonl")
     assert dataset_path("story", "src_multi") == Path("data/sources/story/multi.jsonl")
+
+
+@pytest.mark.parametrize(
+    "name,parsed",
+    [
+        ("real", DatasetName("real")),
+        ("d12", DatasetName("generated", level=12)),
+        ("fixed_r0.25", DatasetName("fixed", ratio="0.25")),
+        ("expand_real", DatasetName("expand_real")),
+        ("expand_d3_r0.5", DatasetName("expand", level=3, ratio="0.5")),
+        ("real_n100", DatasetName("subset", source="real", size=100)),
+        ("d3_n7", DatasetName("subset", source="d3", size=7)),
+        ("src_multi", DatasetName("source", generator="multi")),
+        ("src_gemma3", DatasetName("source", generator="gemma3")),
+        ("real_test", None),
+        ("d3_n", None),
+        ("src_Gemma", None),
+    ],
+)
+def test_one_parser_reads_every_name(name, parsed):
+    assert parse_dataset(name) == parsed
+
+
+def test_name_readers_agree_with_the_parser():
+    assert [level_of(n) for n in ("d3", "d3_n5", "real")] == [3, None, None]
+    assert [fixed_ratio_of(n) for n in ("fixed_r0.5", "expand_d1_r0.5")] == [0.5, None]
+    assert [subset_of(n) for n in ("d2_n50", "real_n9", "d2")] == [("d2", 50), ("real", 9), None]
+    assert [expansion_of(n) for n in ("expand_d1_r0.8", "expand_real")] == [(1, 0.8), None]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
-"""Names, paths and prompt formatting of every training set (the contract between stages).
+"""Names and paths of everything the pipeline writes (the contract between stages).
 
-Dataset names (the same for both tasks):
+Dataset names (the same for both tasks), parsed by `parse_dataset` alone:
   real                 the real training set            data/real/{task}/train.jsonl
   d{l}                 Gen-D level l                    data/generated/{task}/d{l}.jsonl
   fixed_r{rho}         fixed-size mix at ratio rho      data/mixed/{task}/fixed_r{rho}.jsonl
@@ -12,23 +12,109 @@ Dataset names (the same for both tasks):
 (the src_ sets belong to the source-diversity study and exist for the story task only)
 rho is written as Python writes the float (0.0, 0.25, 0.5), which is also how DVC
 renders a float list item in dvc.yaml templates, so names stay stable between the two.
+
+Every other folder and file a stage writes is a constant below, relative to the repository
+root and the same as dvc.yaml declares. The model folders a params value may name
+(models/base, models/generators, data/bundled) are config's, which checks those values.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from gendiv.config import TASKS, Params
+from gendiv.config.schema import BASE_DIR, BUNDLED_DIR, GENERATORS_DIR
 
+# data/: the sets, their embeddings and the fine-tuned models' outputs
+BUNDLED = Path(BUNDLED_DIR)
 REAL_DIR = Path("data/real")
 GENERATED_DIR = Path("data/generated")
+TOPICS_FILE = GENERATED_DIR / "story" / "topics.json"
 MIXED_DIR = Path("data/mixed")
 SOURCES_DIR = Path("data/sources")
+SINGLE_SOURCES_DIR = SOURCES_DIR / "story" / "single"
+EMBEDDINGS_DIR = Path("data/embeddings")
+OUTPUTS_DIR = Path("data/outputs")
+# models/
+BASE_MODEL_DIR = Path(BASE_DIR)
+GENERATOR_MODELS_DIR = Path(GENERATORS_DIR)
+ADAPTERS_DIR = Path("models/adapters")
+# metrics/
+RUNS_DIR = Path("metrics/runs")
+EXAMPLES_DIR = Path("metrics/examples")
+DIVERSITY_DIR = Path("metrics/diversity")
+MANIPULATION_DIR = Path("metrics/manipulation")
+SOURCE_DIVERSITY_METRICS = Path("metrics/source_diversity.json")
+SELF_PREFERENCE_METRICS = Path("metrics/self_preference.json")
+ADVERSARIAL_METRICS = Path("metrics/adversarial.json")
+SUMMARY = Path("metrics/summary.json")
+HEADLINE = Path("metrics/headline.json")
+# reports/
+REPORT = Path("reports/REPORT.md")
+FIGURES_DIR = Path("reports/figures")
+RESULT_FIGURES_DIR = FIGURES_DIR / "results"
+PLOTS_DIR = Path("reports/plots")
+PAPER_PROFILE = Path("profiles/paper.yaml")  # what the report's deviations are measured against
 
-_GENERATED = re.compile(r"d(\d+)")
-_SOURCE = re.compile(r"src_([a-z][a-z0-9_]*)")
-_MIXED = re.compile(r"fixed_r[0-9.]+|expand_real|expand_d\d+_r[0-9.]+|(real|d\d+)_n\d+")
+_GRAMMAR = (  # (kind, pattern): the whole dataset-name grammar
+    ("real", re.compile(r"real")),
+    ("generated", re.compile(r"d(?P<level>\d+)")),
+    ("fixed", re.compile(r"fixed_r(?P<ratio>[0-9.]+)")),
+    ("expand_real", re.compile(r"expand_real")),
+    ("expand", re.compile(r"expand_d(?P<level>\d+)_r(?P<ratio>[0-9.]+)")),
+    ("subset", re.compile(r"(?P<source>real|d\d+)_n(?P<size>\d+)")),
+    ("source", re.compile(r"src_(?P<generator>[a-z][a-z0-9_]*)")),
+)
+_MIXED_KINDS = ("fixed", "expand_real", "expand", "subset")
+
+
+@dataclass(frozen=True)
+class DatasetName:
+    """A parsed dataset name: its kind and the numbers it carries (None where the kind has none)."""
+
+    kind: str  # one of _GRAMMAR's kinds
+    level: int | None = None  # generated, expand
+    ratio: str | None = None  # fixed, expand: as written in the name
+    source: str | None = None  # subset: "real" or "d{l}"
+    size: int | None = None  # subset
+    generator: str | None = None  # source: a generator's name, or "multi"
+
+
+def parse_dataset(name: str) -> DatasetName | None:
+    """The one parser of dataset names; None when `name` is not one."""
+    for kind, pattern in _GRAMMAR:
+        if match := pattern.fullmatch(name):
+            fields = {k: v for k, v in match.groupdict().items() if v is not None}
+            for number in ("level", "size"):
+                if number in fields:
+                    fields[number] = int(fields[number])
+            return DatasetName(kind, **fields)
+    return None
+
+
+def level_of(dataset: str) -> int | None:
+    """The Gen-D level of a dataset name like 'd3', else None."""
+    parsed = parse_dataset(dataset)
+    return parsed.level if parsed and parsed.kind == "generated" else None
+
+
+def fixed_ratio_of(dataset: str) -> float | None:
+    parsed = parse_dataset(dataset)
+    return float(parsed.ratio) if parsed and parsed.kind == "fixed" else None
+
+
+def subset_of(dataset: str) -> tuple[str, int] | None:
+    """(source, size) of a dataset-size subset like 'd3_n100' or 'real_n100'."""
+    parsed = parse_dataset(dataset)
+    return (parsed.source, parsed.size) if parsed and parsed.kind == "subset" else None
+
+
+def expansion_of(dataset: str) -> tuple[int, float] | None:
+    """(source level, ratio) of an expansion set like 'expand_d3_r0.5'."""
+    parsed = parse_dataset(dataset)
+    return (parsed.level, float(parsed.ratio)) if parsed and parsed.kind == "expand" else None
 
 
 def ratio_name(rho: float) -> str:
@@ -56,20 +142,28 @@ def _check_task(task: str) -> None:
 def dataset_path(task: str, name: str) -> Path:
     """Where the training set `name` of `task` lives (relative to the repository root)."""
     _check_task(task)
-    if name == "real":
+    parsed = parse_dataset(name)
+    kind = parsed.kind if parsed else None
+    if kind == "real":
         return REAL_DIR / task / "train.jsonl"
-    if _GENERATED.fullmatch(name):
+    if kind == "generated":
         return GENERATED_DIR / task / f"{name}.jsonl"
-    if _MIXED.fullmatch(name):
+    if kind in _MIXED_KINDS:
         return MIXED_DIR / task / f"{name}.jsonl"
-    source = _SOURCE.fullmatch(name)
-    if source and task == "story":
-        kind = source.group(1)
-        return SOURCES_DIR / "story" / ("multi.jsonl" if kind == "multi" else f"single/{kind}.jsonl")
+    if kind == "source" and task == "story":
+        return multi_source_path() if parsed.generator == "multi" else single_source_path(parsed.generator)
     raise ValueError(
         f"dataset = {name!r}: not a dataset name (real, d<level>, fixed_r<rho>, expand_real, "
         "expand_d<level>_r<rho>, real_n<size>, d<level>_n<size>, and for story src_<generator>, src_multi)"
     )
+
+
+def single_source_path(generator: str) -> Path:
+    return SINGLE_SOURCES_DIR / f"{generator}.jsonl"
+
+
+def multi_source_path() -> Path:
+    return SOURCES_DIR / "story" / "multi.jsonl"
 
 
 def real_test_path(task: str) -> Path:
@@ -90,7 +184,8 @@ def mixed_names(params: Params) -> list[str]:
 
 def is_core(name: str) -> bool:
     """Sets the paper's core claims rest on (real and every Gen-D level): trained with train.seeds."""
-    return name == "real" or bool(_GENERATED.fullmatch(name))
+    parsed = parse_dataset(name)
+    return parsed is not None and parsed.kind in ("real", "generated")
 
 
 def run_seeds(params: Params, name: str) -> list[int]:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from gendiv.config import TASKS, Params, Task, load_params
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json
+from gendiv.layout import real_test_path
 from gendiv.report import results
 from gendiv.train.runs import adapter_path, metrics_path
 
@@ -65,7 +66,7 @@ def _examples_loss(root: Path, task: str, name: str, seed: int | None) -> float 
 def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows: list[dict] | None):
     from gendiv.train.evaluate import load_model, score_rows
 
-    test_rows = read_jsonl(root / "data/real" / task / "test.jsonl")
+    test_rows = read_jsonl(root / real_test_path(task))
     checks, extra = [], []
     for label, name, seed, adapter in tqdm(
         _runs(p, root, task), desc=f"verify: {task} test losses", unit="run", file=sys.stderr, dynamic_ncols=True

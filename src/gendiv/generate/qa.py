@@ -23,11 +23,12 @@ import typer
 from gendiv.config import load_params, require_level
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
+from gendiv.layout import GENERATED_DIR, dataset_path
 from gendiv.llm import GenerationStats, Group, Reject, Template, check_answer, collect, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 
-OUT_DIR = Path("data/generated/qa")
-REAL_TRAIN = Path("data/real/qa/train.jsonl")
+OUT_DIR = GENERATED_DIR / "qa"
+REAL_TRAIN = dataset_path("qa", "real")
 PAIR_TEMPLATE = Template(
     id="qa_generate_pair",
     version="1",

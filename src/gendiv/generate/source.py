@@ -19,10 +19,10 @@ import typer
 from gendiv.config import load_params
 from gendiv.errors import UserError
 from gendiv.generate.story import write_story_set
-from gendiv.layout import SOURCES_DIR
+from gendiv.layout import SINGLE_SOURCES_DIR
 from gendiv.llm.cache import DEFAULT_DIR
 
-SINGLE_DIR = SOURCES_DIR / "story" / "single"
+SINGLE_DIR = SINGLE_SOURCES_DIR
 
 
 def generate_main(

@@ -33,12 +33,13 @@ import typer
 from gendiv.config import load_params, require_level
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
+from gendiv.layout import GENERATED_DIR, dataset_path
 from gendiv.llm import GenerationStats, Group, Reject, Template, check_answer, collect, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.prepare.real import split_sentences
 
-OUT_DIR = Path("data/generated/story")
-REAL_TRAIN = Path("data/real/story/train.jsonl")
+OUT_DIR = GENERATED_DIR / "story"
+REAL_TRAIN = dataset_path("story", "real")
 TEMPLATE = Template(
     id="story_topic_guided",
     version="3",

@@ -27,11 +27,12 @@ import typer
 from gendiv.config import load_params
 from gendiv.errors import UserError
 from gendiv.io import write_json
+from gendiv.layout import GENERATED_DIR
 from gendiv.llm import GenerationStats, Reject, Request, Template, answer_text, check_answer, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.prepare.real import content_words
 
-OUT_DIR = Path("data/generated/story")
+OUT_DIR = GENERATED_DIR / "story"
 TEMPLATE = Template(
     id="story_topics",
     version="1",

@@ -26,13 +26,14 @@ from tqdm import tqdm
 from gendiv.config import Params, load_params
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
+from gendiv.layout import ADVERSARIAL_METRICS, OUTPUTS_DIR
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.measure.output_diversity import model_names
 from gendiv.train.runs import adapter_path
 
-METRICS = Path("metrics/adversarial.json")
-RESPONSES = Path("data/outputs/adversarial.jsonl")
+METRICS = ADVERSARIAL_METRICS
+RESPONSES = OUTPUTS_DIR / "adversarial.jsonl"
 TEMPLATE = Template(
     "adversarial_judge",
     "1",

@@ -22,11 +22,10 @@ import typer
 from gendiv.config import Task, load_params, require_task
 from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl
+from gendiv.layout import EMBEDDINGS_DIR, TOPICS_FILE
 from gendiv.measure.sets import measured_sets, set_path
 from gendiv.state import hash_tree, state_dir
 
-EMBEDDINGS_DIR = Path("data/embeddings")
-TOPICS_FILE = Path("data/generated/story/topics.json")
 TOPICS_EMBEDDINGS = EMBEDDINGS_DIR / "story" / "topics.npy"
 
 # model names -> importable package whose `model/` folder holds the sentence-transformers files

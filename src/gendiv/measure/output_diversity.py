@@ -29,14 +29,14 @@ from tqdm import tqdm
 from gendiv.config import Params, load_params
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
-from gendiv.layout import dataset_path, real_test_path, to_prompt_completion
+from gendiv.layout import OUTPUTS_DIR, SOURCE_DIVERSITY_METRICS, dataset_path, real_test_path, to_prompt_completion
 from gendiv.llm.base import derived_seed
 from gendiv.measure.distinct import distinct_corpus, whitespace_tokens
 from gendiv.prepare.real import split_sentences
 from gendiv.train.runs import adapter_path
 
-OUT_DIR = Path("data/outputs/story")
-METRICS = Path("metrics/source_diversity.json")
+OUT_DIR = OUTPUTS_DIR / "story"
+METRICS = SOURCE_DIVERSITY_METRICS
 
 
 def model_names(p: Params) -> list[str]:

@@ -36,13 +36,13 @@ from tqdm import tqdm
 from gendiv.config import Generator, Params, load_params
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json
-from gendiv.layout import real_test_path, to_prompt_completion
+from gendiv.layout import SELF_PREFERENCE_METRICS, real_test_path, to_prompt_completion
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.measure.output_diversity import OUT_DIR, model_names
 from gendiv.train.runs import adapter_path
 
-METRICS = Path("metrics/self_preference.json")
+METRICS = SELF_PREFERENCE_METRICS
 OUTCOMES = ("win", "tie", "loss")
 HUMAN = "human"
 TIE_NATS = 1e-6  # scores closer than this (nats per token) tie: only equal texts in practice

@@ -12,11 +12,10 @@ groups of comparable sets (divided by the group's maximum, as the paper plots th
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from gendiv.config import Params
-from gendiv.layout import dataset_names, dataset_path, real_test_path
+from gendiv.layout import dataset_names, dataset_path, parse_dataset, real_test_path
 
 REAL_TEST = "real_test"
 REAL_HELDOUT = "real_heldout"
@@ -50,15 +49,12 @@ def carries_real_train_text(row: dict) -> bool:
 
 
 def comparison_group(name: str) -> str:
-    if name == "real" or re.fullmatch(r"d\d+", name):
-        return "levels"
     if name in (REAL_TEST, REAL_HELDOUT):
         return "reference"
-    if name.startswith("fixed_r"):
-        return "fixed"
-    if name.startswith("expand_"):
-        return "expand"
-    subset = re.fullmatch(r"(?:real|d\d+)_n(\d+)", name)
-    if subset:
-        return f"n{subset.group(1)}"
+    parsed = parse_dataset(name)
+    group = {"real": "levels", "generated": "levels", "fixed": "fixed", "expand_real": "expand", "expand": "expand"}
+    if parsed and parsed.kind in group:
+        return group[parsed.kind]
+    if parsed and parsed.kind == "subset":
+        return f"n{parsed.size}"
     raise ValueError(f"dataset {name!r}: no comparison group")

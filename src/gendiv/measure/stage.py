@@ -34,15 +34,13 @@ from tqdm import tqdm
 from gendiv.config import Params, Task, load_params, require_task
 from gendiv.errors import UserError
 from gendiv.io import atomic_open, read_json, read_jsonl, write_json
+from gendiv.layout import DIVERSITY_DIR, FIGURES_DIR, MANIPULATION_DIR, PLOTS_DIR
 from gendiv.measure import distances, distinct, lengths, manipulation, maps
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, sample_text
 from gendiv.measure.sets import REAL_HELDOUT, carries_real_train_text, comparison_group, measured_sets, reference_set
 
-METRICS_DIR = Path("metrics/diversity")
-MANIPULATION_DIR = Path("metrics/manipulation")
+METRICS_DIR = DIVERSITY_DIR
 PERMUTATIONS = 200  # relabelings in the MMD permutation test
-PLOTS_DIR = Path("reports/plots")
-FIGURES_DIR = Path("reports/figures")
 
 
 def _num(x: float) -> float | int:

@@ -14,9 +14,8 @@ import typer
 
 from gendiv.config import load_params
 from gendiv.errors import UserError
-from gendiv.generate.source import SINGLE_DIR
 from gendiv.io import read_jsonl, write_json, write_jsonl
-from gendiv.layout import SOURCES_DIR
+from gendiv.layout import SINGLE_SOURCES_DIR, multi_source_path
 
 
 def multi_source(sets: dict[str, list[dict]], n: int) -> list[dict]:
@@ -33,14 +32,14 @@ def mix_main(params: Path = typer.Option(Path("params.yaml"), help="params file"
     p = load_params(params)
     sets = {}
     for g in p.source_diversity.generators:
-        path = SINGLE_DIR / f"{g.name}.jsonl"
+        path = SINGLE_SOURCES_DIR / f"{g.name}.jsonl"
         if not path.is_file():
             raise UserError(f"{path} is missing: run `gendiv generate-source --name {g.name}` first")
         sets[g.name] = read_jsonl(path)
     rows = multi_source(sets, p.n_source_samples())
-    write_jsonl(SOURCES_DIR / "story" / "multi.jsonl", rows)
+    write_jsonl(multi_source_path(), rows)
     shares = {name: sum(r["source"] == name for r in rows) for name in sets}
-    write_json(SOURCES_DIR / "story" / "multi.report.json", {"n_samples": len(rows), "shares": shares})
+    write_json(multi_source_path().with_suffix(".report.json"), {"n_samples": len(rows), "shares": shares})
     print(f"multi-source set: {len(rows)} stories, shares {shares}")
 
 

@@ -15,9 +15,10 @@ import typer
 
 from gendiv.config import load_params
 from gendiv.io import write_json
+from gendiv.layout import GENERATOR_MODELS_DIR
 from gendiv.prepare.base_model import check_replaceable, load_gguf, save_model
 
-OUT_DIR = Path("models/generators")
+OUT_DIR = GENERATOR_MODELS_DIR
 
 
 def main(params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:

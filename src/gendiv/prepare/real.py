@@ -22,9 +22,10 @@ import typer
 from gendiv.config import Params, Task, load_params
 from gendiv.errors import UserError
 from gendiv.io import write_json, write_jsonl
+from gendiv.layout import REAL_DIR
 from gendiv.prepare.bundled import read_bundled_qa, read_bundled_stories
 
-OUT_DIR = Path("data/real")
+OUT_DIR = REAL_DIR
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 
 

@@ -25,7 +25,7 @@ import yaml  # noqa: E402
 
 from gendiv.config import Params, load_params  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
-from gendiv.layout import run_seeds  # noqa: E402
+from gendiv.layout import FIGURES_DIR, HEADLINE, PAPER_PROFILE, RESULT_FIGURES_DIR, SUMMARY, run_seeds  # noqa: E402
 from gendiv.profiles import param_comments  # noqa: E402
 from gendiv.report import manipulation as report_manipulation  # noqa: E402
 from gendiv.report import results
@@ -62,10 +62,8 @@ from gendiv.report.common import (
 )
 from gendiv.state import TIMINGS_DIR  # noqa: E402
 
-SUMMARY = Path("metrics/summary.json")
-FIGURES = Path("reports/figures/results")
-ALL_FIGURES = Path("reports/figures")
-PAPER_PROFILE = Path("profiles/paper.yaml")
+FIGURES = RESULT_FIGURES_DIR
+ALL_FIGURES = FIGURES_DIR
 TASK_TITLE = {"story": "Story completion (ROCStories)", "qa": "Long-context QA (NarrativeQA)"}
 
 # Distinct-5 of Gen-D0..Gen-D6 as printed in the paper (SPEC section 4); their absolute scale
@@ -453,7 +451,7 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
 
 def summary_metrics(summary: pd.DataFrame) -> dict:
     """Mean test loss per task and training set (a plain output; the headline metrics are in
-    report_tables.HEADLINE)."""
+    gendiv.layout.HEADLINE)."""
     out: dict[str, dict[str, float]] = {}
     for _, row in summary.iterrows():
         out.setdefault(f"loss_{row.task}", {})[row.dataset] = round(float(row["mean"]), 6)
@@ -464,7 +462,7 @@ def run(p: Params, root: Path = Path(".")) -> Path:
     summary = results.loss_summary(results.run_metrics(root, p))
     write_json(root / SUMMARY, summary_metrics(summary))
     div = {t: results.diversity_metrics(root, t) for t in TASKS}
-    write_json(root / report_tables.HEADLINE, report_tables.write(root, summary, div, p.levels, p.train.seeds))
+    write_json(root / HEADLINE, report_tables.write(root, summary, div, p.levels, p.train.seeds))
     text = render(p, root, summary)
     with atomic_open(root / REPORT) as fh:
         fh.write(text)

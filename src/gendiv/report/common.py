@@ -12,11 +12,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from gendiv.layout import REPORT
 from gendiv.report import results
 from gendiv.report.claims import Scores
 from gendiv.report.stats import Estimate
-
-REPORT = Path("reports/REPORT.md")
 
 
 def save_figure(fig, path: Path, series: dict) -> Path:

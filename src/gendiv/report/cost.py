@@ -12,13 +12,10 @@ from pathlib import Path
 
 from gendiv.config import Params
 from gendiv.io import read_json
+from gendiv.layout import GENERATED_DIR, SINGLE_SOURCES_DIR
 from gendiv.report.claims import table
 
-STORY_DIR, QA_DIR, SINGLE_DIR = (
-    Path("data/generated/story"),
-    Path("data/generated/qa"),
-    Path("data/sources/story/single"),
-)
+STORY_DIR, QA_DIR, SINGLE_DIR = GENERATED_DIR / "story", GENERATED_DIR / "qa", SINGLE_SOURCES_DIR
 
 
 def stage_reports(p: Params) -> list[tuple[str, Path]]:

@@ -15,7 +15,6 @@ the seed-to-seed spread of the runs is added to it (loss_contrast).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +23,18 @@ import pandas as pd
 
 from gendiv.config import TASKS, Params
 from gendiv.io import read_json
+from gendiv.layout import (  # noqa: F401 (the name readers: report sections call them as results.*)
+    DIVERSITY_DIR,
+    MANIPULATION_DIR,
+    dataset_names,
+    expansion_of,
+    fixed_ratio_of,
+    level_of,
+    run_seeds,
+    subset_of,
+)
 from gendiv.report.stats import Estimate, centred_weights
 from gendiv.train.runs import examples_path, metrics_path
-
-DIVERSITY_DIR = Path("metrics/diversity")
-MANIPULATION_DIR = Path("metrics/manipulation")
 
 
 def planned_runs(p: Params) -> set[tuple[str, str, int]]:
@@ -37,8 +43,6 @@ def planned_runs(p: Params) -> set[tuple[str, str, int]]:
     Files of runs that the params no longer ask for stay in the workspace (DVC does not delete
     outputs of stages that left the grid), so readers select by this set, never by glob alone.
     """
-    from gendiv.layout import dataset_names, run_seeds
-
     sources = [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
     runs = {(task, "base", -1) for task in TASKS}
     for task in TASKS:
@@ -102,29 +106,6 @@ def flatten(obj, prefix: str = "") -> dict:
 
 def _numbers(obj: dict) -> dict:
     return {k: v for k, v in flatten(obj).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def level_of(dataset: str) -> int | None:
-    """The Gen-D level of a dataset name like 'd3', else None."""
-    match = re.fullmatch(r"d(\d+)", dataset)
-    return int(match.group(1)) if match else None
-
-
-def fixed_ratio_of(dataset: str) -> float | None:
-    match = re.fullmatch(r"fixed_r([0-9.]+)", dataset)
-    return float(match.group(1)) if match else None
-
-
-def subset_of(dataset: str) -> tuple[str, int] | None:
-    """(source, size) of a dataset-size subset like 'd3_n100' or 'real_n100'."""
-    match = re.fullmatch(r"(real|d\d+)_n(\d+)", dataset)
-    return (match.group(1), int(match.group(2))) if match else None
-
-
-def expansion_of(dataset: str) -> tuple[int, float] | None:
-    """(source level, ratio) of an expansion set like 'expand_d3_r0.5'."""
-    match = re.fullmatch(r"expand_d(\d+)_r([0-9.]+)", dataset)
-    return (int(match.group(1)), float(match.group(2))) if match else None
 
 
 def document_of(task: str, example_id: str) -> str:

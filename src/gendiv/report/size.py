@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from gendiv.config import Params
+from gendiv.layout import RESULT_FIGURES_DIR
 from gendiv.report import results
 from gendiv.report.claims import TASKS, Scores, fmt, gated, loss_claim, table
 from gendiv.report.claims import loss_of as _loss
@@ -22,7 +23,7 @@ from gendiv.report.common import save_figure as _save
 from gendiv.report.manipulation import Check
 from gendiv.report.stats import Finding, centred_weights
 
-FIGURE = Path("reports/figures/results/dataset_size.png")
+FIGURE = RESULT_FIGURES_DIR / "dataset_size.png"
 
 
 def size_grid(p: Params, summary: pd.DataFrame, task: str) -> dict[str, dict[int, str]]:

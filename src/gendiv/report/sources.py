@@ -19,6 +19,7 @@ import numpy as np
 
 from gendiv.config import Params
 from gendiv.io import read_json
+from gendiv.layout import RESULT_FIGURES_DIR
 from gendiv.measure.output_diversity import METRICS, OUT_DIR
 from gendiv.report import results
 from gendiv.report.claims import fmt, table
@@ -26,7 +27,7 @@ from gendiv.report.common import figure_link as rel
 from gendiv.report.common import save_figure as _save
 from gendiv.report.stats import Z_ALPHA, Estimate, Verdict, direction
 
-FIGURE = Path("reports/figures/results/source_diversity.png")
+FIGURE = RESULT_FIGURES_DIR / "source_diversity.png"
 # measure -> +1 if a larger value means broader outputs, -1 if smaller does
 MEASURES = {"distinct_2": 1, "self_bleu": -1, "embedding_spread": 1}
 

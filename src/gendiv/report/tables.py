@@ -19,12 +19,12 @@ import pandas as pd
 
 from gendiv.config import TASKS
 from gendiv.io import atomic_open, read_json
+from gendiv.layout import PLOTS_DIR, SOURCE_DIVERSITY_METRICS
 from gendiv.report import results
 from gendiv.train.runs import live_path
 
-HEADLINE = Path("metrics/headline.json")
-PLOTS = Path("reports/plots")
-SOURCE_DIVERSITY = Path("metrics/source_diversity.json")
+PLOTS = PLOTS_DIR
+SOURCE_DIVERSITY = SOURCE_DIVERSITY_METRICS
 TRAIN_CURVE = Path("plots/metrics/train/loss.tsv")  # DVCLive's file inside a run's live folder
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ADAPTERS_DIR = Path("models/adapters")
-RUNS_DIR = Path("metrics/runs")
-EXAMPLES_DIR = Path("metrics/examples")
+from gendiv.layout import ADAPTERS_DIR, EXAMPLES_DIR, RUNS_DIR
 
 
 def _file(folder: Path, task: str, dataset: str, seed: int | None) -> Path:
