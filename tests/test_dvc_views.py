@@ -1,7 +1,7 @@
 """What DVC shows a reviewer: a short `dvc exp show`, plots that name their x and y, a readable dag.
 
 Runs real DVC on a copy of the repository whose result files are built here from tiny numbers
-(no stage runs, no training); the report stage's writer (report_tables) writes its own tables.
+(no stage runs, no training); the report stage's writer (gendiv.report.tables) writes its own tables.
 """
 
 import json

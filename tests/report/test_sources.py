@@ -51,7 +51,7 @@ def _params(raw_params, repo, seeds):
 def test_verdicts_follow_the_numbers(repo, raw_params):
     p = _params(raw_params, repo, [0, 1, 2])
     verdicts = [v.value for _, v, _ in claims(p, _per_prompt(0.2))]
-    assert verdicts == ["reproduced", "reproduced", "reproduced"]  # self-preference: report_self_preference
+    assert verdicts == ["reproduced", "reproduced", "reproduced"]  # self-preference: gendiv.report.self_preference
     assert claims(p, _per_prompt(0.0))[0][1] is not Verdict.REPRODUCED
     assert claims(p, _per_prompt(-0.2))[0][1] is Verdict.NOT_REPRODUCED  # multi-source clearly narrower
     one_seed = _params(raw_params, repo, [0])
