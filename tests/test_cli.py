@@ -123,3 +123,17 @@ def test_a_dataset_the_params_do_not_build_is_named_with_what_they_do(repo, data
     assert f"--dataset {dataset}: no such story training set in params.yaml" in res.stderr
     assert "real, d0, d2, d4, d6, fixed_r0.0" in res.stderr and "src_multi" in res.stderr
     assert "run its data stage first" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    "module,function,command",
+    [("gendiv.generate.story", "main", "generate-story"), ("gendiv.generate.qa", "pool_main", "generate-qa-pool")],
+)
+def test_a_module_run_as_a_program_is_timed_under_its_command(monkeypatch, module, function, command):
+    import importlib
+    import types
+
+    program = types.ModuleType("__main__")  # what `python -m <module>` makes of the module
+    program.__spec__ = importlib.util.find_spec(module)
+    monkeypatch.setitem(sys.modules, "__main__", program)
+    assert cli._command_of(getattr(importlib.import_module(module), function)) == command
