@@ -9,14 +9,11 @@ from gendiv.layout import (
     DatasetName,
     dataset_names,
     dataset_path,
-    expansion_of,
-    fixed_ratio_of,
-    level_of,
     mixed_names,
     parse_dataset,
-    subset_of,
     to_prompt_completion,
 )
+from gendiv.report.results import expansion_of, fixed_ratio_of, level_of, subset_of
 
 
 def test_names_follow_params_in_fixed_order(raw_params, repo):

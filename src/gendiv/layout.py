@@ -94,29 +94,6 @@ def parse_dataset(name: str) -> DatasetName | None:
     return None
 
 
-def level_of(dataset: str) -> int | None:
-    """The Gen-D level of a dataset name like 'd3', else None."""
-    parsed = parse_dataset(dataset)
-    return parsed.level if parsed and parsed.kind == "generated" else None
-
-
-def fixed_ratio_of(dataset: str) -> float | None:
-    parsed = parse_dataset(dataset)
-    return float(parsed.ratio) if parsed and parsed.kind == "fixed" else None
-
-
-def subset_of(dataset: str) -> tuple[str, int] | None:
-    """(source, size) of a dataset-size subset like 'd3_n100' or 'real_n100'."""
-    parsed = parse_dataset(dataset)
-    return (parsed.source, parsed.size) if parsed and parsed.kind == "subset" else None
-
-
-def expansion_of(dataset: str) -> tuple[int, float] | None:
-    """(source level, ratio) of an expansion set like 'expand_d3_r0.5'."""
-    parsed = parse_dataset(dataset)
-    return (parsed.level, float(parsed.ratio)) if parsed and parsed.kind == "expand" else None
-
-
 def ratio_name(rho: float) -> str:
     """The stable text form of a mixing ratio used inside dataset names."""
     return str(float(rho))

@@ -23,16 +23,7 @@ import pandas as pd
 
 from gendiv.config import TASKS, Params
 from gendiv.io import read_json
-from gendiv.layout import (  # noqa: F401 (the name readers: report sections call them as results.*)
-    DIVERSITY_DIR,
-    MANIPULATION_DIR,
-    dataset_names,
-    expansion_of,
-    fixed_ratio_of,
-    level_of,
-    run_seeds,
-    subset_of,
-)
+from gendiv.layout import DIVERSITY_DIR, MANIPULATION_DIR, dataset_names, parse_dataset, run_seeds
 from gendiv.report.stats import Estimate, centred_weights
 from gendiv.train.runs import examples_path, metrics_path
 
@@ -106,6 +97,29 @@ def flatten(obj, prefix: str = "") -> dict:
 
 def _numbers(obj: dict) -> dict:
     return {k: v for k, v in flatten(obj).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def level_of(dataset: str) -> int | None:
+    """The Gen-D level of a dataset name like 'd3', else None."""
+    parsed = parse_dataset(dataset)
+    return parsed.level if parsed and parsed.kind == "generated" else None
+
+
+def fixed_ratio_of(dataset: str) -> float | None:
+    parsed = parse_dataset(dataset)
+    return float(parsed.ratio) if parsed and parsed.kind == "fixed" else None
+
+
+def subset_of(dataset: str) -> tuple[str, int] | None:
+    """(source, size) of a dataset-size subset like 'd3_n100' or 'real_n100'."""
+    parsed = parse_dataset(dataset)
+    return (parsed.source, parsed.size) if parsed and parsed.kind == "subset" else None
+
+
+def expansion_of(dataset: str) -> tuple[int, float] | None:
+    """(source level, ratio) of an expansion set like 'expand_d3_r0.5'."""
+    parsed = parse_dataset(dataset)
+    return (parsed.level, float(parsed.ratio)) if parsed and parsed.kind == "expand" else None
 
 
 def document_of(task: str, example_id: str) -> str:
