@@ -17,8 +17,9 @@ win (own preferred), a tie, or a loss.
               An answer that is not A, B or tie counts as no choice (a tie) and is reported.
 
 metrics/self_preference.json holds per model (key `judges`, not `models`: DVC merges the
-metrics files' keys) the win/tie/loss rates and the per-prompt
-values (averaged over seeds, prompt by prompt) that the report pairs across models.
+metrics files' keys) the win/tie/loss rates, the per-prompt values (averaged over seeds,
+prompt by prompt) and the per-seed, per-prompt values (`per_seed`, keyed s<seed>) that the report
+pairs across models with a standard error counting both prompts and seeds.
 """
 
 from __future__ import annotations
@@ -187,18 +188,25 @@ def rates(outcomes: list[list[str]]) -> dict[str, list[float]]:
     return {o: (grid == o).mean(axis=0).tolist() for o in OUTCOMES}
 
 
+def scope_rates(jobs: list[dict[str, list[str]]]) -> dict[str, dict[str, list[float]]]:
+    """Per prompt, the win/tie/loss shares vs the other models and vs the human reference over `jobs`."""
+    return {
+        "vs_models": rates([o for v in jobs for alt, o in v.items() if alt != HUMAN]),
+        "vs_human": rates([v[HUMAN] for v in jobs]),
+    }
+
+
 def summarize(per_job: dict[tuple[str, int], dict[str, list[str]]], names: list[str]) -> dict:
-    """Per model: win/tie/loss rates vs the other models and vs the human reference, and per prompt."""
+    """Per model: win/tie/loss rates vs the other models and vs the human reference, per prompt
+    (over all seeds) and per seed and prompt (the report's standard errors need the seed spread)."""
     models = {}
     for name in names:
-        jobs = [v for (n, _), v in sorted(per_job.items()) if n == name]
-        per_prompt = {
-            "vs_models": rates([o for v in jobs for alt, o in v.items() if alt != HUMAN]),
-            "vs_human": rates([v[HUMAN] for v in jobs]),
-        }
+        seeds = sorted(s for n, s in per_job if n == name)
+        per_prompt = scope_rates([per_job[(name, s)] for s in seeds])
         models[name] = {
             **{scope: {o: float(np.mean(r[o])) for o in OUTCOMES} for scope, r in per_prompt.items()},
             "per_prompt": per_prompt,
+            "per_seed": {f"s{s}": scope_rates([per_job[(name, s)]]) for s in seeds},
         }
     return models
 
