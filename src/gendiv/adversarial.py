@@ -29,7 +29,7 @@ from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.output_diversity import model_names
 from gendiv.params import Params, load_params
-from gendiv.runs import adapter_path
+from gendiv.runs import trained_adapter
 
 METRICS = Path("metrics/adversarial.json")
 RESPONSES = Path("data/outputs/adversarial.jsonl")
@@ -134,9 +134,7 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> tuple[dict, list[dict]]:
     jobs = [("base", None)] + [(n, s) for n in model_names(p)[1:] for s in p.train.secondary_seeds]
     models, responses = {}, []
     for name, seed in tqdm(jobs, desc="adversarial answers", unit="model"):
-        adapter = None if seed is None else adapter_path("story", name, seed)
-        if adapter is not None and not (adapter / "adapter_config.json").is_file():
-            raise UserError(f"{adapter} is missing: run `gendiv train --task story --dataset {name} --seed {seed}`")
+        adapter = None if seed is None else trained_adapter("story", name, seed)
         key = name if seed is None else f"{name}/s{seed}"
         answers = answer_prompts(p, adapter, prompts)
         requests = [

@@ -41,7 +41,7 @@ from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.output_diversity import OUT_DIR, model_names
 from gendiv.params import Generator, Params, load_params
-from gendiv.runs import adapter_path
+from gendiv.runs import trained_adapter
 
 METRICS = Path("metrics/self_preference.json")
 OUTCOMES = ("win", "tie", "loss")
@@ -122,7 +122,7 @@ def merged_judge(p: Params, name: str, seed: int) -> Path:
     from gendiv.llm.hf_backend import fingerprint
     from gendiv.state import state_dir
 
-    adapter = adapter_path("story", name, seed)
+    adapter = trained_adapter("story", name, seed)
     target = state_dir() / "judges" / f"{name}_s{seed}_{fingerprint(adapter)[:16]}"
     if not (target / "config.json").is_file():
         model, tokenizer = load_model(p.models.base.dir, adapter)
@@ -224,11 +224,7 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> dict:
             start = time.perf_counter()
             alternatives = {**{n: outputs[n] for n in names if n != name}, HUMAN: human}
             if sp.mode == "likelihood":
-                adapter = None if name == "base" else adapter_path("story", name, seed)
-                if adapter is not None and not (adapter / "adapter_config.json").is_file():
-                    raise UserError(
-                        f"{adapter} is missing: run `gendiv train --task story --dataset {name} --seed {seed}`"
-                    )
+                adapter = None if name == "base" else trained_adapter("story", name, seed)
                 per_job[(name, seed)] = likelihood_outcomes(p, adapter, prompts, outputs[name], alternatives)
             else:
                 per_job[(name, seed)], judging[f"{name}/s{seed}"] = prompted_outcomes(
