@@ -10,6 +10,7 @@ import openai_server
 from gendiv import report_self_preference as rsp
 from gendiv import self_preference as sp
 from gendiv.io import write_json, write_jsonl
+from gendiv.output_diversity import outputs_file
 from gendiv.params import ParamsError, validate
 from gendiv.runs import adapter_path
 from gendiv.stats import Verdict
@@ -49,7 +50,7 @@ def _workspace(tmp, monkeypatch, adapters: bool = True):
 def _outputs(tmp, own: dict[str, list[str]]) -> None:
     for name, texts in own.items():
         write_jsonl(
-            tmp / sp.outputs_file(name, 0),
+            tmp / outputs_file(name, 0),
             [{"prompt_id": f"t{i}", "outputs": [t, "spare"]} for i, t in enumerate(texts)],
         )
 

@@ -43,6 +43,11 @@ def model_names(p: Params) -> list[str]:
     return ["base", "real"] + [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
 
 
+def outputs_file(name: str, seed: int) -> Path:
+    """Where a model's sampled continuations are stored (the base model samples once: no seed in its name)."""
+    return OUT_DIR / (f"{name}.jsonl" if name == "base" else f"{name}_s{seed}.jsonl")
+
+
 def first_sentence(text: str) -> str:
     """The first sentence of a continuation (the story task's completion unit)."""
     line = text.strip().split("\n", 1)[0].strip()
@@ -146,9 +151,8 @@ def run(p: Params) -> dict:
     for name, seed in tqdm(jobs, desc="sampling outputs", unit="model"):
         adapter = None if name == "base" else trained_adapter("story", name, seed)
         outputs = sample_outputs(p, adapter, prompts, derived_seed(p.seed, f"outputs/{name}/s{seed}"))
-        suffix = "" if name == "base" else f"_s{seed}"
         write_jsonl(
-            OUT_DIR / f"{name}{suffix}.jsonl",
+            outputs_file(name, seed),
             [{"prompt_id": row["id"], "outputs": texts} for row, texts in zip(test, outputs)],
         )
         vectors = embed_texts(embedder, [t for texts in outputs for t in texts], p.measure.embedding_batch_size)

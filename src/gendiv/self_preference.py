@@ -39,7 +39,7 @@ from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
-from gendiv.output_diversity import OUT_DIR, model_names
+from gendiv.output_diversity import model_names, outputs_file
 from gendiv.params import Generator, Params, load_params
 from gendiv.runs import trained_adapter
 
@@ -57,11 +57,6 @@ TEMPLATE = Template(
     ),
 )
 _ANSWER = re.compile(r"^\W*(?:answer\W*)?(a|b|tie)\b", re.IGNORECASE)
-
-
-def outputs_file(name: str, seed: int) -> Path:
-    """Where output_diversity stored a model's sampled continuations (the base model has one seed)."""
-    return OUT_DIR / (f"{name}.jsonl" if name == "base" else f"{name}_s{seed}.jsonl")
 
 
 def own_outputs(name: str, seed: int, test: list[dict]) -> list[str]:
