@@ -65,7 +65,7 @@ def test_outcomes_parsing_and_both_orders():
 
 
 def test_a_judge_whose_own_text_is_likelier_prefers_it_and_equal_texts_tie(tmp_path, monkeypatch, raw_params, repo):
-    from gendiv.evaluate import completion_nll, load_model
+    from gendiv.evaluate import BaseWithAdapters, completion_nll, load_model
 
     _workspace(tmp_path, monkeypatch, adapters=False)
     p = _params(raw_params, repo)
@@ -74,9 +74,10 @@ def test_a_judge_whose_own_text_is_likelier_prefers_it_and_equal_texts_tie(tmp_p
     nll, n = completion_nll(model, tok, [{"prompt": PROMPTS[0], "completion": " " + t} for t in texts], 8)
     ranked = [texts[i] for i in np.argsort([-a / b for a, b in zip(nll, n)])[::-1]]  # likeliest first
     best, worst = ranked[0], ranked[-1]
-    got = sp.likelihood_outcomes(p, None, PROMPTS[:1], [best], {"x": [worst], "y": [ranked[1]], "same": [best]})
+    shared = BaseWithAdapters("models/base")
+    got = sp.likelihood_outcomes(p, shared, None, PROMPTS[:1], [best], {"x": [worst], "y": [ranked[1]], "same": [best]})
     assert got == {"x": ["win"], "y": ["win"], "same": ["tie"]}
-    got = sp.likelihood_outcomes(p, None, PROMPTS[:1], [worst], {"x": [best]})
+    got = sp.likelihood_outcomes(p, shared, None, PROMPTS[:1], [worst], {"x": [best]})
     assert got == {"x": ["loss"]}
 
 

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from gendiv.datasets import real_test_path, to_prompt_completion
 from gendiv.errors import UserError
+from gendiv.evaluate import BaseWithAdapters, completion_nll
 from gendiv.io import read_jsonl, write_json
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
@@ -93,15 +94,17 @@ def both_orders(own_first: str | None, own_second: str | None) -> str:
 
 
 def likelihood_outcomes(
-    p: Params, adapter: Path | None, prompts: list[str], own: list[str], alternatives: dict[str, list[str]]
+    p: Params,
+    shared: BaseWithAdapters,
+    adapter: Path | None,
+    prompts: list[str],
+    own: list[str],
+    alternatives: dict[str, list[str]],
 ) -> dict[str, list[str]]:
     """alternative -> outcome per prompt, scored by the base model with `adapter`."""
-    from gendiv.evaluate import completion_nll, load_model
-
-    model, tokenizer = load_model(p.models.base.dir, adapter)
     texts = [list(dict.fromkeys([own[i], *(alt[i] for alt in alternatives.values())])) for i in range(len(prompts))]
     pairs = [{"prompt": prompts[i], "completion": " " + t.strip()} for i, ts in enumerate(texts) for t in ts]
-    nll, tokens = completion_nll(model, tokenizer, pairs, p.train.eval_batch_size)
+    nll, tokens = completion_nll(shared.with_adapter(adapter), shared.tokenizer, pairs, p.train.eval_batch_size)
     scores = iter(-n / k for n, k in zip(nll, tokens))
     score = [{t: next(scores) for t in ts} for ts in texts]
     return {
@@ -212,6 +215,7 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> dict:
     pairs = [to_prompt_completion("story", row) for row in test]
     prompts, human = [x["prompt"] for x in pairs], [x["completion"].strip() for x in pairs]
     names = model_names(p)
+    shared = BaseWithAdapters(p.models.base.dir) if sp.mode == "likelihood" else None
     per_job, judging, seconds = {}, {}, {}
     for seed in p.train.secondary_seeds:
         outputs = {n: own_outputs(n, seed, test) for n in names}
@@ -220,7 +224,7 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> dict:
             alternatives = {**{n: outputs[n] for n in names if n != name}, HUMAN: human}
             if sp.mode == "likelihood":
                 adapter = None if name == "base" else trained_adapter("story", name, seed)
-                per_job[(name, seed)] = likelihood_outcomes(p, adapter, prompts, outputs[name], alternatives)
+                per_job[(name, seed)] = likelihood_outcomes(p, shared, adapter, prompts, outputs[name], alternatives)
             else:
                 per_job[(name, seed)], judging[f"{name}/s{seed}"] = prompted_outcomes(
                     p, name, seed, test, prompts, outputs[name], alternatives, cache_dir
