@@ -20,6 +20,7 @@ import pandas as pd
 from gendiv import results
 from gendiv.io import atomic_open, read_json
 from gendiv.params import TASKS
+from gendiv.report_claims import loss_of
 from gendiv.runs import live_path
 
 HEADLINE = Path("metrics/headline.json")
@@ -33,8 +34,9 @@ def _r(x: float) -> float:
 
 
 def _loss(summary: pd.DataFrame, task: str, dataset: str) -> float | None:
-    row = summary[(summary.task == task) & (summary.dataset == dataset)]
-    return None if row.empty else _r(row["mean"].iloc[0])
+    """A set's mean test loss, rounded for the tables (None: no run recorded)."""
+    got = loss_of(summary, task, dataset)
+    return None if got is None else _r(got[0])
 
 
 def headline(summary: pd.DataFrame, div: dict[str, dict], levels: list[int], root: Path) -> dict:
