@@ -36,6 +36,13 @@ def loss_footnote(fig, reference: str) -> None:
     fig.supxlabel(f"{LOSS_UNITS}\n{bars_note(reference)}", fontsize=7, wrap=True)
 
 
+def label_loss_panel(ax, title: str, xlabel: str, scores: Scores, task: str, names: list[str]) -> None:
+    """A loss panel's x label, y label in nats and title with its n and seeds."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(LOSS_LABEL)
+    ax.set_title(f"{title}\n{sample_note(scores, task, names)}", fontsize=9)
+
+
 def sample_note(scores: Scores, task: str, names: list[str]) -> str:
     """n test examples (QA: and documents) and the seeds per set behind a panel's losses."""
     got = [sc for name in names if name != "base" and (sc := scores.get((task, name)))]

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from gendiv import results  # noqa: E402
 from gendiv.report_claims import TASKS, Scores  # noqa: E402
 from gendiv.report_claims import loss_of as _loss  # noqa: E402
-from gendiv.report_common import ERROR_BARS, LOSS_LABEL, error_bar, loss_footnote, sample_note  # noqa: E402
+from gendiv.report_common import ERROR_BARS, error_bar, label_loss_panel, loss_footnote  # noqa: E402
 from gendiv.report_common import save_figure as _save  # noqa: E402
 
 MEASURE_FIGURES = Path("reports/figures")  # measure.stage.FIGURES_DIR: lengths and maps
@@ -67,10 +67,10 @@ def figure_levels(
                     ref[0], linestyle=style, color="black" if name == "real" else "gray", label=f"{name} (test loss)"
                 )
                 series[f"{task}:{name}_loss"] = ref[0]
-        ax.set_xlabel("diversity level (Gen-D)")
-        ax.set_ylabel(LOSS_LABEL)
+        label_loss_panel(
+            ax, TASK_TITLE[task], "diversity level (Gen-D)", scores, task, ["real", *(f"d{lv}" for lv in xs)]
+        )
         ax.set_xticks(levels)
-        ax.set_title(f"{TASK_TITLE[task]}\n{sample_note(scores, task, ['real', *(f'd{lv}' for lv in xs)])}", fontsize=9)
         norm = _distinct5_normalized(div_by_task.get(task, {}), levels)
         handles, labels = ax.get_legend_handles_labels()
         if norm:
@@ -109,9 +109,9 @@ def figure_fixed_mixing(summary: pd.DataFrame, out: Path, scores: Scores) -> Pat
     for ax, task in zip(axes, tasks):
         rhos, names, means, errs = zip(*present[task])
         ax.errorbar(rhos, means, yerr=errs, marker="o", capsize=3)
-        ax.set_xlabel("mixing ratio rho = |gen| / (|gen| + |real|)")
-        ax.set_ylabel(LOSS_LABEL)
-        ax.set_title(f"Fixed-size mixing: {task}\n{sample_note(scores, task, list(names))}", fontsize=9)
+        label_loss_panel(
+            ax, f"Fixed-size mixing: {task}", "mixing ratio rho = |gen| / (|gen| + |real|)", scores, task, list(names)
+        )
         series[f"{task}:fixed"] = dict(zip(map(str, rhos), means))
         series[f"{task}:fixed_bar"] = dict(zip(map(str, rhos), errs))
     loss_footnote(fig, "rho = 0")
@@ -142,9 +142,7 @@ def figure_expansion(summary: pd.DataFrame, out: Path, scores: Scores) -> Path |
             names += sets
         if base:
             ax.axhline(base[0], linestyle="--", color="black", label="small real set alone")
-        ax.set_xlabel("share of generated data rho")
-        ax.set_ylabel(LOSS_LABEL)
-        ax.set_title(f"Variable-size expansion: {task}\n{sample_note(scores, task, names)}", fontsize=9)
+        label_loss_panel(ax, f"Variable-size expansion: {task}", "share of generated data rho", scores, task, names)
         ax.legend(fontsize=8)
     loss_footnote(fig, "the small real set alone")
     return _save(fig, out, series)

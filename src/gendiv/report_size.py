@@ -16,7 +16,7 @@ from gendiv import results
 from gendiv.params import Params
 from gendiv.report_claims import TASKS, Scores, fmt, gated, loss_claim, table
 from gendiv.report_claims import loss_of as _loss
-from gendiv.report_common import ERROR_BARS, LOSS_LABEL, error_bar, loss_footnote, sample_note
+from gendiv.report_common import ERROR_BARS, error_bar, label_loss_panel, loss_footnote
 from gendiv.report_common import figure_link as rel
 from gendiv.report_common import save_figure as _save
 from gendiv.report_manipulation import Check
@@ -145,9 +145,9 @@ def figure(p: Params, grids: Grids, summary: pd.DataFrame, scores: Scores, path:
             series[f"{task}:{source}"] = {str(n): y for n, y in zip(xs, ys)}
             series[f"{task}:{source}_bar"] = {str(n): e for n, e in zip(xs, errs)}
         names = [name for sizes in grid.values() for name in sizes.values()]
-        ax.set_xlabel("training samples (rightmost point: the full set)")
-        ax.set_ylabel(LOSS_LABEL)
-        ax.set_title(f"Dataset size: {task}\n{sample_note(scores, task, names)}", fontsize=9)
+        label_loss_panel(
+            ax, f"Dataset size: {task}", "training samples (rightmost point: the full set)", scores, task, names
+        )
         ax.legend(fontsize=7)
     loss_footnote(fig, "the real set of the same size")
     return _save(fig, path, series)
