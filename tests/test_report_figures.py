@@ -65,7 +65,8 @@ def test_distance_table_holds_distances_only(tmp_path, repo, raw_params):
         {"real": {"distinct_5": 0.8, "dcscore": 5.0, "vendi": 9.0}, "d0": {"distinct_5": 0.3, **shift, "vendi": 4.0}},
     )
     text = report.run(p, tmp_path).read_text()
-    assert "| set | mmd2_rbf | mmd2_rbf_p | frechet | distance_n |" in text
+    assert "**story**: distance to real (n = 15 samples per set)" in text
+    assert "| set | mmd2_rbf | mmd2_rbf_p | frechet |" in text and "| d0 | 0.1000 | 0.0100 | 2.0000 |" in text
     assert "| set | dcscore | vendi |" in text and "| real | 5.0000 | 9.0000 |" in text
     assert "mmd_bandwidth" not in text
     assert "sec. 4.2 (Zhu et al., arXiv 2506.19262)" in text  # where the paper's Distinct-5 values come from

@@ -54,7 +54,7 @@ from gendiv.state import TIMINGS_DIR  # noqa: E402
 
 SUMMARY = Path("metrics/summary.json")
 FIGURES = Path("reports/figures/results")
-DISTANCES = ("mmd2_rbf", "mmd2_rbf_p", "frechet", "distance_n")  # measure.stage.distance_metrics
+DISTANCES = ("mmd2_rbf", "mmd2_rbf_p", "frechet")  # measure.stage.distance_metrics
 SCORES = ("dcscore", "vendi")  # measure.stage.embedding_metrics
 PAPER_PROFILE = Path("profiles/paper.yaml")
 # What decides the numbers: a change elsewhere (dvc.lock, metrics, this report, written by the
@@ -257,8 +257,8 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     md += [
         "## Distribution shift (paper table 2)",
         "",
-        "Distances between each set's sentence embeddings and the real training set's, at `distance_n` "
-        "samples per set: `mmd2_rbf`, the unbiased squared MMD with an RBF kernel (median-heuristic "
+        "Distances between each set's sentence embeddings and the real training set's, at the same number "
+        "of samples for every set (n below): `mmd2_rbf`, the unbiased squared MMD with an RBF kernel (median-heuristic "
         "bandwidth), with `mmd2_rbf_p` its permutation p-value, and `frechet`, the Frechet distance between "
         "Gaussians fitted to the embeddings; `real_test` (real held-out data) is the reference for how far "
         "two samples of the same real distribution are. The embedding diversity scores of each set "
@@ -266,7 +266,9 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
         "",
     ]
     for task in TASKS:
-        for title, columns in ((f"**{task}**: distance to real", DISTANCES), (f"**{task}**: diversity", SCORES)):
+        n = sorted({m["distance_n"] for m in div[task].values() if "distance_n" in m})
+        at_n = f" (n = {', '.join(map(str, n))} samples per set)" if n else ""
+        for title, columns in ((f"**{task}**: distance to real{at_n}", DISTANCES), (f"**{task}**: diversity", SCORES)):
             names = [n for n in sorted(div[task]) if any(c in div[task][n] for c in columns)]
             rows = [[n] + [_fmt(div[task][n][c]) if c in div[task][n] else "-" for c in columns] for n in names]
             if rows:

@@ -28,7 +28,12 @@ def bars_note(reference: str) -> str:
     )
 
 
-ERROR_BARS = f"bars ± {Z_ALPHA:g} paired s.e. (test examples and seeds), the verdicts' rule"
+def bars_caption(reference: str) -> str:
+    """The short form of bars_note, for a caption in REPORT.md."""
+    return (
+        f"bars: ± {Z_ALPHA:g} s.e. of the paired difference to {reference} (test examples and seeds), "
+        "the verdicts' rule"
+    )
 
 
 def loss_footnote(fig, reference: str) -> None:

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from gendiv import results  # noqa: E402
 from gendiv.report_claims import TASKS, Scores  # noqa: E402
 from gendiv.report_claims import loss_of as _loss  # noqa: E402
-from gendiv.report_common import ERROR_BARS, error_bar, label_loss_panel, loss_footnote  # noqa: E402
+from gendiv.report_common import bars_caption, error_bar, label_loss_panel, loss_footnote  # noqa: E402
 from gendiv.report_common import save_figure as _save  # noqa: E402
 
 MEASURE_FIGURES = Path("reports/figures")  # measure.stage.FIGURES_DIR: lengths and maps
@@ -154,19 +154,19 @@ LOSS_FIGURES = {  # figs key -> (heading, alt text, caption)
     "levels": (
         "Test loss and normalized diversity per Gen-D level (paper fig. 2)",
         "Test loss of each Gen-D level against real and base, over normalized Distinct-5",
-        f"Test loss (nats per completion token) per Gen-D level; {ERROR_BARS} vs real; bars behind: "
+        f"Test loss (nats per completion token) per Gen-D level; {bars_caption('real')}; shaded bars: "
         "Distinct-5 divided by the largest of the group.",
     ),
     "fixed": (
         "Fixed-size mixing (paper fig. 5)",
         "Test loss against the generated share of a fixed-size training set",
-        f"Test loss (nats per completion token) against rho at a fixed set size; {ERROR_BARS} vs rho = 0.",
+        f"Test loss (nats per completion token) against rho at a fixed set size; {bars_caption('rho = 0')}.",
     ),
     "expansion": (
         "Variable-size expansion (paper figs. 6-7)",
         "Test loss as Gen-D data is added to a small real set",
-        f"Test loss (nats per completion token) of the small real set plus generated data; {ERROR_BARS} "
-        "vs the small real set alone.",
+        f"Test loss (nats per completion token) of the small real set plus generated data; "
+        f"{bars_caption('the small real set alone')}.",
     ),
 }
 

@@ -16,7 +16,7 @@ from gendiv import results
 from gendiv.params import Params
 from gendiv.report_claims import TASKS, Scores, fmt, gated, loss_claim, table
 from gendiv.report_claims import loss_of as _loss
-from gendiv.report_common import ERROR_BARS, error_bar, label_loss_panel, loss_footnote
+from gendiv.report_common import bars_caption, error_bar, label_loss_panel, loss_footnote
 from gendiv.report_common import figure_link as rel
 from gendiv.report_common import save_figure as _save
 from gendiv.report_manipulation import Check
@@ -187,8 +187,8 @@ def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores, checks
         md += [
             f"![Test loss against training samples for real and each Gen-D level]({rel(fig, root)})",
             "",
-            f"*Test loss (nats per completion token) against training samples; {ERROR_BARS} vs the real set "
-            "of the same size.*",
+            "*Test loss (nats per completion token) against training samples; "
+            f"{bars_caption('the real set of the same size')}.*",
             "",
         ]
     else:
