@@ -138,7 +138,7 @@ def figure(models: dict, path: Path, note: str) -> Path:
     fig.suptitle("Diversity of the fine-tuned models' outputs per training source (y axes zoomed)", fontsize=10)
     fig.supxlabel(
         f"{note}\nIntra: across the samples of one prompt, mean over prompts, bars ± {Z_ALPHA:g} s.e. over prompts "
-        "(the verdicts use the tighter paired per-prompt differences of the table). Inter: across prompts, "
+        "(the verdicts judge the paired per-prompt differences in the table above). Inter: across prompts, "
         "one value per model (no bar).",
         fontsize=7,
         wrap=True,
