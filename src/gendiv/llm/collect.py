@@ -94,7 +94,7 @@ class Group:
     parse: Callable[[str, int], Any]  # (answer text, sample index) -> value, or raise Reject
     parses_cut: bool = False  # parse drops the unit the token cap cut, so a "length" answer may still be whole
     whole_lines: bool = False  # parse reads only whole lines: a "length" answer loses its cut last line
-    optional: bool = False  # given up (returned empty) after `need` dropped samples, for the caller to replace
+    optional: bool = False  # where it would fail the stage, it is given up (returned empty) for the caller to replace
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,10 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
                 continue
             stats.dropped += 1
             dropped[g.id] += 1
-            if g.optional and dropped[g.id] > g.need:
-                given_up.append(g.id)
-                continue
             if dropped[g.id] > 2 * g.need + 2:
+                if g.optional:
+                    given_up.append(g.id)
+                    continue
                 raise GenerationFailed(
                     f"{g.id}: {dropped[g.id]} samples failed to parse after {max_rejects} re-asks each "
                     f"(rejects so far: {dict(stats.rejects)}); the generator misses the expected format"
