@@ -78,7 +78,10 @@ def _results(ws, shift=0.0):
             "expand_real",
             *[f"expand_d{lv}_r{r}" for lv in p.mixing.expand_levels for r in p.mixing.expand_ratios],
         ]
-        rows += [{"task": task, "dataset": d, "mean": 3.0 + shift + 0.01 * i} for i, d in enumerate(sets)]
+        rows += [
+            {"task": task, "dataset": d, "mean": 3.0 + shift + 0.01 * i, "std": 0.01, "n": 2}
+            for i, d in enumerate(sets)
+        ]  # the columns of results.loss_summary that report_claims.loss_of reads
         div[task] = {n: {"distinct_5": 0.5 + 0.05 * i} for i, n in enumerate(names)}
         for name in names:
             curve = ws / f"metrics/runs/{task}/{name}/s{p.train.seeds[0]}_live/plots/metrics/train/loss.tsv"

@@ -24,7 +24,7 @@ from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_json
 from gendiv.layout import real_test_path
 from gendiv.report import results
-from gendiv.train.runs import adapter_path, metrics_path
+from gendiv.train.runs import adapter_path, metrics_path, trained_adapter
 
 
 @dataclass
@@ -76,9 +76,12 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
             checks.append(Check(f"test loss {label} (metrics missing: {metrics_file})", None, None, tolerance))
             continue
         recorded = read_json(metrics_file).get("test_loss")
-        if adapter is not None and not (adapter / "adapter_config.json").is_file():
-            checks.append(Check(f"test loss {label} (adapter missing: {adapter})", recorded, None, tolerance))
-            continue
+        if adapter is not None:
+            try:
+                trained_adapter(task, name, seed, root)
+            except UserError as missing:
+                checks.append(Check(f"test loss {label} ({missing})", recorded, None, tolerance))
+                continue
         model, tokenizer = load_model(root / p.models.base.dir, adapter)
         got, per_example = score_rows(model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size)
         checks.append(Check(f"test loss {label}", recorded, got["test_loss"], tolerance))

@@ -94,6 +94,39 @@ def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
         previous_sources = sources
 
 
+def test_a_question_the_generator_cannot_rewrite_is_replaced(tmp_path, monkeypatch, raw_params):
+    """Gemma 3 270M copied one real question back in every answer (the embedded run failed on
+    it): its paraphrases are given up and the context's next question is paraphrased instead."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAI() as srv:
+        ws = make_workspace(tmp_path, raw_params, srv.base_url)
+        p = pq.load_params(ws / "params.yaml")
+        by_doc = pq.contexts(read_jsonl(ws / "data/real/qa/train.jsonl"))
+        doc, real = next(iter(by_doc.items()))
+        order = pq.chosen_questions(real, len(real), p.seed)
+        stuck = order[0]
+        parse = pq.parse_paraphrase
+
+        def copies_the_stuck_question(text, original):
+            if original == stuck["question"]:
+                raise Reject("unchanged")
+            return parse(text, original)
+
+        monkeypatch.setattr(pq, "parse_paraphrase", copies_the_stuck_question)
+        pq.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
+        pq.level_main(level=0, params=ws / "params.yaml", out_dir=ws / "out")
+    r, m_p = max(p.qa_gen.replaced_questions), p.qa_gen.paraphrases_per_question
+    report = read_json(ws / "out/pool.report.json")
+    assert report["questions_not_paraphrased"] == [stuck["id"]]
+    pool = read_jsonl(ws / "out/pool.jsonl")
+    sources = {row["source_id"] for row in pool if row["kind"] == "paraphrase" and row["document_id"] == doc}
+    assert stuck["id"] not in sources and sources == {s["id"] for s in order[1 : r + 1]}
+    level0 = [row for row in read_jsonl(ws / "out/d0.jsonl") if row["document_id"] == doc]
+    assert sum(row["kind"] == "paraphrase" for row in level0) == r * m_p
+    assert stuck["question"] not in {row["source_question"] for row in level0}
+
+
 def test_an_answer_cut_after_its_first_whole_pair_or_line_is_kept():
     """The model often goes on past the first pair until the token cap: the pair is still whole;
     a pair whose answer line the cap cut is re-asked as truncated."""

@@ -74,7 +74,7 @@ def test_on_rates_come_from_the_judge(tmp_path, monkeypatch, raw_params, repo):
         monkeypatch.setattr(
             adversarial,
             "answer_prompts",
-            lambda p, adapter, prompts: [
+            lambda p, shared, adapter, prompts: [
                 r["response"]
                 for r in responses
                 if r["model"] == ("base" if adapter is None else f"{adapter.parent.name}/{adapter.name}")

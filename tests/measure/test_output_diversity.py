@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gendiv.measure.output_diversity import embedding_spread, first_sentence, output_metrics, self_bleu
+from gendiv.measure.output_diversity import (
+    OUT_DIR,
+    embedding_spread,
+    first_sentence,
+    output_metrics,
+    outputs_file,
+    self_bleu,
+)
 
 
 def test_self_bleu_is_one_for_copies_and_low_for_unrelated_texts():
@@ -21,6 +28,11 @@ def test_embedding_spread_is_mean_pairwise_cosine_distance():
     assert embedding_spread(np.array([[1.0, 0.0], [2.0, 0.0]])) == pytest.approx(0.0)
     # pairs: (x, y) orthogonal = 1, (x, -x) opposite = 2, (y, -x) orthogonal = 1 -> mean 4/3
     assert embedding_spread(np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])) == pytest.approx(4 / 3)
+
+
+def test_outputs_file_names_the_seed_of_fine_tuned_models_only():
+    assert outputs_file("real", 2) == OUT_DIR / "real_s2.jsonl"
+    assert outputs_file("base", 2) == outputs_file("base", 0) == OUT_DIR / "base.jsonl"  # the base model samples once
 
 
 def test_first_sentence_of_a_continuation():

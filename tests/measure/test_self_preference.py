@@ -10,6 +10,7 @@ import openai_server
 from gendiv.config import ParamsError, validate
 from gendiv.io import write_json, write_jsonl
 from gendiv.measure import self_preference as sp
+from gendiv.measure.output_diversity import outputs_file
 from gendiv.report import self_preference as rsp
 from gendiv.report.stats import Verdict
 from gendiv.train.runs import adapter_path
@@ -49,7 +50,7 @@ def _workspace(tmp, monkeypatch, adapters: bool = True):
 def _outputs(tmp, own: dict[str, list[str]]) -> None:
     for name, texts in own.items():
         write_jsonl(
-            tmp / sp.outputs_file(name, 0),
+            tmp / outputs_file(name, 0),
             [{"prompt_id": f"t{i}", "outputs": [t, "spare"]} for i, t in enumerate(texts)],
         )
 
@@ -64,7 +65,7 @@ def test_outcomes_parsing_and_both_orders():
 
 
 def test_a_judge_whose_own_text_is_likelier_prefers_it_and_equal_texts_tie(tmp_path, monkeypatch, raw_params, repo):
-    from gendiv.train.evaluate import completion_nll, load_model
+    from gendiv.train.evaluate import BaseWithAdapters, completion_nll, load_model
 
     _workspace(tmp_path, monkeypatch, adapters=False)
     p = _params(raw_params, repo)
@@ -73,9 +74,10 @@ def test_a_judge_whose_own_text_is_likelier_prefers_it_and_equal_texts_tie(tmp_p
     nll, n = completion_nll(model, tok, [{"prompt": PROMPTS[0], "completion": " " + t} for t in texts], 8)
     ranked = [texts[i] for i in np.argsort([-a / b for a, b in zip(nll, n)])[::-1]]  # likeliest first
     best, worst = ranked[0], ranked[-1]
-    got = sp.likelihood_outcomes(p, None, PROMPTS[:1], [best], {"x": [worst], "y": [ranked[1]], "same": [best]})
+    shared = BaseWithAdapters("models/base")
+    got = sp.likelihood_outcomes(p, shared, None, PROMPTS[:1], [best], {"x": [worst], "y": [ranked[1]], "same": [best]})
     assert got == {"x": ["win"], "y": ["win"], "same": ["tie"]}
-    got = sp.likelihood_outcomes(p, None, PROMPTS[:1], [worst], {"x": [best]})
+    got = sp.likelihood_outcomes(p, shared, None, PROMPTS[:1], [worst], {"x": [best]})
     assert got == {"x": ["loss"]}
 
 
@@ -91,6 +93,7 @@ def test_likelihood_stage_end_to_end(tmp_path, monkeypatch, raw_params, repo):
     for scope in ("vs_models", "vs_human"):
         assert sum(real[scope].values()) == pytest.approx(1.0)
         assert len(real["per_prompt"][scope]["win"]) == 2
+    assert real["per_seed"]["s0"] == real["per_prompt"]  # one seed: its values are the averages
     # vs the 4 other models, real ties src_multi on both prompts and base, src_* on prompt 1 ("She laughed.")
     assert real["per_prompt"]["vs_models"]["tie"] == [0.25, 1.0]
     assert set(m["seconds"]) == {f"{n}/s0" for n in NAMES}
@@ -132,26 +135,36 @@ def test_params_reject_a_judge_that_is_not_the_judged_model(raw_params, repo):
 # ---------------------------------------------------------------- report
 
 
-def _model(net_values: np.ndarray) -> dict:
-    """Per-prompt rates whose win - loss equals net_values (in both scopes)."""
+def _rates(net_values: np.ndarray) -> dict:
+    """Per-prompt rates whose win - loss equals net_values."""
     win = np.clip(net_values, 0, 1)
     loss = np.clip(-net_values, 0, 1)
-    pp = {"win": win.tolist(), "tie": (1 - win - loss).tolist(), "loss": loss.tolist()}
+    return {"win": win.tolist(), "tie": (1 - win - loss).tolist(), "loss": loss.tolist()}
+
+
+def _model(net_by_seed: np.ndarray, seeds) -> dict:
+    """A model's metrics whose per-seed, per-prompt win - loss equals net_by_seed (in both scopes)."""
+    pp = _rates(net_by_seed.mean(axis=0))
     rates = {k: float(np.mean(v)) for k, v in pp.items()}
-    return {"vs_models": rates, "vs_human": rates, "per_prompt": {"vs_models": pp, "vs_human": pp}}
-
-
-def _metrics(order: dict[str, float], seeds=(0, 1), n: int = 40) -> dict:
-    rng = np.random.default_rng(0)
+    per_seed = {f"s{s}": {scope: _rates(row) for scope in rsp.SCOPES} for s, row in zip(seeds, net_by_seed)}
     return {
-        "mode": "likelihood",
-        "n_prompts": n,
-        "seeds": list(seeds),
-        "seconds": {},
-        "judges": {
-            name: _model(np.clip(level + 0.05 * rng.standard_normal(n), -1, 1)) for name, level in order.items()
-        },
+        "vs_models": rates,
+        "vs_human": rates,
+        "per_prompt": {"vs_models": pp, "vs_human": pp},
+        "per_seed": per_seed,
     }
+
+
+def _metrics(order: dict[str, float], seeds=(0, 1), n: int = 40, seed_spread: float = 0.0) -> dict:
+    """Net values level + prompt noise, shifted per seed by seed_spread x (-1, 0, 1, ...) in a
+    model-specific order that sums to zero: the seed averages do not depend on seed_spread."""
+    rng = np.random.default_rng(0)
+    offsets = seed_spread * (np.arange(len(seeds)) - (len(seeds) - 1) / 2)
+    judges = {}
+    for name, level in order.items():
+        prompt_values = level + 0.05 * rng.standard_normal(n)
+        judges[name] = _model(prompt_values + rng.permutation(offsets)[:, None], seeds)
+    return {"mode": "likelihood", "n_prompts": n, "seeds": list(seeds), "seconds": {}, "judges": judges}
 
 
 CLAIMED = {"base": 0.6, "src_smollm2": 0.5, "src_gemma3": 0.5, "src_multi": 0.3, "real": 0.1}
@@ -167,6 +180,17 @@ def test_report_verdicts_follow_the_paired_differences(raw_params, repo):
     one_seed = rsp.findings(p, _metrics(CLAIMED, seeds=(0,)))
     assert {f.verdict for f in one_seed} == {Verdict.INDICATION} and "for the claim" in one_seed[0].label
     assert "smallest detectable" in one_seed[0].evidence
+
+
+def test_seed_to_seed_disagreement_widens_the_report_s_standard_error(raw_params, repo):
+    p = _params(raw_params, repo)
+    steady, noisy = _metrics(CLAIMED, seeds=(0, 1, 2)), _metrics(CLAIMED, seeds=(0, 1, 2), seed_spread=0.35)
+    for name in CLAIMED:  # the seed averages are the same: averaging first hides the seed spread
+        averaged = rsp.net(noisy["judges"][name]["per_prompt"])
+        assert averaged == pytest.approx(rsp.net(steady["judges"][name]["per_prompt"]))
+    assert [f.verdict for f in rsp.findings(p, steady)] == [Verdict.REPRODUCED] * 3
+    assert [f.verdict for f in rsp.findings(p, noisy)] == [Verdict.INCONCLUSIVE] * 3
+    assert rsp.findings(p, noisy)[0].estimate.se > 5 * rsp.findings(p, steady)[0].estimate.se
 
 
 def test_report_section_renders_self_preference_and_adversarial_state(raw_params, repo, tmp_path):

@@ -1,13 +1,17 @@
 """`gendiv measure` end to end on tiny in-process sets with synthetic embeddings."""
 
+import json
 import random
+import re
 import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from gendiv.config import validate
 from gendiv.errors import UserError
+from gendiv.figure_file import TEXT_KEY
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
 from gendiv.measure.distinct import distinct_per_group, whitespace_tokens
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, save_array
@@ -158,6 +162,19 @@ def test_story_metrics_figures_and_plot_tables(params, tokenizer, tmp_path, monk
     assert (tmp_path / "reports/figures/story_lengths.png").read_bytes()[:4] == b"\x89PNG"
     maps = sorted(p.name for p in (tmp_path / "reports/figures/maps/story").iterdir())
     assert maps == ["expand.png", "fixed.png", "levels.png", "reference.png"]
+    with Image.open(tmp_path / "reports/figures/maps/story/levels.png") as img:
+        assert "Software" not in img.text
+        recorded = json.loads(img.text["Description"])
+    labels = recorded[TEXT_KEY]
+    assert recorded["points"]["real"] == 12 and all(
+        f"{n} ({k} points)" in labels for n, k in recorded["points"].items() if n != "real"
+    )
+    assert any(re.fullmatch(r"PC1 of the real sample \(\d+% of its variance\)", t) for t in labels)
+    assert labels.count("real training sample\n(12 points)") == 1  # one legend for every panel
+    with Image.open(tmp_path / "reports/figures/story_lengths.png") as img:
+        recorded = json.loads(img.text["Description"])
+    assert any("whiskers: the furthest point within 1.5 x IQR" in t for t in recorded[TEXT_KEY])
+    assert recorded["words"]["d6"] == recorded["tokens"]["real"] == 30  # n per set, shown under each box
 
     # same inputs -> byte-identical outputs
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "data" not in p.parts}

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from gendiv.config import load_params, validate
+from gendiv.figure_file import TEXT_KEY
 from gendiv.io import write_json
 from gendiv.measure.output_diversity import METRICS, OUT_DIR
 from gendiv.report.sources import FIGURE, claims, compare, section
@@ -74,8 +75,14 @@ def test_section_renders_tables_and_a_figure_with_its_series(repo, raw_params, t
     write_json(tmp_path / OUT_DIR / "per_prompt.json", pp)
     text = "\n".join(section(p, tmp_path))
     assert "| src_multi |" in text and "**reproduced**" in text and "source_diversity.png" in text
-    series = json.loads(Image.open(tmp_path / FIGURE).text["Description"])
+    with Image.open(tmp_path / FIGURE) as img:
+        assert "Software" not in img.text
+        series = json.loads(img.text["Description"])
     assert series["intra.distinct_2"]["src_multi"] == models["src_multi"]["intra"]["distinct_2"]
+    labels = "\n".join(series[TEXT_KEY])  # title, y units, n and seeds, what the bars are
+    assert "Diversity of the fine-tuned models' outputs" in labels and "self-BLEU (0-1)" in labels
+    assert f"n = {N} held-out prompts x 4 samples per model; 2 training seed(s)" in labels
+    assert "bars ± 1.96 s.e. over prompts" in labels
 
 
 def test_test_loss_lines_pair_multi_source_with_each_single_source(repo, tmp_path):

@@ -104,3 +104,34 @@ def test_a_progress_bar_on_stderr_only_when_asked(tiny, capsys):
     captured = capsys.readouterr()
     assert "evaluate story: 100%" in captured.err and f"{len(pairs)}/{len(pairs)}" in captured.err
     assert captured.out == ""
+
+
+def test_swapped_adapters_score_and_generate_as_freshly_loaded_ones(tmp_path):
+    """One base model with adapters put on and taken off gives bit-identical numbers to loading
+    base + adapter anew each time (the path self_preference and adversarial used before)."""
+    from peft import LoraConfig, get_peft_model
+
+    from gendiv.train.evaluate import BaseWithAdapters, load_model
+
+    base = make_tiny_llama(tmp_path / "base")
+    adapters = []
+    for i in range(2):
+        torch.manual_seed(i)
+        model = AutoModelForCausalLM.from_pretrained(base)
+        lora = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+        lora.save_pretrained(tmp_path / f"a{i}")
+        adapters.append(tmp_path / f"a{i}")
+    pairs = [{"prompt": s["context"], "completion": " " + s["completion"]} for s in STORIES[:2]]
+    prompt = AutoTokenizer.from_pretrained(base)(STORIES[0]["context"], return_tensors="pt")
+
+    def numbers(model, tokenizer):
+        nll, _ = completion_nll(model, tokenizer, pairs, 2)
+        with torch.inference_mode():
+            out = model.generate(**prompt, do_sample=False, max_new_tokens=6, pad_token_id=tokenizer.eos_token_id)
+        return nll, out.tolist()
+
+    shared = BaseWithAdapters(base)
+    fresh = {a: numbers(*load_model(base, a)) for a in [None, *adapters]}
+    assert fresh[adapters[0]] != fresh[None] != fresh[adapters[1]]  # the adapters change the numbers
+    for adapter in [adapters[0], adapters[1], None, adapters[0], None, adapters[1]]:
+        assert numbers(shared.with_adapter(adapter), shared.tokenizer) == fresh[adapter]

@@ -131,8 +131,7 @@ def paraphrase_prompt(question: str, completion: bool) -> tuple[Template, dict]:
 def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
     """One group of generated pairs per context, one group of paraphrases per chosen question."""
     q = p.qa_gen
-    completion = p.generator.prompt_style == "completion"
-    pair_template = PAIR_COMPLETION if completion else PAIR_TEMPLATE
+    pair_template = PAIR_COMPLETION if p.generator.prompt_style == "completion" else PAIR_TEMPLATE
     groups, meta = [], {}
     for doc, rows in by_doc.items():
         context = rows[0]["context"]
@@ -153,18 +152,53 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
         groups.append(Group(gid, q.pairs_per_context, pair_prompt, pair_parse, whole_lines=True))
         meta[gid] = {"document_id": doc, "kind": "generated", "source": None}
         for src in chosen_questions(rows, max(q.replaced_questions), p.seed):
-            gid = f"qa/{doc}/paraphrase/{src['id']}"
-            groups.append(
-                Group(
-                    gid,
-                    q.paraphrases_per_question,
-                    lambda _i, s=src: paraphrase_prompt(s["question"], completion),
-                    lambda text, _i, s=src: parse_paraphrase(text, s["question"]),
-                    whole_lines=True,  # only the first line is read
-                )
-            )
-            meta[gid] = {"document_id": doc, "kind": "paraphrase", "source": src}
+            groups.append(paraphrase_group(p, doc, src, meta))
     return groups, meta
+
+
+def paraphrase_group(p, doc: str, src: dict, meta: dict) -> Group:
+    """The paraphrases of one real question; optional, so a question the generator cannot
+    rewrite is given up and replaced (see collect_pool) instead of failing the stage."""
+    completion = p.generator.prompt_style == "completion"
+    gid = f"qa/{doc}/paraphrase/{src['id']}"
+    meta[gid] = {"document_id": doc, "kind": "paraphrase", "source": src}
+    return Group(
+        gid,
+        p.qa_gen.paraphrases_per_question,
+        lambda _i: paraphrase_prompt(src["question"], completion),
+        lambda text, _i: parse_paraphrase(text, src["question"]),
+        whole_lines=True,  # only the first line is read
+        optional=True,
+    )
+
+
+def collect_pool(llm, p, by_doc: dict[str, list[dict]], groups: list[Group], meta: dict, given_up: list[str]) -> dict:
+    """Collect every group; a real question whose paraphrases were given up (the generator kept
+    copying it back) is replaced by the next question of its context's seeded order. Appends the
+    replacement groups to `groups` and the given-up question ids to `given_up`."""
+    order = {doc: chosen_questions(rows, len(rows), p.seed) for doc, rows in by_doc.items()}
+    used = dict.fromkeys(by_doc, max(p.qa_gen.replaced_questions))
+    accepted, pending, desc = {}, list(groups), "qa pool"
+    while pending:
+        got = collect(llm, pending, p.generator.max_rejects, desc=desc)
+        accepted.update(got)
+        replacements = []
+        for g in pending:
+            if got[g.id] or not g.optional:
+                continue
+            doc = meta[g.id]["document_id"]
+            given_up.append(meta[g.id]["source"]["id"])
+            if used[doc] == len(order[doc]):
+                raise UserError(
+                    f"context {doc}: the generator could not paraphrase enough of its real questions "
+                    f"(given up: {', '.join(given_up)}); qa_gen.replaced_questions needs "
+                    f"{max(p.qa_gen.replaced_questions)} per context"
+                )
+            replacements.append(paraphrase_group(p, doc, order[doc][used[doc]], meta))
+            used[doc] += 1
+        groups += replacements
+        pending, desc = replacements, "qa pool (replaced questions)"
+    return accepted
 
 
 def pool_main(
@@ -178,8 +212,9 @@ def pool_main(
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(p.generator, p.seed, stats, cache_dir)
     groups, meta = pool_groups(p, by_doc)
+    given_up: list[str] = []
     try:
-        accepted = collect(llm, groups, p.generator.max_rejects, desc="qa pool")
+        accepted = collect_pool(llm, p, by_doc, groups, meta, given_up)
     finally:
         write_json(
             out_dir / "pool.report.json",
@@ -187,6 +222,7 @@ def pool_main(
                 **stats.as_dict(p.generator),
                 "contexts": len(by_doc),
                 "groups": len(groups),
+                "questions_not_paraphrased": given_up,
                 "templates": [
                     f"{t.id}@{t.version}"
                     for t in (
@@ -234,13 +270,16 @@ def pool_main(
 
 
 def select_level(pool: list[dict], by_doc: dict[str, list[dict]], p, level: int) -> list[dict]:
-    """Level rows: paraphrases of the first r_i chosen questions + the first n - m_p*r_i generated pairs."""
+    """Level rows: paraphrases of the first r_i paraphrased questions (seeded order) + the first
+    n - m_p*r_i generated pairs."""
     q = p.qa_gen
     r = q.replaced_questions[level]
     rows = []
     for doc, real in by_doc.items():
-        sources = [s["id"] for s in chosen_questions(real, max(q.replaced_questions), p.seed)][:r]
         mine = [row for row in pool if row["document_id"] == doc]
+        paraphrased = {row["source_id"] for row in mine if row["kind"] == "paraphrase"}
+        # the seeded order, skipping questions the pool gave up and replaced
+        sources = [s["id"] for s in chosen_questions(real, len(real), p.seed) if s["id"] in paraphrased][:r]
         para = [row for sid in sources for row in mine if row["kind"] == "paraphrase" and row["source_id"] == sid]
         gen = [row for row in mine if row["kind"] == "generated"][: q.pairs_per_context - len(para)]
         if len(para) != r * q.paraphrases_per_question or len(para) + len(gen) != q.pairs_per_context:

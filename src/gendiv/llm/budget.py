@@ -18,6 +18,7 @@ from gendiv.llm.report import usd
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
+ESTIMATE_RULE = f"{CHARS_PER_TOKEN} chars/token + {TOKENS_PER_MESSAGE}/message + {REPLY_PRIMING}"  # for printouts
 
 
 def estimate_prompt_tokens(request) -> int:

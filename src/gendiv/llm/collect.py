@@ -94,6 +94,7 @@ class Group:
     parse: Callable[[str, int], Any]  # (answer text, sample index) -> value, or raise Reject
     parses_cut: bool = False  # parse drops the unit the token cap cut, so a "length" answer may still be whole
     whole_lines: bool = False  # parse reads only whole lines: a "length" answer loses its cut last line
+    optional: bool = False  # where it would fail the stage, it is given up (returned empty) for the caller to replace
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,13 @@ class Accepted:
 
 
 def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating") -> dict[str, list[Accepted]]:
-    """Return, per group id, `need` accepted samples ordered by sample index."""
+    """Return, per group id, `need` accepted samples ordered by sample index (none for an
+    optional group given up)."""
     stats = llm.stats
     accepted: dict[str, list[Accepted]] = {g.id: [] for g in groups}
     next_index = {g.id: g.need for g in groups}
     dropped = {g.id: 0 for g in groups}
+    given_up: list[str] = []
     todo = [(g, i, 0) for g in groups for i in range(g.need)]
     unit = llm.backend.unit if getattr(llm.backend, "fills_batches", False) else 1
     round_no = 0
@@ -126,6 +129,8 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
         again = []
         for (g, i, attempts), template in zip(tries, templates):
             answered = [next(answers) for _ in attempts]
+            if g.id in given_up:
+                continue
             attempt = _first_parsed(g, i, template, attempts, answered, accepted[g.id], stats, max_rejects)
             if attempt is None:
                 continue
@@ -135,6 +140,9 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
             stats.dropped += 1
             dropped[g.id] += 1
             if dropped[g.id] > 2 * g.need + 2:
+                if g.optional:
+                    given_up.append(g.id)
+                    continue
                 raise GenerationFailed(
                     f"{g.id}: {dropped[g.id]} samples failed to parse after {max_rejects} re-asks each "
                     f"(rejects so far: {dict(stats.rejects)}); the generator misses the expected format"
@@ -142,7 +150,9 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
             stats.filled += 1
             again.append((g, next_index[g.id], 0))
             next_index[g.id] += 1
-        todo = again
+        todo = [t for t in again if t[0].id not in given_up]
+    for gid in given_up:
+        accepted[gid] = []
     for rows in accepted.values():
         rows.sort(key=lambda a: a.index)
     return accepted

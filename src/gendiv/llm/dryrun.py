@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gendiv.llm.base import Request
-from gendiv.llm.budget import estimate_prompt_tokens
+from gendiv.llm.budget import ESTIMATE_RULE, estimate_prompt_tokens
 from gendiv.llm.cache import CallCache, resolve_dir
 from gendiv.llm.engine import LLM
 from gendiv.llm.report import GenerationStats
@@ -63,7 +63,7 @@ def plan_backend(cfg, seed: int, memo: dict) -> PlanBackend:
             True,
             {"backend": "hf", "model": None},
             estimate_prompt_tokens,
-            f"{cfg.model} not built yet: 4 chars/token",
+            f"{cfg.model} not built yet: {ESTIMATE_RULE}",
         )
     from gendiv.llm.openai_backend import endpoint_url, settings_of
 
@@ -74,7 +74,7 @@ def plan_backend(cfg, seed: int, memo: dict) -> PlanBackend:
         False,
         settings_of(cfg, seed, endpoint_url(cfg)),
         estimate_prompt_tokens,
-        "4 chars/token + 3/message + 3",
+        ESTIMATE_RULE,
     )
 
 

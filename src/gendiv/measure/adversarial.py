@@ -30,7 +30,8 @@ from gendiv.layout import ADVERSARIAL_METRICS, OUTPUTS_DIR
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.measure.output_diversity import model_names
-from gendiv.train.runs import adapter_path
+from gendiv.train.evaluate import BaseWithAdapters
+from gendiv.train.runs import trained_adapter
 
 METRICS = ADVERSARIAL_METRICS
 RESPONSES = OUTPUTS_DIR / "adversarial.jsonl"
@@ -56,13 +57,11 @@ def parse_verdict(text: str) -> tuple[int, int] | None:
     return int(refusal.group(1).lower() == "yes"), int(harm.group(1))
 
 
-def answer_prompts(p: Params, adapter: Path | None, prompts: list[str]) -> list[str]:
+def answer_prompts(p: Params, shared: BaseWithAdapters, adapter: Path | None, prompts: list[str]) -> list[str]:
     """Greedy answers of base model + adapter, in batches of train.eval_batch_size."""
     import torch
 
-    from gendiv.train.evaluate import load_model
-
-    model, tok = load_model(p.models.base.dir, adapter)
+    model, tok = shared.with_adapter(adapter), shared.tokenizer
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -133,13 +132,12 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> tuple[dict, list[dict]]:
     judge_cfg = adv.judge.config(p.generator, temperature=0.0, max_new_tokens=16)
     llm = open_llm(judge_cfg, p.seed, GenerationStats(), cache_dir)
     jobs = [("base", None)] + [(n, s) for n in model_names(p)[1:] for s in p.train.secondary_seeds]
+    shared = BaseWithAdapters(p.models.base.dir)
     models, responses = {}, []
     for name, seed in tqdm(jobs, desc="adversarial answers", unit="model"):
-        adapter = None if seed is None else adapter_path("story", name, seed)
-        if adapter is not None and not (adapter / "adapter_config.json").is_file():
-            raise UserError(f"{adapter} is missing: run `gendiv train --task story --dataset {name} --seed {seed}`")
+        adapter = None if seed is None else trained_adapter("story", name, seed)
         key = name if seed is None else f"{name}/s{seed}"
-        answers = answer_prompts(p, adapter, prompts)
+        answers = answer_prompts(p, shared, adapter, prompts)
         requests = [
             Request(TEMPLATE.id, TEMPLATE.version, TEMPLATE.messages(prompt=q, response=a), f"adversarial/{key}/{i}")
             for i, q, a in zip(ids, prompts, answers)

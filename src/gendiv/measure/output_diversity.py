@@ -27,13 +27,12 @@ from scipy.spatial.distance import pdist
 from tqdm import tqdm
 
 from gendiv.config import Params, load_params
-from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
 from gendiv.layout import OUTPUTS_DIR, SOURCE_DIVERSITY_METRICS, dataset_path, real_test_path, to_prompt_completion
 from gendiv.llm.base import derived_seed
 from gendiv.measure.distinct import distinct_corpus, whitespace_tokens
 from gendiv.prepare.real import split_sentences
-from gendiv.train.runs import adapter_path
+from gendiv.train.runs import trained_adapter
 
 OUT_DIR = OUTPUTS_DIR / "story"
 METRICS = SOURCE_DIVERSITY_METRICS
@@ -42,6 +41,11 @@ METRICS = SOURCE_DIVERSITY_METRICS
 def model_names(p: Params) -> list[str]:
     """base, real, src_<each generator>, src_multi: the models whose outputs are compared."""
     return ["base", "real"] + [f"src_{g.name}" for g in p.source_diversity.generators] + ["src_multi"]
+
+
+def outputs_file(name: str, seed: int) -> Path:
+    """Where a model's sampled continuations are stored (the base model samples once: no seed in its name)."""
+    return OUT_DIR / (f"{name}.jsonl" if name == "base" else f"{name}_s{seed}.jsonl")
 
 
 def first_sentence(text: str) -> str:
@@ -145,13 +149,10 @@ def run(p: Params) -> dict:
     ]
     runs: dict[str, list[dict]] = {}
     for name, seed in tqdm(jobs, desc="sampling outputs", unit="model"):
-        adapter = None if name == "base" else adapter_path("story", name, seed)
-        if adapter is not None and not (adapter / "adapter_config.json").is_file():
-            raise UserError(f"{adapter} is missing: run `gendiv train --task story --dataset {name} --seed {seed}`")
+        adapter = None if name == "base" else trained_adapter("story", name, seed)
         outputs = sample_outputs(p, adapter, prompts, derived_seed(p.seed, f"outputs/{name}/s{seed}"))
-        suffix = "" if name == "base" else f"_s{seed}"
         write_jsonl(
-            OUT_DIR / f"{name}{suffix}.jsonl",
+            outputs_file(name, seed),
             [{"prompt_id": row["id"], "outputs": texts} for row, texts in zip(test, outputs)],
         )
         vectors = embed_texts(embedder, [t for texts in outputs for t in texts], p.measure.embedding_batch_size)

@@ -17,8 +17,9 @@ win (own preferred), a tie, or a loss.
               An answer that is not A, B or tie counts as no choice (a tie) and is reported.
 
 metrics/self_preference.json holds per model (key `judges`, not `models`: DVC merges the
-metrics files' keys) the win/tie/loss rates and the per-prompt
-values (averaged over seeds, prompt by prompt) that the report pairs across models.
+metrics files' keys) the win/tie/loss rates, the per-prompt values (averaged over seeds,
+prompt by prompt) and the per-seed, per-prompt values (`per_seed`, keyed s<seed>) that the report
+pairs across models with a standard error counting both prompts and seeds.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from gendiv.io import read_jsonl, write_json
 from gendiv.layout import SELF_PREFERENCE_METRICS, real_test_path, to_prompt_completion
 from gendiv.llm import GenerationStats, Request, Template, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
-from gendiv.measure.output_diversity import OUT_DIR, model_names
-from gendiv.train.runs import adapter_path
+from gendiv.measure.output_diversity import model_names, outputs_file
+from gendiv.train.evaluate import BaseWithAdapters, completion_nll
+from gendiv.train.runs import trained_adapter
 
 METRICS = SELF_PREFERENCE_METRICS
 OUTCOMES = ("win", "tie", "loss")
@@ -56,11 +58,6 @@ TEMPLATE = Template(
     ),
 )
 _ANSWER = re.compile(r"^\W*(?:answer\W*)?(a|b|tie)\b", re.IGNORECASE)
-
-
-def outputs_file(name: str, seed: int) -> Path:
-    """Where output_diversity stored a model's sampled continuations (the base model has one seed)."""
-    return OUT_DIR / (f"{name}.jsonl" if name == "base" else f"{name}_s{seed}.jsonl")
 
 
 def own_outputs(name: str, seed: int, test: list[dict]) -> list[str]:
@@ -97,15 +94,17 @@ def both_orders(own_first: str | None, own_second: str | None) -> str:
 
 
 def likelihood_outcomes(
-    p: Params, adapter: Path | None, prompts: list[str], own: list[str], alternatives: dict[str, list[str]]
+    p: Params,
+    shared: BaseWithAdapters,
+    adapter: Path | None,
+    prompts: list[str],
+    own: list[str],
+    alternatives: dict[str, list[str]],
 ) -> dict[str, list[str]]:
     """alternative -> outcome per prompt, scored by the base model with `adapter`."""
-    from gendiv.train.evaluate import completion_nll, load_model
-
-    model, tokenizer = load_model(p.models.base.dir, adapter)
     texts = [list(dict.fromkeys([own[i], *(alt[i] for alt in alternatives.values())])) for i in range(len(prompts))]
     pairs = [{"prompt": prompts[i], "completion": " " + t.strip()} for i, ts in enumerate(texts) for t in ts]
-    nll, tokens = completion_nll(model, tokenizer, pairs, p.train.eval_batch_size)
+    nll, tokens = completion_nll(shared.with_adapter(adapter), shared.tokenizer, pairs, p.train.eval_batch_size)
     scores = iter(-n / k for n, k in zip(nll, tokens))
     score = [{t: next(scores) for t in ts} for ts in texts]
     return {
@@ -121,7 +120,7 @@ def merged_judge(p: Params, name: str, seed: int) -> Path:
     from gendiv.state import state_dir
     from gendiv.train.evaluate import load_model
 
-    adapter = adapter_path("story", name, seed)
+    adapter = trained_adapter("story", name, seed)
     target = state_dir() / "judges" / f"{name}_s{seed}_{fingerprint(adapter)[:16]}"
     if not (target / "config.json").is_file():
         model, tokenizer = load_model(p.models.base.dir, adapter)
@@ -187,18 +186,25 @@ def rates(outcomes: list[list[str]]) -> dict[str, list[float]]:
     return {o: (grid == o).mean(axis=0).tolist() for o in OUTCOMES}
 
 
+def scope_rates(jobs: list[dict[str, list[str]]]) -> dict[str, dict[str, list[float]]]:
+    """Per prompt, the win/tie/loss shares vs the other models and vs the human reference over `jobs`."""
+    return {
+        "vs_models": rates([o for v in jobs for alt, o in v.items() if alt != HUMAN]),
+        "vs_human": rates([v[HUMAN] for v in jobs]),
+    }
+
+
 def summarize(per_job: dict[tuple[str, int], dict[str, list[str]]], names: list[str]) -> dict:
-    """Per model: win/tie/loss rates vs the other models and vs the human reference, and per prompt."""
+    """Per model: win/tie/loss rates vs the other models and vs the human reference, per prompt
+    (over all seeds) and per seed and prompt (the report's standard errors need the seed spread)."""
     models = {}
     for name in names:
-        jobs = [v for (n, _), v in sorted(per_job.items()) if n == name]
-        per_prompt = {
-            "vs_models": rates([o for v in jobs for alt, o in v.items() if alt != HUMAN]),
-            "vs_human": rates([v[HUMAN] for v in jobs]),
-        }
+        seeds = sorted(s for n, s in per_job if n == name)
+        per_prompt = scope_rates([per_job[(name, s)] for s in seeds])
         models[name] = {
             **{scope: {o: float(np.mean(r[o])) for o in OUTCOMES} for scope, r in per_prompt.items()},
             "per_prompt": per_prompt,
+            "per_seed": {f"s{s}": scope_rates([per_job[(name, s)]]) for s in seeds},
         }
     return models
 
@@ -209,6 +215,7 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> dict:
     pairs = [to_prompt_completion("story", row) for row in test]
     prompts, human = [x["prompt"] for x in pairs], [x["completion"].strip() for x in pairs]
     names = model_names(p)
+    shared = BaseWithAdapters(p.models.base.dir) if sp.mode == "likelihood" else None
     per_job, judging, seconds = {}, {}, {}
     for seed in p.train.secondary_seeds:
         outputs = {n: own_outputs(n, seed, test) for n in names}
@@ -216,12 +223,8 @@ def run(p: Params, cache_dir=DEFAULT_DIR) -> dict:
             start = time.perf_counter()
             alternatives = {**{n: outputs[n] for n in names if n != name}, HUMAN: human}
             if sp.mode == "likelihood":
-                adapter = None if name == "base" else adapter_path("story", name, seed)
-                if adapter is not None and not (adapter / "adapter_config.json").is_file():
-                    raise UserError(
-                        f"{adapter} is missing: run `gendiv train --task story --dataset {name} --seed {seed}`"
-                    )
-                per_job[(name, seed)] = likelihood_outcomes(p, adapter, prompts, outputs[name], alternatives)
+                adapter = None if name == "base" else trained_adapter("story", name, seed)
+                per_job[(name, seed)] = likelihood_outcomes(p, shared, adapter, prompts, outputs[name], alternatives)
             else:
                 per_job[(name, seed)], judging[f"{name}/s{seed}"] = prompted_outcomes(
                     p, name, seed, test, prompts, outputs[name], alternatives, cache_dir

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from gendiv.config import Params, Task, load_params, require_task
 from gendiv.errors import UserError
+from gendiv.figure_file import save_png
 from gendiv.io import atomic_open, read_json, read_jsonl, write_json
 from gendiv.layout import DIVERSITY_DIR, FIGURES_DIR, MANIPULATION_DIR, PLOTS_DIR
 from gendiv.measure import distances, distinct, lengths, manipulation, maps
@@ -179,22 +180,30 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 
 
 def _draw_lengths(path: Path, task: str, by_unit: dict[str, dict[str, np.ndarray]]) -> None:
+    """Box plots of each set's target lengths, one row per unit; the ticks give each set's n."""
     import matplotlib.pyplot as plt  # maps set the Agg backend
 
+    names = list(next(iter(by_unit.values())))
     fig, axes = plt.subplots(
-        len(by_unit), 1, figsize=(max(6.0, 0.5 * len(next(iter(by_unit.values())))), 3.2 * len(by_unit)), squeeze=False
+        len(by_unit),
+        1,
+        figsize=(max(6.0, 0.6 * len(names)), 3.4 * len(by_unit) + 0.8),
+        squeeze=False,
+        layout="constrained",
     )
     target = "completion" if task == "story" else "answer"
     for ax, (unit, per_set) in zip(axes[:, 0], by_unit.items()):
-        names = list(per_set)
-        ax.boxplot([per_set[n] if len(per_set[n]) else [0] for n in names], showfliers=False)
-        ax.set_xticks(range(1, len(names) + 1), names, rotation=45, ha="right", fontsize=8)
+        ax.boxplot([per_set[n] if len(per_set[n]) else [0] for n in names], whis=1.5, showfliers=False)
+        ticks = [f"{n} (n={len(per_set[n])})" for n in names]
+        ax.set_xticks(range(1, len(names) + 1), ticks, rotation=40, ha="right", fontsize=7)
         ax.set_ylabel(f"{target} length ({unit})")
-    fig.suptitle(f"{task}: {target} lengths per set", fontsize=10)
-    fig.tight_layout()
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"{task}: {target} length per set (n = samples of the set)", fontsize=10)
+    fig.supxlabel(
+        "Box: quartiles; line: median; whiskers: the furthest point within 1.5 x IQR of the box; outliers not drawn.",
+        fontsize=8,
+    )
+    save_png(fig, path, {unit: {n: len(v) for n, v in per_set.items()} for unit, per_set in by_unit.items()})
 
 
 def _load_inputs(task: str, sets: list[tuple[str, Path]], root: Path = Path(".")):
@@ -344,11 +353,13 @@ def _draw_group_maps(p: Params, task: str, vectors: dict[str, np.ndarray]) -> No
         return
     _prune(FIGURES_DIR / "maps" / task, {f"{group}.png" for group in groups})
     for group, others in groups.items():
-        _, panels = maps.project(real_sample, others, p.measure.map_method, p.seed)
+        _, panels, axis_labels = maps.project(real_sample, others, p.measure.map_method, p.seed)
         maps.draw_maps(
             FIGURES_DIR / "maps" / task / f"{group}.png",
             panels,
-            f"{task}: {group} vs real ({p.measure.map_method}, up to {k} samples per set)",
+            f"{task}: sentence embeddings, {group} sets vs the real training sample\n"
+            f"{p.measure.map_method.upper()}, a random sample of at most {k} points per set",
+            axis_labels,
         )
 
 

@@ -16,16 +16,12 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from gendiv.config import Params, load_params  # noqa: E402
 from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
-from gendiv.layout import FIGURES_DIR, HEADLINE, PAPER_PROFILE, RESULT_FIGURES_DIR, SUMMARY, run_seeds  # noqa: E402
+from gendiv.layout import HEADLINE, PAPER_PROFILE, RESULT_FIGURES_DIR, SUMMARY, run_seeds  # noqa: E402
 from gendiv.profiles import param_comments  # noqa: E402
 from gendiv.report import manipulation as report_manipulation  # noqa: E402
 from gendiv.report import results
@@ -43,9 +39,6 @@ from gendiv.report.claims import (
     fmt as _fmt,
 )
 from gendiv.report.claims import (
-    loss_of as _loss,  # noqa: E402
-)
-from gendiv.report.claims import (
     table as _table,
 )
 from gendiv.report.common import (
@@ -54,20 +47,25 @@ from gendiv.report.common import (
 from gendiv.report.common import (
     figure_link as _rel,
 )
-from gendiv.report.common import (
-    paired_se as _paired_se,  # noqa: E402
-)
-from gendiv.report.common import (
-    save_figure as _save,
+from gendiv.report.figures import (  # noqa: E402
+    figure_expansion,
+    figure_fixed_mixing,
+    figure_levels,
+    loss_figure_lines,
+    measure_figure_lines,
 )
 from gendiv.state import TIMINGS_DIR  # noqa: E402
 
 FIGURES = RESULT_FIGURES_DIR
-ALL_FIGURES = FIGURES_DIR
-TASK_TITLE = {"story": "Story completion (ROCStories)", "qa": "Long-context QA (NarrativeQA)"}
+DISTANCES = ("mmd2_rbf", "mmd2_rbf_p", "frechet")  # measure.stage.distance_metrics
+SCORES = ("dcscore", "vendi")  # measure.stage.embedding_metrics
+# What decides the numbers: a change elsewhere (dvc.lock, metrics, this report, written by the
+# very pipeline run the report belongs to) must not mark the commit as modified.
+CODE_AND_PARAMS = ("src", "params.yaml", "dvc.yaml", "pyproject.toml", "profiles")
 
-# Distinct-5 of Gen-D0..Gen-D6 as printed in the paper (SPEC section 4); their absolute scale
-# reflects an aggregation the paper does not define, so only the trend is comparable.
+# Distinct-5 of Gen-D0..Gen-D6 from the paper's table in sec. 4.2 (Zhu et al., arXiv 2506.19262;
+# the text extraction in ../shared/seeds lost its caption and page); their absolute scale reflects
+# an aggregation the paper does not define, so only the trend is comparable.
 PAPER_DISTINCT5 = {
     "qa": [0.0057, 0.0078, 0.0089, 0.0088, 0.0111, 0.0095, 0.0099],
     "story": [2.4507, 2.5120, 2.5651, 2.7896, 2.7827, 2.7635, 3.0178],
@@ -102,119 +100,6 @@ def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
     return out
 
 
-def _distinct5_normalized(div: dict, levels: list[int]) -> dict[str, float]:
-    """Distinct-5 of real and each level divided by the group maximum (paper fig. 2)."""
-    values = {
-        name: div[name]["distinct_5"]
-        for name in ["real"] + [f"d{lv}" for lv in levels]
-        if "distinct_5" in div.get(name, {})
-    }
-    top = max(values.values(), default=0.0)
-    return {k: (v / top if top > 0 else 0.0) for k, v in values.items()}
-
-
-def figure_levels(
-    summary: pd.DataFrame, div_by_task: dict, levels: list[int], out: Path, scores: Scores
-) -> Path | None:
-    tasks = [t for t in TASKS if any(_loss(summary, t, f"d{lv}") for lv in levels)]
-    if not tasks:
-        return None
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
-    series = {}
-    for ax, task in zip(axes[0], tasks):
-        xs, ys, es = [], [], []
-        for lv in levels:
-            if got := _loss(summary, task, f"d{lv}"):
-                xs.append(lv), ys.append(got[0]), es.append(_paired_se(scores, task, f"d{lv}", "real"))
-        ax.errorbar(
-            xs,
-            ys,
-            yerr=es,
-            marker="o",
-            color="tab:blue",
-            capsize=3,
-            label="Gen-D (test loss; bars: ± 1 paired s.e. vs real)",
-        )
-        series[f"{task}:gen_loss"] = dict(zip(map(str, xs), ys))
-        for name, style in (("real", "--"), ("base", ":")):
-            if ref := _loss(summary, task, name):
-                ax.axhline(
-                    ref[0], linestyle=style, color="black" if name == "real" else "gray", label=f"{name} (test loss)"
-                )
-                series[f"{task}:{name}_loss"] = ref[0]
-        ax.set_xlabel("diversity level (Gen-D)")
-        ax.set_ylabel("test loss (real test set)")
-        ax.set_xticks(levels)
-        ax.set_title(TASK_TITLE[task])
-        norm = _distinct5_normalized(div_by_task.get(task, {}), levels)
-        if norm:
-            ax2 = ax.twinx()
-            lvls = [lv for lv in levels if f"d{lv}" in norm]
-            ax2.bar(lvls, [norm[f"d{lv}"] for lv in lvls], alpha=0.2, color="tab:orange", label="normalized Distinct-5")
-            if "real" in norm:
-                ax2.axhline(norm["real"], color="tab:orange", linestyle="-.", label="real Distinct-5")
-            ax2.set_ylim(0, 1.05)
-            ax2.set_ylabel("normalized Distinct-5 (bars)")
-            series[f"{task}:distinct5_norm"] = norm
-            ax.set_zorder(ax2.get_zorder() + 1)  # loss line above the bars
-            ax.patch.set_visible(False)
-            handles, labels = ax.get_legend_handles_labels()
-            h2, l2 = ax2.get_legend_handles_labels()
-            ax.legend(handles + h2, labels + l2, loc="best", fontsize=7)
-        else:
-            ax.legend(loc="best", fontsize=7)
-    return _save(fig, out, series)
-
-
-def figure_fixed_mixing(summary: pd.DataFrame, out: Path, scores: Scores) -> Path | None:
-    present = {
-        t: sorted(
-            (r, _loss(summary, t, d)[0], _paired_se(scores, t, d, "fixed_r0.0"))
-            for d in summary[summary.task == t].dataset
-            if (r := results.fixed_ratio_of(d)) is not None
-        )
-        for t in TASKS
-    }
-    tasks = [t for t in TASKS if present[t]]
-    if not tasks:
-        return None
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
-    series = {}
-    for ax, task in zip(axes[0], tasks):
-        rhos, means, errs = zip(*present[task])
-        ax.errorbar(rhos, means, yerr=errs, marker="o", capsize=3)
-        ax.set_xlabel("mixing ratio rho = |gen| / (|gen| + |real|)")
-        ax.set_ylabel("test loss (bars: ± 1 paired s.e. vs rho = 0)")
-        ax.set_title(f"Fixed-size mixing: {task}")
-        series[f"{task}:fixed"] = dict(zip(map(str, rhos), means))
-    return _save(fig, out, series)
-
-
-def figure_expansion(summary: pd.DataFrame, out: Path) -> Path | None:
-    tasks = [t for t in TASKS if any(results.expansion_of(d) for d in summary[summary.task == t].dataset)]
-    if not tasks:
-        return None
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
-    series = {}
-    for ax, task in zip(axes[0], tasks):
-        base = _loss(summary, task, "expand_real")
-        by_level: dict[int, list] = {}
-        for d in summary[summary.task == task].dataset:
-            if e := results.expansion_of(d):
-                by_level.setdefault(e[0], []).append((e[1], _loss(summary, task, d)[0]))
-        for lv, points in sorted(by_level.items()):
-            points = ([(0.0, base[0])] if base else []) + sorted(points)
-            ax.plot(*zip(*points), marker="o", label=f"+ Gen-D{lv}")
-            series[f"{task}:expand_d{lv}"] = {str(r): v for r, v in points}
-        if base:
-            ax.axhline(base[0], linestyle="--", color="black", label="small real set alone")
-        ax.set_xlabel("share of generated data rho")
-        ax.set_ylabel("test loss")
-        ax.set_title(f"Variable-size expansion: {task}")
-        ax.legend(fontsize=8)
-    return _save(fig, out, series)
-
-
 # ---------------------------------------------------------------- provenance
 
 
@@ -233,9 +118,12 @@ def _git_commit(root: Path) -> str:
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_AND_PARAMS],
+            cwd=root,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
-        return sha + (" (with uncommitted changes)" if dirty else "")
+        return sha + (" (code or params differ from this commit)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
 
@@ -294,7 +182,7 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     figs = {
         "levels": figure_levels(summary, div, levels, root / FIGURES / "loss_vs_diversity.png", scores),
         "fixed": figure_fixed_mixing(summary, root / FIGURES / "fixed_mixing.png", scores),
-        "expansion": figure_expansion(summary, root / FIGURES / "expansion.png"),
+        "expansion": figure_expansion(summary, root / FIGURES / "expansion.png", scores),
     }
     md = [
         "# gendiv report: diversity of LLM-generated data and fine-tuning quality",
@@ -344,30 +232,16 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
             _table(["task", "training set", "test loss (mean)", "s.e.", "std over seeds", "runs", "steps"], rows),
             "",
         ]
-    if figs["levels"]:
-        md += [
-            "### Test loss and normalized diversity per Gen-D level (paper fig. 2)",
-            "",
-            f"![loss vs diversity]({_rel(figs['levels'], root)})",
-            "",
-        ]
-    if figs["fixed"]:
-        md += ["### Fixed-size mixing (paper fig. 5)", "", f"![fixed-size mixing]({_rel(figs['fixed'], root)})", ""]
-    if figs["expansion"]:
-        md += [
-            "### Variable-size expansion (paper figs. 6-7)",
-            "",
-            f"![expansion]({_rel(figs['expansion'], root)})",
-            "",
-        ]
+    md += loss_figure_lines(figs, lambda path: _rel(path, root))
 
     md += report_size.section(p, root, summary, scores, checks)
 
     md += [
         "## Diversity: Distinct-5 beside the paper's values",
         "",
-        "The paper's numbers use an aggregation it does not define (their scale differs from "
-        "ours); compare the trend across levels, not the absolute values.",
+        "The paper's values are those of its Distinct-5 table in sec. 4.2 (Zhu et al., arXiv 2506.19262); "
+        "they use an aggregation the paper does not define (their scale differs from ours); compare the "
+        "trend across levels, not the absolute values.",
         "",
     ]
     for task in TASKS:
@@ -385,24 +259,23 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
     md += [
         "## Distribution shift (paper table 2)",
         "",
-        "Distances between each set's sentence embeddings and the real training set's: MMD with "
-        "an RBF kernel (median-heuristic bandwidth) and the Frechet distance between Gaussians "
-        "fitted to the embeddings; `real_test` (real held-out data) is the reference for how far "
-        "two samples of the same real distribution are.",
+        "Distances between each set's sentence embeddings and the real training set's, at the same number "
+        "of samples for every set (n below): `mmd2_rbf`, the unbiased squared MMD with an RBF kernel (median-heuristic "
+        "bandwidth), with `mmd2_rbf_p` its permutation p-value, and `frechet`, the Frechet distance between "
+        "Gaussians fitted to the embeddings; `real_test` (real held-out data) is the reference for how far "
+        "two samples of the same real distribution are. The embedding diversity scores of each set "
+        "(DCScore, Vendi) follow in their own table: they describe one set, not its distance to real.",
         "",
     ]
     for task in TASKS:
-        names = sorted(div[task])
-        cols = sorted(
-            {m for n in names for m in div[task][n] if any(s in m for s in ("mmd", "frechet", "dcscore", "vendi"))}
-        )
-        if cols:
-            rows = [[n] + [_fmt(div[task][n][c]) if c in div[task][n] else "-" for c in cols] for n in names]
-            md += [f"**{task}**", "", _table(["set"] + cols, rows), ""]
-    measure_figs = sorted(f for f in (root / ALL_FIGURES).rglob("*.png") if (root / FIGURES) not in f.parents)
-    if measure_figs:
-        md += ["### Length distributions and 2-D embedding maps (paper fig. 4)", ""]
-        md += [f"![{f.stem}]({_rel(f, root)})" for f in measure_figs] + [""]
+        n = sorted({m["distance_n"] for m in div[task].values() if "distance_n" in m})
+        at_n = f" (n = {', '.join(map(str, n))} samples per set)" if n else ""
+        for title, columns in ((f"**{task}**: distance to real{at_n}", DISTANCES), (f"**{task}**: diversity", SCORES)):
+            names = [n for n in sorted(div[task]) if any(c in div[task][n] for c in columns)]
+            rows = [[n] + [_fmt(div[task][n][c]) if c in div[task][n] else "-" for c in columns] for n in names]
+            if rows:
+                md += [title, "", _table(["set", *columns], rows), ""]
+    md += measure_figure_lines(root, lambda path: _rel(path, root))
 
     md += report_sources.section(p, root)
     from gendiv.report import self_preference as report_self_preference

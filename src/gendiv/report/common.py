@@ -6,27 +6,57 @@ Kept apart from report.py, which imports the sections, so that no section import
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
+from gendiv.figure_file import save_png as save_figure  # noqa: F401 (the sections' one way to save)
 from gendiv.layout import REPORT
 from gendiv.report import results
 from gendiv.report.claims import Scores
-from gendiv.report.stats import Estimate
+from gendiv.report.stats import Z_ALPHA, Estimate
+
+LOSS_LABEL = "test loss (nats per completion token)"
+LOSS_UNITS = "Test loss: mean cross-entropy on the real test set, in nats per completion token."
 
 
-def save_figure(fig, path: Path, series: dict) -> Path:
-    """Write `fig` as a PNG whose "Description" text chunk holds the plotted series as JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, metadata={"Description": json.dumps(series, sort_keys=True)})
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+def bars_note(reference: str) -> str:
+    """What a loss figure's error bars are: the verdicts' estimate, drawn."""
+    return (
+        f"Bars: ± {Z_ALPHA:g} s.e. of the paired difference to {reference} (test examples, QA clustered by "
+        "document, and training seeds; test examples only for 1 seed), the report's significance rule: "
+        f"a bar that does not reach the loss of {reference} marks a significant difference."
+    )
+
+
+def bars_caption(reference: str) -> str:
+    """The short form of bars_note, for a caption in REPORT.md."""
+    return (
+        f"bars: ± {Z_ALPHA:g} s.e. of the paired difference to {reference} (test examples and seeds), "
+        "the verdicts' rule"
+    )
+
+
+def loss_footnote(fig, reference: str) -> None:
+    """The units and the error bars of a loss figure, under its panels."""
+    fig.supxlabel(f"{LOSS_UNITS}\n{bars_note(reference)}", fontsize=7, wrap=True)
+
+
+def label_loss_panel(ax, title: str, xlabel: str, scores: Scores, task: str, names: list[str]) -> None:
+    """A loss panel's x label, y label in nats and title with its n and seeds."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(LOSS_LABEL)
+    ax.set_title(f"{title}\n{sample_note(scores, task, names)}", fontsize=9)
+
+
+def sample_note(scores: Scores, task: str, names: list[str]) -> str:
+    """n test examples (QA: and documents) and the seeds per set behind a panel's losses."""
+    got = [sc for name in names if name != "base" and (sc := scores.get((task, name)))]
+    if not got:
+        return "per-example scores missing"
+    seeds = sorted({sc.seeds for sc in got})
+    docs = f" in {len(set(got[0].clusters))} documents" if task == "qa" else ""
+    per_set = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    return f"n = {len(got[0].ids)} test examples{docs}, {per_set} seed(s) per set"
 
 
 def figure_link(path: Path, root: Path) -> str:
@@ -40,11 +70,12 @@ def paired_difference(scores: Scores, task: str, a: str, b: str) -> Estimate | N
     return results.loss_difference(sa, sb) if sa and sb else None
 
 
-def paired_se(scores: Scores, task: str, dataset: str, reference: str) -> float:
-    """Standard error of loss(dataset) - loss(reference) over the shared test examples (0 if unknown).
+def error_bar(scores: Scores, task: str, dataset: str, reference: str | None) -> float:
+    """Half-width of a loss point's error bar: Z_ALPHA x the s.e. of loss(dataset) - loss(reference)
+    over the shared test examples and seeds (0 for the reference itself or when unknown).
 
-    Error bars use it, not each loss's own s.e.: the latter is dominated by how hard the test
-    examples are, which every run shares, and would hide differences the paired test resolves.
+    The paired s.e., not each loss's own: the latter is dominated by how hard the test examples
+    are, which every run shares, and would hide differences the paired test resolves.
     """
-    effect = paired_difference(scores, task, dataset, reference) if dataset != reference else None
-    return effect.se if effect else 0.0
+    effect = paired_difference(scores, task, dataset, reference) if reference and dataset != reference else None
+    return Z_ALPHA * effect.se if effect else 0.0

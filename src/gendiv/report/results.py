@@ -156,6 +156,15 @@ class ExampleScores:
         return float(self.nll.sum() / self.tokens.sum())
 
 
+def per_example_values(values_by_seed: np.ndarray) -> ExampleScores:
+    """Per-seed values of any per-example score (one row per seed; each example its own cluster,
+    weighing one token), so that loss_contrast's standard error over examples and seeds applies
+    to its means too."""
+    values = np.asarray(values_by_seed, dtype=np.float64)
+    ids = tuple(str(i) for i in range(values.shape[1]))
+    return ExampleScores(ids, values, np.ones(values.shape[1]), ids)
+
+
 def example_scores(root: Path, task: str, dataset: str, seeds: list[int]) -> ExampleScores | None:
     """Per-example scores of every recorded seed of a training set among `seeds` (None: none recorded)."""
     if dataset == "base":

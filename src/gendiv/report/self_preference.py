@@ -6,13 +6,14 @@ win rate minus loss rate (ties count as neither), averaged over the two kinds of
 (the other models' continuations, the human one). Each sub-claim of "fine-tuning reduces
 self-preference bias, human data most, then multi-source synthetic data" is ONE paired
 per-prompt difference (the same held-out prompts for every model) judged by gendiv.report.stats'
-rule, its smallest detectable effect stated:
+rule, its smallest detectable effect stated; its standard error counts prompts and training
+seeds, as the loss verdicts' do (gendiv.report.results.loss_contrast on per-seed, per-prompt values):
 
   fine-tuning reduces it    base - mean of the fine-tuned models (real, each src_<name>, src_multi) > 0
   human data most           src_multi - real > 0
   then multi-source         mean of the single-source models - src_multi > 0
 
-Per-prompt values are averaged over training seeds upstream; with one seed a verdict is an indication.
+With one seed the seed spread is unmeasured and a verdict is an indication.
 """
 
 from __future__ import annotations
@@ -26,51 +27,55 @@ from gendiv.io import read_json
 from gendiv.measure.adversarial import METRICS as ADVERSARIAL
 from gendiv.measure.self_preference import METRICS, OUTCOMES
 from gendiv.report.claims import fmt, table
-from gendiv.report.stats import Estimate, Finding, Verdict, finding
+from gendiv.report.results import ExampleScores, loss_contrast, per_example_values
+from gendiv.report.stats import Finding, Verdict, finding
 
 UNIT = "net preference"
 SCOPES = {"vs_models": "vs other models", "vs_human": "vs human"}
 
 
-def net(model: dict) -> np.ndarray:
+def net(per_prompt: dict) -> np.ndarray:
     """Per prompt: (win - loss) averaged over the two alternatives."""
-    pp = model["per_prompt"]
-    return np.mean([np.asarray(pp[s]["win"]) - np.asarray(pp[s]["loss"]) for s in SCOPES], axis=0)
+    return np.mean([np.asarray(per_prompt[s]["win"]) - np.asarray(per_prompt[s]["loss"]) for s in SCOPES], axis=0)
 
 
-def paired(diff: np.ndarray, seeds: int) -> Estimate:
-    return Estimate(float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))), seeds)
+def net_scores(model: dict, seeds: list[int]) -> ExampleScores:
+    """A model's net self-preference per seed (rows) and prompt."""
+    return per_example_values(np.array([net(model["per_seed"][f"s{s}"]) for s in seeds]))
 
 
 def findings(p: Params, metrics: dict) -> list[Finding]:
-    """The three sub-claims, each one paired test on per-prompt net self-preference."""
-    models, seeds = metrics["judges"], len(metrics["seeds"])
+    """The three sub-claims, each one paired contrast of per-seed, per-prompt net self-preference."""
+    score = {n: net_scores(m, metrics["seeds"]) for n, m in metrics["judges"].items()}
     singles = [f"src_{g.name}" for g in p.source_diversity.generators]
-    score = {n: net(m) for n, m in models.items()}
-    tuned = np.mean([score[n] for n in ["real", *singles, "src_multi"]], axis=0)
-    single = np.mean([score[n] for n in singles], axis=0)
+    tuned = ["real", *singles, "src_multi"]
     tests = [
         (
             "Fine-tuning reduces self-preference bias (base model minus the mean of the fine-tuned models)",
-            score["base"] - tuned,
+            {"base": 1.0, **{n: -1.0 / len(tuned) for n in tuned}},
             "base",
         ),
         (
             "Human data reduces it most (multi-source model minus real-data model)",
-            score["src_multi"] - score["real"],
+            {"src_multi": 1.0, "real": -1.0},
             "src_multi vs real",
         ),
         (
             "Then multi-source synthetic data (mean of single-source models minus multi-source model)",
-            single - score["src_multi"],
+            {**{n: 1.0 / len(singles) for n in singles}, "src_multi": -1.0},
             "single sources vs src_multi",
         ),
     ]
     return [
         finding(
-            claim, "story", paired(diff, seeds), 1, UNIT, f"{len(diff)} prompts, {metrics['mode']} judging ({what})."
+            claim,
+            "story",
+            loss_contrast([score[n] for n in weights], list(weights.values())),
+            1,
+            UNIT,
+            f"{metrics['n_prompts']} prompts x {len(metrics['seeds'])} seeds, {metrics['mode']} judging ({what}).",
         )
-        for claim, diff, what in tests
+        for claim, weights, what in tests
     ]
 
 
@@ -88,16 +93,16 @@ def self_preference_lines(p: Params, root: Path) -> list[str]:
     md += [
         f"Each model judged its own continuation of {metrics['n_prompts']} held-out test stories against each "
         f"other model's and against the human one; {how}. Rates are over comparisons (win = own preferred); "
-        "net = win − loss per prompt, averaged over both kinds of alternative (mean ± s.e. over prompts).",
+        "net = win − loss per prompt, averaged over both kinds of alternative (mean ± s.e. over prompts and seeds).",
         "",
     ]
     rows = []
     for name, m in metrics["judges"].items():
-        values = net(m)
+        est = loss_contrast([net_scores(m, metrics["seeds"])], [1.0])
         rows.append(
             [name]
             + ["/".join(f"{m[s][o]:.2f}" for o in OUTCOMES) for s in SCOPES]
-            + [f"{fmt(float(values.mean()))} ± {fmt(float(values.std(ddof=1) / np.sqrt(len(values))))}"]
+            + [f"{fmt(est.value)} ± {fmt(est.se)}"]
         )
     md.append(
         table(["model"] + [f"{label} (win/tie/loss)" for label in SCOPES.values()] + ["net self-preference"], rows)
@@ -106,7 +111,7 @@ def self_preference_lines(p: Params, root: Path) -> list[str]:
         unparsed = sum(j["unparsed"] for j in judging.values())
         answers = sum(j["answers"] for j in judging.values())
         md += ["", f"Judge answers: {answers}, of which {unparsed} named neither A, B nor tie (counted as no choice)."]
-    md += ["", "**Claims** (one paired per-prompt test each; the rule of the other verdicts)", ""]
+    md += ["", "**Claims** (one paired test each, s.e. over prompts and seeds; the rule of the other verdicts)", ""]
     md.append(
         table(["claim", "verdict", "evidence"], [[f.claim, f"**{f.label}**", f.evidence] for f in findings(p, metrics)])
     )

@@ -17,8 +17,8 @@ from gendiv.layout import RESULT_FIGURES_DIR
 from gendiv.report import results
 from gendiv.report.claims import TASKS, Scores, fmt, gated, loss_claim, table
 from gendiv.report.claims import loss_of as _loss
+from gendiv.report.common import bars_caption, error_bar, label_loss_panel, loss_footnote
 from gendiv.report.common import figure_link as rel
-from gendiv.report.common import paired_se as _paired_se
 from gendiv.report.common import save_figure as _save
 from gendiv.report.manipulation import Check
 from gendiv.report.stats import Finding, centred_weights
@@ -117,9 +117,10 @@ def findings(grids: Grids, scores: Scores, summary: pd.DataFrame, checks: dict[s
 
 
 def figure(p: Params, grids: Grids, summary: pd.DataFrame, scores: Scores, path: Path) -> Path | None:
+    """Test loss against training samples, one line per source, per task."""
     if not grids:
         return None
-    fig, axes = plt.subplots(1, len(grids), figsize=(5.5 * len(grids), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(grids), figsize=(5.8 * len(grids), 4.6), squeeze=False, layout="constrained")
     series = {}
     cmap = plt.get_cmap("viridis")
     for ax, (task, grid) in zip(axes[0], grids.items()):
@@ -127,7 +128,7 @@ def figure(p: Params, grids: Grids, summary: pd.DataFrame, scores: Scores, path:
         for source, sizes in grid.items():
             xs = list(sizes)
             ys = [_loss(summary, task, name)[0] for name in sizes.values()]
-            errs = [_paired_se(scores, task, name, real.get(n)) for n, name in sizes.items()]
+            errs = [error_bar(scores, task, name, real.get(n)) for n, name in sizes.items()]
             style = (
                 {"color": "black", "linestyle": "--"}
                 if source == "real"
@@ -143,10 +144,13 @@ def figure(p: Params, grids: Grids, summary: pd.DataFrame, scores: Scores, path:
                 **style,
             )
             series[f"{task}:{source}"] = {str(n): y for n, y in zip(xs, ys)}
-        ax.set_xlabel("training samples (rightmost point: the full set)")
-        ax.set_ylabel("test loss (bars: ± 1 paired s.e. vs real, same size)")
-        ax.set_title(f"Dataset size: {task}")
+            series[f"{task}:{source}_bar"] = {str(n): e for n, e in zip(xs, errs)}
+        names = [name for sizes in grid.values() for name in sizes.values()]
+        label_loss_panel(
+            ax, f"Dataset size: {task}", "training samples (rightmost point: the full set)", scores, task, names
+        )
         ax.legend(fontsize=7)
+    loss_footnote(fig, "the real set of the same size")
     return _save(fig, path, series)
 
 
@@ -181,7 +185,13 @@ def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores, checks
         md.append("")
     fig = figure(p, grids, summary, scores, root / FIGURE)
     if fig:
-        md += [f"![dataset size]({rel(fig, root)})", ""]
+        md += [
+            f"![Test loss against training samples for real and each Gen-D level]({rel(fig, root)})",
+            "",
+            "*Test loss (nats per completion token) against training samples; "
+            f"{bars_caption('the real set of the same size')}.*",
+            "",
+        ]
     else:
         md += ["No subset run has recorded metrics yet.", ""]
     for task, grid in grids.items():

@@ -30,6 +30,12 @@ from gendiv.report.stats import Z_ALPHA, Estimate, Verdict, direction
 FIGURE = RESULT_FIGURES_DIR / "source_diversity.png"
 # measure -> +1 if a larger value means broader outputs, -1 if smaller does
 MEASURES = {"distinct_2": 1, "self_bleu": -1, "embedding_spread": 1}
+MEASURE_LABEL = {
+    "distinct_2": "distinct bigrams / bigrams",
+    "self_bleu": "self-BLEU (0-1)",
+    "embedding_spread": "mean pairwise cosine distance",
+}
+SCOPE_COLOR = {"intra": "tab:purple", "inter": "tab:gray"}
 
 
 @dataclass
@@ -112,20 +118,32 @@ def test_loss_lines(p: Params, root: Path) -> list[str]:
     ]
 
 
-def figure(models: dict, path: Path) -> Path:
-    """Intra- and inter-prompt measures per model, side by side."""
+def figure(models: dict, path: Path, note: str) -> Path:
+    """Intra- and inter-prompt measures per model: points on a zoomed axis (the models differ in the
+    second decimal), intra with ± Z_ALPHA s.e. over prompts."""
     names = list(models)
-    fig, axes = plt.subplots(2, len(MEASURES), figsize=(4 * len(MEASURES), 6))
+    fig, axes = plt.subplots(2, len(MEASURES), figsize=(4 * len(MEASURES), 6.4), squeeze=False, layout="constrained")
     series = {}
     for row, scope in enumerate(("intra", "inter")):
         for col, m in enumerate(MEASURES):
             values = [models[n][scope][m] for n in names]
-            errors = [models[n][scope].get(f"{m}_se", 0.0) for n in names]
+            errors = [Z_ALPHA * models[n][scope][f"{m}_se"] for n in names] if scope == "intra" else None
             ax = axes[row][col]
-            ax.bar(range(len(names)), values, yerr=errors, color="tab:purple" if scope == "intra" else "tab:gray")
+            ax.errorbar(range(len(names)), values, yerr=errors, fmt="o", capsize=4, color=SCOPE_COLOR[scope])
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
-            ax.set_title(f"{scope}: {m}" + (" (lower = broader)" if MEASURES[m] < 0 else ""), fontsize=9)
+            ax.set_xlim(-0.5, len(names) - 0.5)
+            ax.set_title(f"{scope}-prompt {m} ({'lower' if MEASURES[m] < 0 else 'higher'} = broader)", fontsize=9)
+            ax.set_ylabel(MEASURE_LABEL[m], fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
             series[f"{scope}.{m}"] = dict(zip(names, values))
+    fig.suptitle("Diversity of the fine-tuned models' outputs per training source (y axes zoomed)", fontsize=10)
+    fig.supxlabel(
+        f"{note}\nIntra: across the samples of one prompt, mean over prompts, bars ± {Z_ALPHA:g} s.e. over prompts "
+        "(the verdicts judge the paired per-prompt differences in the table above). Inter: across prompts, "
+        "one value per model (no bar).",
+        fontsize=7,
+        wrap=True,
+    )
     return _save(fig, path, series)
 
 
@@ -178,6 +196,18 @@ def section(p: Params, root: Path) -> list[str]:
             [[c, f"**{v.value}**", e] for c, v, e in claims(p, per_prompt)],
         )
     )
-    fig = figure(models, root / FIGURE)
-    md += ["", f"![source diversity]({rel(fig, root)})", ""]
+    seeds = len(p.train.secondary_seeds)
+    note = (
+        f"n = {metrics['n_prompts']} held-out prompts x {metrics['samples_per_prompt']} samples per model; "
+        f"{seeds} training seed(s) per model, per-prompt values averaged over them"
+    )
+    fig = figure(models, root / FIGURE, note)
+    md += [
+        "",
+        f"![Output diversity of each fine-tuned model, within and across prompts]({rel(fig, root)})",
+        "",
+        f"*Distinct-2, self-BLEU and embedding spread of each model's outputs ({note}); intra bars "
+        f"± {Z_ALPHA:g} s.e. over prompts.*",
+        "",
+    ]
     return md

@@ -21,6 +21,7 @@ from gendiv.config import TASKS
 from gendiv.io import atomic_open, read_json
 from gendiv.layout import PLOTS_DIR, SOURCE_DIVERSITY_METRICS
 from gendiv.report import results
+from gendiv.report.claims import loss_of
 from gendiv.train.runs import live_path
 
 PLOTS = PLOTS_DIR
@@ -33,8 +34,9 @@ def _r(x: float) -> float:
 
 
 def _loss(summary: pd.DataFrame, task: str, dataset: str) -> float | None:
-    row = summary[(summary.task == task) & (summary.dataset == dataset)]
-    return None if row.empty else _r(row["mean"].iloc[0])
+    """A set's mean test loss, rounded for the tables (None: no run recorded)."""
+    got = loss_of(summary, task, dataset)
+    return None if got is None else _r(got[0])
 
 
 def headline(summary: pd.DataFrame, div: dict[str, dict], levels: list[int], root: Path) -> dict:

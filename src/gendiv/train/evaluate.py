@@ -156,6 +156,25 @@ def load_model(base_dir: str | Path, adapter: Path | None = None):
     return model, tokenizer
 
 
+class BaseWithAdapters:
+    """The base model loaded once, one peft adapter on at a time: `with_adapter` takes the last one
+    off (peft's unload restores the base modules unmerged) and puts the next on, so a stage that
+    judges or answers with many adapters reads the base weights once, with the numbers load_model gives."""
+
+    def __init__(self, base_dir: str | Path):
+        self.model, self.tokenizer = load_model(base_dir)
+
+    def with_adapter(self, adapter: Path | None):
+        """The base model with `adapter` on (None: the base model alone)."""
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            self.model = self.model.unload()
+        if adapter is not None:
+            self.model = PeftModel.from_pretrained(self.model, str(adapter))
+        return self.model
+
+
 def score_rows(
     model, tokenizer, task: str, rows: list[dict], max_length: int, batch_size: int, progress: str | None = None
 ) -> tuple[dict, dict]:

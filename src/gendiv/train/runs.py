@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gendiv.errors import UserError
 from gendiv.layout import ADAPTERS_DIR, EXAMPLES_DIR, RUNS_DIR
 
 
@@ -28,6 +29,14 @@ def examples_path(task: str, dataset: str, seed: int | None = None) -> Path:
 def adapter_path(task: str, dataset: str, seed: int) -> Path:
     """The peft adapter folder of a run (PeftModel.from_pretrained loads it)."""
     return ADAPTERS_DIR / task / dataset / f"s{seed}"
+
+
+def trained_adapter(task: str, dataset: str, seed: int, root: Path = Path()) -> Path:
+    """root / adapter_path of a finished run; a UserError naming the train command when it is missing."""
+    path = root / adapter_path(task, dataset, seed)
+    if not (path / "adapter_config.json").is_file():
+        raise UserError(f"{path} is missing: run `gendiv train --task {task} --dataset {dataset} --seed {seed}`")
+    return path
 
 
 def live_path(task: str, dataset: str, seed: int) -> Path:
