@@ -50,7 +50,7 @@ def test_every_stage_runs_and_the_report_is_written(smoke_ws):
     assert "## Findings of the paper at this scale" in report
     assert " ± " in report  # loss effects come with their standard errors over test examples
     assert "No fine-tuning run has recorded metrics yet." not in report
-    assert "## Dataset size (paper sec 4.4)" in report and "![dataset size](figures/results/dataset_size.png)" in report
+    assert "## Dataset size (paper sec 4.4)" in report and "](figures/results/dataset_size.png)" in report
     for task in ("story", "qa"):
         rows = [json.loads(line) for line in (ws / f"data/generated/{task}/d0.jsonl").read_text().splitlines()]
         assert rows and all(r["level"] == 0 for r in rows)
