@@ -121,7 +121,7 @@ def test_a_dataset_the_params_do_not_build_is_named_with_what_they_do(repo, data
     )
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert f"--dataset {dataset}: no such story training set in params.yaml" in res.stderr
-    assert "real, d0, d2, d4, d6, fixed_r0.0" in res.stderr and "src_multi" in res.stderr
+    assert "real, d0, d3, d6, src_smollm2" in res.stderr and "src_multi" in res.stderr
     assert "run its data stage first" not in res.stderr
 
 

@@ -19,7 +19,12 @@ from gendiv.report.results import expansion_of, fixed_ratio_of, level_of, subset
 def test_names_follow_params_in_fixed_order(raw_params, repo):
     raw_params["levels"] = [0, 3, 6]
     raw_params["mixing"].update(
-        generated_level=6, fixed_ratios=[0.0, 0.5], expand_levels=[3], expand_ratios=[0.25], subset_sizes=[10]
+        tasks=["qa"],
+        generated_level=6,
+        fixed_ratios=[0.0, 0.5],
+        expand_levels=[3],
+        expand_ratios=[0.25],
+        subset_sizes=[10],
     )
     p = validate(raw_params, root=repo)
     assert dataset_names(p, "qa") == [
@@ -36,7 +41,9 @@ def test_names_follow_params_in_fixed_order(raw_params, repo):
         "d3_n10",
         "d6_n10",
     ]
-    assert dataset_names(p, "story")[4:] == mixed_names(p)
+    assert dataset_names(p, "qa")[4:] == mixed_names(p, "qa")
+    # mixing.tasks without story: its mixing and expansion grids are off, the subsets stay
+    assert dataset_names(p, "story") == ["real", "d0", "d3", "d6", "real_n10", "d0_n10", "d3_n10", "d6_n10"]
 
 
 def test_paths_by_kind():

@@ -148,12 +148,15 @@ def real_test_path(task: str) -> Path:
     return REAL_DIR / task / "test.jsonl"
 
 
-def mixed_names(params: Params) -> list[str]:
-    """Every set `gendiv mix` writes, in a fixed order (the same for both tasks)."""
+def mixed_names(params: Params, task: str) -> list[str]:
+    """Every set `gendiv mix --task task` writes, in a fixed order: the mixing and expansion
+    grids where mixing.tasks has the task, then the dataset-size subsets."""
     m = params.mixing
-    names = [fixed_name(rho) for rho in m.fixed_ratios]
-    names.append("expand_real")
-    names += [expand_name(level, rho) for level in m.expand_levels for rho in m.expand_ratios]
+    names = []
+    if task in m.tasks:
+        names += [fixed_name(rho) for rho in m.fixed_ratios]
+        names.append("expand_real")
+        names += [expand_name(level, rho) for level in m.expand_levels for rho in m.expand_ratios]
     sources = ["real"] + [f"d{level}" for level in params.levels]
     names += [subset_name(src, n) for n in m.subset_sizes for src in sources]
     return names
@@ -173,7 +176,7 @@ def run_seeds(params: Params, name: str) -> list[int]:
 def dataset_names(params: Params, task: str) -> list[str]:
     """Every training set the params ask for, in a fixed order: real, Gen-D levels, mixes."""
     _check_task(task)
-    return ["real"] + [f"d{level}" for level in params.levels] + mixed_names(params)
+    return ["real"] + [f"d{level}" for level in params.levels] + mixed_names(params, task)
 
 
 def training_sets(params: Params, task: str) -> list[str]:

@@ -180,7 +180,7 @@ GOOD = [
 def test_default_params_are_valid(repo):
     p = load_params(repo / "params.yaml")
     assert p.get("train.lora_r") == 8
-    assert p.n_levels == 7 and p.levels == [0, 2, 4, 6]
+    assert p.n_levels == 7 and p.levels == [0, 3, 6]
     assert len(p.train.seeds) >= 3 and p.train.max_steps >= 24  # issue 12: seeds and steps the verdicts need
 
 

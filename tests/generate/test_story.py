@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gendiv.generate.story import parse_story, story_prompt, topic_subset
+from gendiv.generate.story import numbered_lines, parse_story, story_prompt, topic_subset
 from gendiv.llm import Reject
 
 FIVE = "Ann baked a cake. She burned it badly. Her dog ate the rest. Ann laughed at him. They went out for pie."
@@ -72,9 +72,27 @@ def test_rejects_name_their_reason(text, reason):
 
 def test_topic_subsets_are_nested_and_seeded():
     pool = [f"Topic {i}" for i in range(50)]
-    small, big = topic_subset(pool, 5, seed=0), topic_subset(pool, 20, seed=0)
+    themes = [f"theme {i % 10}" for i in range(50)]
+    small, big = topic_subset(pool, themes, 5, seed=0), topic_subset(pool, themes, 20, seed=0)
     assert big[:5] == small and len(set(big)) == 20
-    assert topic_subset(pool, 20, seed=1) != big
+    assert topic_subset(pool, themes, 20, seed=1) != big
+
+
+def test_topic_subsets_spread_over_themes_and_words_before_repeating_either():
+    pool = ["A Lost Cat", "A Lost Dog", "A Lost Ring", "Baking Bread", "Rainy Day", "Trains", "Snow", "Kites"]
+    themes = ["pets", "pets", "money", "cooking", "weather", "travel", "weather", "hobbies"]
+    theme_of = dict(zip(pool, themes))
+    for seed in range(20):
+        first = topic_subset(pool, themes, 5, seed)
+        assert len({theme_of[t] for t in first}) == 5  # five themes, one topic each
+        assert sum("Lost" in t for t in first) == 1  # one "A Lost ..." until every fresh word is used
+
+
+def test_topics_are_assigned_round_robin_so_a_level_uses_its_whole_subset():
+    topics = ["Cats", "Rain", "Trains", "Snow", "Kites"]
+    prompt = story_prompt(REAL, topics, _story_gen("per_topic"), seed=0, level=2, style="completion")
+    used = [prompt(i)[1]["topic_name"] for i in range(10)]
+    assert sorted(used) == sorted(topics * 2)
 
 
 def test_numbered_answers_keep_the_list_and_drop_the_chatter_after_it():
@@ -122,7 +140,8 @@ def test_completion_prompt_is_a_document_ending_in_the_next_story_header():
     [message] = template.messages(**fields)
     text = message["content"]
     assert text.startswith("Five-sentence stories.") and text.endswith("Story 3 (about space travel):")
-    assert all(f"Story {k}:\n{s}" in text for k, s in enumerate(fields["seeds"], 1))
+    assert all(f"Story {k}:\n{numbered_lines(s)}\n\n" in text for k, s in enumerate(fields["seeds"], 1))
+    assert "\n5. " in text  # one numbered line per sentence
     assert fields["topic_name"] == "Space Travel"
 
 
@@ -149,7 +168,8 @@ def test_a_story_cut_by_the_token_cap_keeps_its_five_whole_sentences_only_when_a
             topic_subset_sizes=[1], truncate_long_stories=truncate, seed_stories="per_topic", n_seed_stories=1
         ),
     )
-    group = story_group(p, 0, "chat", 1, ["Cats"], [{"context": "A b c. D e f. G h i. J k l.", "completion": "M n o."}])
+    pool = {"topics": ["Cats"], "themes": ["pets"]}
+    group = story_group(p, 0, "chat", 1, pool, [{"context": "A b c. D e f. G h i. J k l.", "completion": "M n o."}])
     cut = Completion(FIVE + " Then the dog ran aw", 10, 96, "length")
     if truncate:
         assert group.parse(answer_text(cut, parses_cut=group.parses_cut), 0)["completion"] == "They went out for pie."

@@ -39,7 +39,7 @@ def tokenizer():
 @pytest.fixture
 def params(raw_params, repo):
     raw_params["measure"].update(map_samples=12, score_samples=15)
-    raw_params["mixing"].update(fixed_ratios=[0.5], expand_levels=[1], expand_ratios=[0.5])
+    raw_params["mixing"].update(tasks=["story", "qa"], fixed_ratios=[0.5], expand_levels=[1], expand_ratios=[0.5])
     raw_params["levels"] = [0, 1, 2, 3, 4, 5, 6]
     return validate(raw_params, root=repo)
 

@@ -25,6 +25,7 @@ def _rows(prefix, n, docs=None):
 @pytest.fixture
 def params(raw_params, repo):
     raw_params["mixing"].update(
+        tasks=["story", "qa"],
         generated_level=6,
         fixed_real_fraction=0.6,
         fixed_ratios=[0.0, 0.25, 0.5],
@@ -49,7 +50,7 @@ def workdir(tmp_path, monkeypatch, params, repo):
 def test_sizes_ratios_and_nesting(params):
     real = _rows("real", 100)
     sets = mix.build_mixes(params, "story", real, {lv: _rows(f"gen{lv}", 100) for lv in params.levels})
-    assert list(sets) == mixed_names(params)
+    assert list(sets) == mixed_names(params, "story")
     for rho in (0.0, 0.25, 0.5):
         rows = sets[f"fixed_r{rho}"]
         gen = [r for r in rows if r["source"] == "d6"]
@@ -111,3 +112,13 @@ def test_missing_generated_set_is_a_user_error(workdir, params):
     with pytest.raises(UserError, match="d4.jsonl"):
         mix.main(task="story", params=params_file)
     assert not (workdir / "data/mixed").exists()
+
+
+def test_grids_off_for_a_task_outside_mixing_tasks(raw_params, repo):
+    raw_params["mixing"].update(tasks=["qa"], subset_sizes=[10])
+    p = validate(raw_params, root=repo)
+    gen = {lv: _rows(f"gen{lv}", 100) for lv in p.levels}
+    assert list(mix.build_mixes(p, "story", _rows("real", 100), gen)) == [
+        f"{src}_n10" for src in ["real"] + [f"d{lv}" for lv in p.levels]
+    ]
+    assert "expand_real" in mix.build_mixes(p, "qa", _rows("real", 100), gen)

@@ -119,10 +119,20 @@ def _losses(p, task, gen_trend):
 
 
 def _setup(
-    tmp_path, repo, raw_params, gen_trend: int, run_noise=0.01, seeds=(0, 1), seed_sd=0.002, rises=True, steps=None
+    tmp_path,
+    repo,
+    raw_params,
+    gen_trend: int,
+    run_noise=0.01,
+    seeds=(0, 1),
+    seed_sd=0.002,
+    rises=True,
+    steps=None,
+    mixing_tasks=("story", "qa"),
 ):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
+    raw_params["mixing"]["tasks"] = list(mixing_tasks)
     raw_params["train"]["seeds"] = list(seeds)
     raw_params["train"]["secondary_seeds"] = list(seeds)
     p = validate(raw_params, root=repo)
@@ -381,3 +391,12 @@ def test_dataset_size_section_says_how_to_run_it_when_off(tmp_path, repo, raw_pa
     runs = 2 * (1 + len(p.levels)) * 2
     assert f"Not run at this scale: `mixing.subset_sizes` is empty. Each size adds {runs} fine-tuning runs" in text
     assert not (tmp_path / "reports/figures/results/dataset_size.png").exists()
+
+
+def test_grids_left_out_of_mixing_tasks_are_reported_not_run(tmp_path, repo, raw_params):
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1, mixing_tasks=["qa"])
+    text = report.run(p, tmp_path).read_text()
+    v = _verdicts(text)
+    assert "not run" in v[("Fixed-size mixing and expansion with generated data", "story")]
+    assert (FIXED, "qa") in v and (FIXED, "story") not in v
+    assert "profiles/full.yaml" in text

@@ -335,6 +335,9 @@ class Measure(_Section):
 
 
 class Mixing(_Section):
+    tasks: list[Task]
+    """Tasks the fixed-size mixing and expansion grids run on; [] = off (the CPU default keeps
+    its budget for the core runs; profiles/full.yaml turns them on)."""
     generated_level: Annotated[int, Field(ge=0)]
     """Gen-D level whose data fills the fixed-size mixes."""
     fixed_real_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
@@ -363,7 +366,7 @@ class Mixing(_Section):
 
     @model_validator(mode="after")
     def _distinct(self) -> Mixing:
-        for key in ("fixed_ratios", "expand_levels", "expand_ratios", "subset_sizes"):
+        for key in ("tasks", "fixed_ratios", "expand_levels", "expand_ratios", "subset_sizes"):
             values = getattr(self, key)
             if len(set(values)) != len(values):
                 raise ValueError(f"mixing.{key} = {values}: values must be distinct")

@@ -65,7 +65,7 @@ def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
 
     llm = planning_llm(g, p.seed, cache_dir, memo)
     wanted, chunk, max_calls, template = topics.pool_plan(p)
-    result, planned = dry_run(llm, lambda m: topics.build_pool(m, wanted, chunk, max_calls, template)[0])
+    result, planned = dry_run(llm, lambda m: topics.build_pool(m, wanted, chunk, max_calls, template))
     rows.append(
         _row(
             "generate-topics",
@@ -78,12 +78,13 @@ def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
             else f"more rounds of {chunk} while the pool is short (at most {max_calls} requests)",
         )
     )
-    pool, pool_note = result, ""
+    pool, pool_note = (None, "") if result is None else ({"topics": result[0], "themes": result[1]}, "")
     topics_file = root / topics.OUT_DIR / "topics.json"
     if pool is None and topics_file.is_file():
-        pool, pool_note = read_json(topics_file)["topics"], f"topics from {topics_file}"
+        pool, pool_note = read_json(topics_file), f"topics from {topics_file}"
     if pool is None:
-        pool = [f"Everyday Topic {i}" for i in range(wanted)]
+        placeholders = [f"Everyday Topic {i}" for i in range(wanted)]
+        pool = {"topics": placeholders, "themes": placeholders}
         pool_note = "topic pool not known yet: placeholder topics (calls exact, tokens approximate)"
 
     real = read_jsonl(files["story"])

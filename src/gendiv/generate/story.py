@@ -1,7 +1,9 @@
 """Stage `generate_story`: topic-guided story generation for one diversity level.
 
-Level i draws every sample's topic from T_i, the first |T_i| topics of a seeded shuffle
-of the pool (so the subsets are nested and only their size changes between levels),
+Level i gives its samples the topics of T_i in turn (round robin, so a level uses every
+topic of its subset equally often); T_i is the first |T_i| topics of the pool in
+`topic_order`, spread over themes and words (so the subsets are nested, only their size
+changes between levels, and a larger subset always reaches new ground). Each prompt
 shows `story_gen.n_seed_stories` real training stories as earlier chat turns (the model's
 "own" numbered five-sentence answers, each with its word count), and asks for a new
 numbered five-sentence story about the topic of about the seeds' length. Answers are split
@@ -15,7 +17,10 @@ answers. Template 3's example turns raise that to ~90% (measured on 64 prompts).
 `generator.prompt_style = completion` is for pretrained (not instruction-tuned) models such
 as Gemma 3 270M: the prompt is a document of numbered stories that ends with the header of
 the next one, which names its topic; the model writes the story as the document's
-continuation. `story_gen.seed_stories = per_topic` draws the seed stories once per topic
+continuation. Template 2 shows each seed story as five numbered lines, one sentence each:
+Gemma 3 270M then writes five sentences in 81% of answers (26 of 32 measured), against
+39% for template 1's one-paragraph stories (it stopped after 3-4 sentences), which halves
+the calls per story. `story_gen.seed_stories = per_topic` draws the seed stories once per topic
 (not per sample), so the only thing that changes between levels is how many distinct
 prompts there are: at a few dozen samples, per-sample seed draws give every level about the
 same prompt variety and the topic subset stops mattering.
@@ -32,6 +37,7 @@ import typer
 
 from gendiv.config import load_params, require_level
 from gendiv.errors import UserError
+from gendiv.generate.topics import topic_stems
 from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
 from gendiv.layout import GENERATED_DIR, dataset_path
 from gendiv.llm import GenerationStats, Group, Reject, Template, check_answer, collect, open_llm
@@ -48,7 +54,7 @@ TEMPLATE = Template(
 SHOT_REQUEST = "Write a five-sentence story of about {words} words, numbered 1 to 5."
 COMPLETION_TEMPLATE = Template(
     id="story_topic_guided_completion",
-    version="1",
+    version="2",
     user="Five-sentence stories.\n\n{examples}Story {next} (about {topic}):",
 )
 _NUMBERED = re.compile(r"^\s*[1-9][.)]\s*(.+)$")
@@ -56,11 +62,35 @@ _PREAMBLE = re.compile(r"^(?:title|topic)\b|:\s*$", re.IGNORECASE)
 _LABEL = re.compile(r"^(?:story\s*\d*|new story)\s*:\s*", re.IGNORECASE)
 
 
-def topic_subset(topics: list[str], size: int, seed: int) -> list[str]:
-    """T_i: a prefix of one seeded shuffle of the pool, so T_0 is inside T_1 is inside ..."""
-    order = list(topics)
+def topic_order(topics: list[str], themes: list[str], seed: int) -> list[str]:
+    """The pool in the order the levels take their topics: T_i is its first |T_i| topics.
+
+    A seeded shuffle, then greedily the next topic whose theme and content words no earlier
+    pick shares; when none is left, a new round starts. So the subsets are nested, and each
+    larger one adds topics about something new ("A Lost Dog" does not follow "A Lost Cat"):
+    topic count, not chance, sets how far a level's prompts spread.
+    """
+    order = list(range(len(topics)))
     random.Random(f"{seed}-topic-order").shuffle(order)
-    return order[:size]
+    picked: list[int] = []
+    used_themes: set[str] = set()
+    used_stems: set[str] = set()
+    stems = [topic_stems(t) or frozenset() for t in topics]
+    while order:
+        pick = next((i for i in order if themes[i] not in used_themes and not stems[i] & used_stems), None)
+        if pick is None:
+            used_themes, used_stems = set(), set()
+            pick = order[0]
+        order.remove(pick)
+        picked.append(pick)
+        used_themes.add(themes[pick])
+        used_stems |= stems[pick]
+    return [topics[i] for i in picked]
+
+
+def topic_subset(topics: list[str], themes: list[str], size: int, seed: int) -> list[str]:
+    """T_i: the first `size` topics of topic_order, so T_0 is inside T_1 is inside ..."""
+    return topic_order(topics, themes, seed)[:size]
 
 
 def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
@@ -92,17 +122,22 @@ def parse_story(text: str, truncate: bool, seeds: list[str] = ()) -> dict:
     return {"context": " ".join(sentences[:4]), "completion": sentences[4]}
 
 
+def numbered_lines(story: str) -> str:
+    """A story as one numbered line per sentence, the shape the completion prompt shows."""
+    return "\n".join(f"{k + 1}. {x}" for k, x in enumerate(split_sentences(story)))
+
+
 def story_prompt(real: list[dict], subset: list[str], story_gen, seed: int, level: int, style: str):
     """Prompt of sample `index` at `level`: its topic, seed stories and rendered fields."""
 
     def prompt(index: int) -> tuple[Template, dict]:
         rng = random.Random(f"{seed}-story-{level}-{index}")
-        topic = subset[rng.randrange(len(subset))]
+        topic = subset[index % len(subset)]  # round robin: every topic of T_i is used, equally often
         if story_gen.seed_stories == "per_topic":
             rng = random.Random(f"{seed}-story-seeds-{topic}")
         seeds = [f"{r['context']} {r['completion']}" for r in rng.sample(real, story_gen.n_seed_stories)]
         if style == "completion":
-            examples = "".join(f"Story {k + 1}:\n{s}\n\n" for k, s in enumerate(seeds))
+            examples = "".join(f"Story {k + 1}:\n{numbered_lines(s)}\n\n" for k, s in enumerate(seeds))
             return COMPLETION_TEMPLATE, {
                 "examples": examples,
                 "next": len(seeds) + 1,
@@ -114,7 +149,7 @@ def story_prompt(real: list[dict], subset: list[str], story_gen, seed: int, leve
         shots = tuple(
             (
                 SHOT_REQUEST.format(words=len(s.split())),
-                "\n".join(f"{k + 1}. {x}" for k, x in enumerate(split_sentences(s))),
+                numbered_lines(s),
             )
             for s in seeds
         )
@@ -123,9 +158,9 @@ def story_prompt(real: list[dict], subset: list[str], story_gen, seed: int, leve
     return prompt
 
 
-def story_group(p, level: int, style: str, n: int, pool: list[str], real: list[dict]) -> Group:
-    """The `n` samples of `level` asked with `style` prompts from topic pool `pool`."""
-    subset = topic_subset(pool, p.story_gen.topic_subset_sizes[level], p.seed)
+def story_group(p, level: int, style: str, n: int, pool: dict, real: list[dict]) -> Group:
+    """The `n` samples of `level` asked with `style` prompts from topic pool `pool` (topics.json)."""
+    subset = topic_subset(pool["topics"], pool["themes"], p.story_gen.topic_subset_sizes[level], p.seed)
     prompt = story_prompt(real, subset, p.story_gen, p.seed, level, style)
     truncate = p.story_gen.truncate_long_stories
     return Group(
@@ -156,9 +191,11 @@ def write_story_set(
     if not topics_file.is_file():
         raise UserError(f"{topics_file} is missing: run `gendiv generate-topics` first")
     size = p.story_gen.topic_subset_sizes[level]
-    pool = read_json(topics_file)["topics"]
-    if len(pool) < size:
-        raise UserError(f"{topics_file} holds {len(pool)} topics; level {level} needs {size}: rerun generate-topics")
+    pool = read_json(topics_file)
+    if len(pool["topics"]) < size:
+        raise UserError(
+            f"{topics_file} holds {len(pool['topics'])} topics; level {level} needs {size}: rerun generate-topics"
+        )
     real = read_jsonl(REAL_TRAIN)
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(generator, p.seed, stats, cache_dir)

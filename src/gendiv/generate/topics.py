@@ -9,7 +9,8 @@ is about the list rather than a topic ("Some Examples Would Be", "Note", "The Be
 is a near-duplicate when the stems of its content words (first five letters) equal, contain
 or are contained in those of a topic already in the pool ("Schoolhouse" after "School");
 generic words ("new", "big", "day") count for neither. At most three topics come from one
-answer, so no single hint fills the pool.
+answer, so no single hint fills the pool. Each topic keeps the hint it was asked with as its
+theme, so the story levels can spread their topics over themes (generate/story.py).
 With `generator.prompt_style = completion` the request is a topic list to continue.
 Output: data/generated/story/topics.json.
 """
@@ -160,18 +161,22 @@ def round_size(cfg, pool_size: int) -> int:
 
 def build_pool(
     llm, pool_size: int, chunk: int, max_calls: int, template: Template = TEMPLATE
-) -> tuple[list[str], dict]:
+) -> tuple[list[str], list[str], dict]:
+    """The pool, each topic's theme (the hint it was asked with) and the counts of what was dropped."""
     stats = llm.stats
     pool: list[str] = []
+    themes: list[str] = []
     stems: list[frozenset[str]] = []
     duplicates = junk = over_cap = unusable_lines = truncated = index = 0
     while len(pool) < pool_size and index < max_calls:
+        hints = [HINTS[i % len(HINTS)] for i in range(index, min(index + chunk, max_calls))]
         requests = [
-            Request(template.id, template.version, template.messages(hint=HINTS[i % len(HINTS)]), f"topics/{i}")
-            for i in range(index, min(index + chunk, max_calls))
+            Request(template.id, template.version, template.messages(hint=hint), f"topics/{index + k}")
+            for k, hint in enumerate(hints)
         ]
         index += len(requests)
-        for answer in llm.complete(requests, desc=f"topics ({len(pool)}/{pool_size})"):
+        answers = llm.complete(requests, desc=f"topics ({len(pool)}/{pool_size})")
+        for hint, answer in zip(hints, answers):
             try:
                 text = check_answer(answer_text(answer, whole_lines=True))
             except Reject as reject:
@@ -195,16 +200,21 @@ def build_pool(
                 else:
                     stems.append(key)
                     pool.append(topic)
+                    themes.append(hint)
                     kept += 1
-    return pool[:pool_size], {
-        "requests": index,
-        "duplicates": duplicates,
-        "junk": junk,
-        "over_answer_cap": over_cap,
-        "unusable_lines": unusable_lines,
-        "truncated_answers": truncated,
-        "unique_found": len(pool),
-    }
+    return (
+        pool[:pool_size],
+        themes[:pool_size],
+        {
+            "requests": index,
+            "duplicates": duplicates,
+            "junk": junk,
+            "over_answer_cap": over_cap,
+            "unusable_lines": unusable_lines,
+            "truncated_answers": truncated,
+            "unique_found": len(pool),
+        },
+    )
 
 
 def pool_plan(p) -> tuple[int, int, int, Template]:
@@ -226,7 +236,7 @@ def main(
     llm = open_llm(g, p.seed, stats, cache_dir)
     largest = p.story_gen.topic_subset_sizes[-1]
     wanted, chunk, max_calls, template = pool_plan(p)
-    pool, counts = build_pool(llm, wanted, chunk, max_calls, template)
+    pool, themes, counts = build_pool(llm, wanted, chunk, max_calls, template)
     report = {
         **stats.as_dict(g),
         **counts,
@@ -250,6 +260,7 @@ def main(
             "requested_size": wanted,
             "size": len(pool),
             "topics": pool,
+            "themes": themes,
         },
     )
     print(

@@ -57,7 +57,7 @@ def build_mixes(p: Params, task: str, real: list[dict], generated: dict[int, lis
     sets: dict[str, list[dict]] = {}
 
     total = max(1, round(m.fixed_real_fraction * len(real)))
-    for rho in m.fixed_ratios:
+    for rho in m.fixed_ratios if task in m.tasks else []:
         n_gen = round(rho * total)
         gen_label = f"d{m.generated_level}"
         sets[fixed_name(rho)] = _tagged(
@@ -65,8 +65,9 @@ def build_mixes(p: Params, task: str, real: list[dict], generated: dict[int, lis
         ) + _tagged(_take(gen_order[m.generated_level], n_gen, f"{fixed_name(rho)} {gen_label} part"), gen_label)
 
     small = _tagged(_take(real_order, max(1, round(m.expand_real_fraction * len(real))), "expand_real"), "real")
-    sets["expand_real"] = small
-    for lv in m.expand_levels:
+    if task in m.tasks:
+        sets["expand_real"] = small
+    for lv in m.expand_levels if task in m.tasks else []:
         for rho in m.expand_ratios:
             n_gen = round(len(small) * rho / (1 - rho))
             sets[expand_name(lv, rho)] = small + _tagged(
@@ -77,7 +78,7 @@ def build_mixes(p: Params, task: str, real: list[dict], generated: dict[int, lis
     for n in m.subset_sizes:
         for src, order in sources.items():
             sets[subset_name(src, n)] = _tagged(_take(order, n, subset_name(src, n)), src)
-    assert list(sets) == mixed_names(p), "mixed set order drifted from datasets.mixed_names"
+    assert list(sets) == mixed_names(p, task), "mixed set order drifted from datasets.mixed_names"
     return sets
 
 

@@ -290,6 +290,18 @@ def task_findings(
 
 def findings(p: Params, root: Path, summary: pd.DataFrame, scores: Scores, checks: dict[str, Check]) -> list[Finding]:
     out = [f for task in TASKS for f in task_findings(p, root, task, summary, scores, checks[task])]
+    out += [
+        Finding(
+            "Fixed-size mixing and expansion with generated data",
+            task,
+            Verdict.NOT_RUN,
+            f"`mixing.tasks` leaves out {task}: these grids (18 runs, ~25 min on a 2-core CPU) do not fit "
+            "the embedded default's 60-minute budget next to 3 seeds per core run; "
+            "`gendiv apply-profile profiles/full.yaml` turns them on.",
+        )
+        for task in TASKS
+        if task not in p.mixing.tasks
+    ]
     out.append(
         Finding(
             "Model size: the 124M model gains from diversity, the 8B model loses",
