@@ -29,6 +29,7 @@ def make_workspace(tmp: Path, raw: dict, base_url: str, **gen) -> Path:
             **gen,
         }
     )
+    raw["levels"] = [0, 2, 4, 6]  # these tests name levels 2 and 4, whatever the default builds
     raw["story_gen"].update({"topic_pool_size": 40, "topic_subset_sizes": [2, 4, 6, 8, 10, 20, 40], "n_samples": 20})
     raw["mixing"].update({"fixed_ratios": [0.0, 0.25], "expand_ratios": [0.5]})
     (tmp / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))

@@ -24,6 +24,7 @@ def _rows(prefix, n, docs=None):
 
 @pytest.fixture
 def params(raw_params, repo):
+    raw_params["levels"] = [0, 2, 4, 6]
     raw_params["mixing"].update(
         tasks=["story", "qa"],
         generated_level=6,

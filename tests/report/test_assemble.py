@@ -133,6 +133,7 @@ def _setup(
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
     raw_params["mixing"]["tasks"] = list(mixing_tasks)
+    raw_params["levels"] = [0, 2, 4, 6]  # four levels: a failed manipulation needs an order to break
     raw_params["train"]["seeds"] = list(seeds)
     raw_params["train"]["secondary_seeds"] = list(seeds)
     p = validate(raw_params, root=repo)
