@@ -241,7 +241,9 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
         "",
         "The paper's values are those of its Distinct-5 table in sec. 4.2 (Zhu et al., arXiv 2506.19262); "
         "they use an aggregation the paper does not define (their scale differs from ours); compare the "
-        "trend across levels, not the absolute values.",
+        "trend across levels, not the absolute values. Ours: story, Distinct-5 over all stories of a set; "
+        "QA, the sum over training contexts of each context's Distinct-5 (the manipulation table above "
+        "shows the mean per context instead).",
         "",
     ]
     for task in TASKS:
