@@ -12,8 +12,10 @@ from gendiv.io import write_jsonl
 REPO = Path(__file__).resolve().parents[1]
 
 
-def make_workspace(tmp: Path, raw: dict, base_url: str, **gen) -> Path:
-    """tmp/params.yaml pointing the openai backend at base_url; tmp/data/real copied."""
+def make_workspace(tmp: Path, raw: dict, base_url: str, levels=(0, 2, 4, 6), **gen) -> Path:
+    """tmp/params.yaml pointing the openai backend at base_url; tmp/data/real copied.
+
+    `levels`: the Gen-D levels built (these tests name levels 2 and 4, whatever the default builds)."""
     shutil.copytree(REPO / raw["data"]["bundled_dir"], tmp / raw["data"]["bundled_dir"], dirs_exist_ok=True)
     raw["generator"].update(
         {
@@ -29,7 +31,7 @@ def make_workspace(tmp: Path, raw: dict, base_url: str, **gen) -> Path:
             **gen,
         }
     )
-    raw["levels"] = [0, 2, 4, 6]  # these tests name levels 2 and 4, whatever the default builds
+    raw["levels"] = list(levels)
     raw["story_gen"].update({"topic_pool_size": 40, "topic_subset_sizes": [2, 4, 6, 8, 10, 20, 40], "n_samples": 20})
     raw["mixing"].update({"fixed_ratios": [0.0, 0.25], "expand_ratios": [0.5]})
     (tmp / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))

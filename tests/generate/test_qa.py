@@ -62,9 +62,8 @@ def test_parse_paraphrase():
 def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    raw_params["levels"] = list(range(7))  # every level's selection, not only the default's
-    with FakeOpenAI(malformed_every=4) as srv:
-        ws = make_workspace(tmp_path, raw_params, srv.base_url)
+    with FakeOpenAI(malformed_every=4) as srv:  # every level's selection, not only the default's
+        ws = make_workspace(tmp_path, raw_params, srv.base_url, levels=range(7))
         pq.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
         calls = srv.calls
         for level in range(7):
