@@ -67,6 +67,11 @@ def test_seed_noise_enters_the_standard_error_and_can_undo_a_verdict():
     assert est.value == pytest.approx(test_only.value) and est.seeds == 3
     pooled = sum(((s.seed_losses - s.seed_losses.mean()) ** 2).sum() for s in sets.values()) / 4
     assert est.se == pytest.approx(math.sqrt(test_only.se**2 + pooled * (1 / 3 + 1 / 3)))
+    assert est.seed_se == pytest.approx(math.sqrt(pooled * 2 / 3)) and est.test_se**2 + est.seed_se**2 == pytest.approx(
+        est.se**2
+    )
+    assert "from seeds" in est.text("nats") and test_only.seed_se is None  # one seed: unmeasured, not zero
+    assert "from seeds" not in test_only.text("nats")
     assert judge(Estimate(test_only.value, test_only.se, seeds=3), +1) is Verdict.REPRODUCED
     assert judge(est, +1) is Verdict.INCONCLUSIVE
 

@@ -221,7 +221,9 @@ def loss_contrast(scores: list[ExampleScores], weights: list[float]) -> Estimate
     df = sum(s.seeds - 1 for s in scores)
     pooled = sum(float(((s.seed_losses - s.seed_losses.mean()) ** 2).sum()) for s in scores) / df if df else 0.0
     seed_var = pooled * sum(w * w / s.seeds for w, s in zip(weights, scores))
-    return Estimate(contrast, math.sqrt(test_var + seed_var), min(s.seeds for s in scores))
+    seeds = min(s.seeds for s in scores)
+    seed_se = math.sqrt(seed_var) if df else None  # unmeasured with one seed per set
+    return Estimate(contrast, math.sqrt(test_var + seed_var), seeds, math.sqrt(test_var), seed_se)
 
 
 def loss_difference(a: ExampleScores, b: ExampleScores) -> Estimate:

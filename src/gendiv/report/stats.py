@@ -38,12 +38,16 @@ class Verdict(str, Enum):
 class Estimate:
     """A claim's effect, its standard error and the fewest training seeds behind it.
 
-    seeds is None for properties of data sets (no training run involved).
+    seeds is None for properties of data sets (no training run involved). A loss contrast also
+    keeps the two parts of its error, se^2 = test_se^2 + seed_se^2 (test examples, training
+    seeds), so each verdict says which noise limits it.
     """
 
     value: float
     se: float
     seeds: int | None = None
+    test_se: float | None = None
+    seed_se: float | None = None
 
     @property
     def mde(self) -> float:
@@ -51,10 +55,16 @@ class Estimate:
         return MDE_FACTOR * self.se
 
     def scaled(self, factor: float) -> Estimate:
-        return Estimate(self.value * factor, self.se * abs(factor), self.seeds)
+        parts = [None if x is None else x * abs(factor) for x in (self.test_se, self.seed_se)]
+        return Estimate(self.value * factor, self.se * abs(factor), self.seeds, *parts)
 
     def text(self, unit: str, digits: int = 4) -> str:
-        return f"{self.value:+.{digits}f} ± {self.se:.{digits}f} {unit}; smallest detectable {self.mde:.{digits}f}"
+        parts = ""
+        if self.test_se is not None and self.seed_se is not None:
+            parts = f" (s.e. from test examples {self.test_se:.{digits}f}, from seeds {self.seed_se:.{digits}f})"
+        return (
+            f"{self.value:+.{digits}f} ± {self.se:.{digits}f} {unit}{parts}; smallest detectable {self.mde:.{digits}f}"
+        )
 
 
 def direction(est: Estimate, sign: int) -> int:
