@@ -24,7 +24,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # The bottom layer: what every other module may import, importing (almost) nothing of gendiv itself.
 FOUNDATION = {"gendiv.errors": set(), "gendiv.io": {"gendiv.errors"}}
 PHASES = ("prepare", "generate", "mix", "train", "measure", "report")
-LIBRARY = ("config", "layout", "llm", "state", "io", "errors")
+LIBRARY = ("config", "layout", "columns", "cards", "llm", "state", "io", "errors")
 # config checks the bundled sample's size before any stage runs; prepare.bundled imports only io.
 LIBRARY_READS_PHASE = {("gendiv.config.checks", "gendiv.prepare.bundled")}
 

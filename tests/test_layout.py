@@ -7,10 +7,13 @@ import pytest
 from gendiv.config import validate
 from gendiv.layout import (
     DatasetName,
+    card_path,
     dataset_names,
     dataset_path,
+    generation_report_path,
     mixed_names,
     parse_dataset,
+    real_test_path,
     to_prompt_completion,
 )
 from gendiv.report.results import expansion_of, fixed_ratio_of, level_of, subset_of
@@ -48,12 +51,21 @@ def test_names_follow_params_in_fixed_order(raw_params, repo):
 
 def test_paths_by_kind():
     assert dataset_path("story", "real") == Path("data/real/story/train.jsonl")
-    assert dataset_path("qa", "d4") == Path("data/generated/qa/d4.jsonl")
-    assert dataset_path("qa", "fixed_r0.25") == Path("data/mixed/qa/fixed_r0.25.jsonl")
-    assert dataset_path("story", "expand_d1_r0.8") == Path("data/mixed/story/expand_d1_r0.8.jsonl")
-    assert dataset_path("story", "d2_n50") == Path("data/mixed/story/d2_n50.jsonl")
-    assert dataset_path("story", "src_gemma3") == Path("data/sources/story/single/gemma3.jsonl")
-    assert dataset_path("story", "src_multi") == Path("data/sources/story/multi.jsonl")
+    assert dataset_path("qa", "d4") == Path("data/generated/qa/d4/train.jsonl")
+    assert dataset_path("qa", "fixed_r0.25") == Path("data/mixed/qa/fixed_r0.25/train.jsonl")
+    assert dataset_path("story", "expand_d1_r0.8") == Path("data/mixed/story/expand_d1_r0.8/train.jsonl")
+    assert dataset_path("story", "d2_n50") == Path("data/mixed/story/d2_n50/train.jsonl")
+    assert dataset_path("story", "src_gemma3") == Path("data/sources/story/single/gemma3/train.jsonl")
+    assert dataset_path("story", "src_multi") == Path("data/sources/story/multi/train.jsonl")
+
+
+def test_every_set_folder_holds_its_card_and_its_generation_report_sits_beside_it():
+    assert card_path("qa", "real") == Path("data/real/qa/README.md")
+    assert card_path("story", "d3") == Path("data/generated/story/d3/README.md")
+    assert real_test_path("qa") == Path("data/real/qa/test.jsonl")
+    assert generation_report_path("story", "d3") == Path("data/generated/story/d3.report.json")
+    assert generation_report_path("story", "src_gemma3") == Path("data/sources/story/single/gemma3.report.json")
+    assert generation_report_path("story", "src_multi") == Path("data/sources/story/multi.report.json")
 
 
 @pytest.mark.parametrize(

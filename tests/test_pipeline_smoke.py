@@ -52,18 +52,18 @@ def test_every_stage_runs_and_the_report_is_written(smoke_ws):
     assert "No fine-tuning run has recorded metrics yet." not in report
     assert "## Dataset size (paper sec 4.4)" in report and "](figures/results/dataset_size.png)" in report
     for task in ("story", "qa"):
-        rows = [json.loads(line) for line in (ws / f"data/generated/{task}/d0.jsonl").read_text().splitlines()]
+        rows = [json.loads(line) for line in (ws / f"data/generated/{task}/d0/train.jsonl").read_text().splitlines()]
         assert rows and all(r["level"] == 0 for r in rows)
 
 
 def test_source_diversity_runs_both_generators_and_reports_their_outputs(smoke_ws):
     ws, _ = smoke_ws
-    gemma = [json.loads(line) for line in (ws / "data/sources/story/single/gemma3.jsonl").read_text().splitlines()]
-    smol = [json.loads(line) for line in (ws / "data/sources/story/single/smollm2.jsonl").read_text().splitlines()]
+    gemma = [json.loads(line) for line in (ws / "data/sources/story/single/gemma3/train.jsonl").read_text().splitlines()]
+    smol = [json.loads(line) for line in (ws / "data/sources/story/single/smollm2/train.jsonl").read_text().splitlines()]
     assert len(gemma) == len(smol) == 12
     assert {r["generator"] for r in gemma} == {"hf:models/generators/gemma3"}
     assert {r["generator"] for r in smol} == {"hf:models/base"}
-    multi = [json.loads(line) for line in (ws / "data/sources/story/multi.jsonl").read_text().splitlines()]
+    multi = [json.loads(line) for line in (ws / "data/sources/story/multi/train.jsonl").read_text().splitlines()]
     assert sorted(r["source"] for r in multi) == ["gemma3"] * 6 + ["smollm2"] * 6
     metrics = json.loads((ws / "metrics/source_diversity.json").read_text())
     assert set(metrics["models"]) == {"base", "real", "src_smollm2", "src_gemma3", "src_multi"}
@@ -163,7 +163,7 @@ def test_fresh_clone_pulls_instead_of_regenerating(smoke_ws, tmp_path):
     assert not (clone / ".gendiv_cache/train").exists(), "a training run started"
     assert "up to date" in dvc(clone, "status").stdout
     assert adapter.is_file()
-    for path in ("data/generated/story/d6.jsonl", "models/adapters/qa/real/s0/adapter_config.json"):
+    for path in ("data/generated/story/d6/train.jsonl", "models/adapters/qa/real/s0/adapter_config.json"):
         assert (clone / path).read_bytes() == (ws / path).read_bytes()
 
 

@@ -1,14 +1,16 @@
 """Names and paths of everything the pipeline writes (the contract between stages).
 
-Dataset names (the same for both tasks), parsed by `parse_dataset` alone:
-  real                 the real training set            data/real/{task}/train.jsonl
-  d{l}                 Gen-D level l                    data/generated/{task}/d{l}.jsonl
-  fixed_r{rho}         fixed-size mix at ratio rho      data/mixed/{task}/fixed_r{rho}.jsonl
-  expand_real          the small real set alone         data/mixed/{task}/expand_real.jsonl
-  expand_d{l}_r{rho}   small real set + Gen-D l to rho  data/mixed/{task}/expand_d{l}_r{rho}.jsonl
-  {src}_n{n}           n-sample subset of real / d{l}   data/mixed/{task}/{src}_n{n}.jsonl
-  src_{name}           one generator's stories          data/sources/story/single/{name}.jsonl
-  src_multi            equal shares of all generators   data/sources/story/multi.jsonl
+Dataset names (the same for both tasks), parsed by `parse_dataset` alone; each set is a folder
+(a Hugging Face dataset: README.md card + train.jsonl) under `dataset_dir`:
+  real                 the real training set            data/real/{task}/ (its card also covers test.jsonl)
+  d{l}                 Gen-D level l                    data/generated/{task}/d{l}/
+  fixed_r{rho}         fixed-size mix at ratio rho      data/mixed/{task}/fixed_r{rho}/
+  expand_real          the small real set alone         data/mixed/{task}/expand_real/
+  expand_d{l}_r{rho}   small real set + Gen-D l to rho  data/mixed/{task}/expand_d{l}_r{rho}/
+  {src}_n{n}           n-sample subset of real / d{l}   data/mixed/{task}/{src}_n{n}/
+  src_{name}           one generator's stories          data/sources/story/single/{name}/
+  src_multi            equal shares of all generators   data/sources/story/multi/
+A generation stage's report (calls, tokens, cost) sits beside its set's folder: d{l}.report.json.
 (the src_ sets belong to the source-diversity study and exist for the story task only)
 rho is written as Python writes the float (0.0, 0.25, 0.5), which is also how DVC
 renders a float list item in dvc.yaml templates, so names stay stable between the two.
@@ -56,7 +58,10 @@ REPORT = Path("reports/REPORT.md")
 FIGURES_DIR = Path("reports/figures")
 RESULT_FIGURES_DIR = FIGURES_DIR / "results"
 PLOTS_DIR = Path("reports/plots")
-PAPER_PROFILE = Path("profiles/paper.yaml")  # what the report's deviations are measured against
+PAPER_PROFILE = Path("profiles/paper.yaml")
+# inside every set's folder
+TRAIN_FILE = "train.jsonl"
+CARD_FILE = "README.md"  # what the report's deviations are measured against
 
 _GRAMMAR = (  # (kind, pattern): the whole dataset-name grammar
     ("real", re.compile(r"real")),
@@ -116,36 +121,51 @@ def _check_task(task: str) -> None:
         raise ValueError(f"task = {task!r}: expected one of {', '.join(TASKS)}")
 
 
-def dataset_path(task: str, name: str) -> Path:
-    """Where the training set `name` of `task` lives (relative to the repository root)."""
+def dataset_dir(task: str, name: str) -> Path:
+    """The folder of the training set `name` of `task` (relative to the repository root)."""
     _check_task(task)
     parsed = parse_dataset(name)
     kind = parsed.kind if parsed else None
     if kind == "real":
-        return REAL_DIR / task / "train.jsonl"
+        return REAL_DIR / task
     if kind == "generated":
-        return GENERATED_DIR / task / f"{name}.jsonl"
+        return GENERATED_DIR / task / name
     if kind in _MIXED_KINDS:
-        return MIXED_DIR / task / f"{name}.jsonl"
+        return MIXED_DIR / task / name
     if kind == "source" and task == "story":
-        return multi_source_path() if parsed.generator == "multi" else single_source_path(parsed.generator)
+        return SOURCES_DIR / "story" / "multi" if parsed.generator == "multi" else SINGLE_SOURCES_DIR / parsed.generator
     raise ValueError(
         f"dataset = {name!r}: not a dataset name (real, d<level>, fixed_r<rho>, expand_real, "
         "expand_d<level>_r<rho>, real_n<size>, d<level>_n<size>, and for story src_<generator>, src_multi)"
     )
 
 
-def single_source_path(generator: str) -> Path:
-    return SINGLE_SOURCES_DIR / f"{generator}.jsonl"
+def dataset_path(task: str, name: str) -> Path:
+    """The rows of the training set `name` of `task`."""
+    return dataset_dir(task, name) / TRAIN_FILE
 
 
-def multi_source_path() -> Path:
-    return SOURCES_DIR / "story" / "multi.jsonl"
+def card_path(task: str, name: str) -> Path:
+    """The dataset card (Hugging Face README.md) of a set."""
+    return dataset_dir(task, name) / CARD_FILE
+
+
+def report_beside(folder: Path) -> Path:
+    """The report a stage writes beside the set folder it made (d{l}/ -> d{l}.report.json)."""
+    return folder.with_name(f"{folder.name}.report.json")
+
+
+def generation_report_path(task: str, name: str) -> Path:
+    return report_beside(dataset_dir(task, name))
 
 
 def real_test_path(task: str) -> Path:
-    _check_task(task)
-    return REAL_DIR / task / "test.jsonl"
+    return dataset_dir(task, "real") / "test.jsonl"
+
+
+def real_heldout_path(task: str) -> Path:
+    """QA only: real questions of the training documents that real train does not hold."""
+    return dataset_dir(task, "real") / "heldout.jsonl"
 
 
 def mixed_names(params: Params, task: str) -> list[str]:

@@ -181,7 +181,25 @@ def test_default_params_are_valid(repo):
     p = load_params(repo / "params.yaml")
     assert p.get("train.lora_r") == 8
     assert p.n_levels == 7 and p.levels == [0, 3, 6]
-    assert len(p.train.seeds) >= 3 and p.train.max_steps >= 24  # issue 12: seeds and steps the verdicts need
+    assert len(p.train.seeds) >= 3  # issue 12: seeds and steps the verdicts need
+    assert all(p.train_steps(task) >= 24 for task in ("story", "qa"))
+
+
+@pytest.mark.parametrize(
+    "max_steps,epochs,batch,expected",
+    [(30, 1, 1, {"story": 30, "qa": 30}), ("real", 1, 1, {"story": 24, "qa": 36}), ("real", 2, 4, {"story": 12, "qa": 18})],
+)
+def test_the_step_budget_is_one_per_task(raw_params, repo, max_steps, epochs, batch, expected):
+    raw_params["data"]["story"]["n_train"] = 24
+    raw_params["data"]["qa"].update(n_train_docs=3, qa_per_doc=12)
+    raw_params["train"].update(max_steps=max_steps, epochs=epochs, batch_size=batch)
+    p = validate(raw_params, root=repo)
+    assert {task: p.train_steps(task) for task in ("story", "qa")} == expected
+
+
+def test_a_null_step_budget_leaves_the_steps_to_each_set(raw_params, repo):
+    raw_params["train"]["max_steps"] = None
+    assert validate(raw_params, root=repo).train_steps("qa") is None
 
 
 def test_a_source_generator_inherits_every_unset_generator_setting(repo):

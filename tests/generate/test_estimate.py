@@ -130,7 +130,7 @@ def test_the_cost_cap_stops_before_it_is_passed_and_a_higher_cap_resumes(tmp_pat
         )
         lines = [ln for ln in res.stderr.splitlines() if ln.startswith("gendiv:")]
         assert res.returncode == 2 and len(lines) == 1 and "generator.max_cost_usd = 3" in lines[0], res.stderr
-        assert "Traceback" not in res.stderr and not (ws / "out/d0.jsonl").exists()
+        assert "Traceback" not in res.stderr and not (ws / "out/d0/train.jsonl").exists()
         g = load_params(ws / "params.yaml").generator
         first = srv.calls - sent
         assert 0 < first < 20 and _cached_cost(ws, g) <= 3.0
@@ -143,4 +143,4 @@ def test_the_cost_cap_stops_before_it_is_passed_and_a_higher_cap_resumes(tmp_pat
         report = _story(ws, 0)
         assert report["calls"] == 20 - first and report["cache_hits"] == first and srv.calls - sent == 20
         assert max(srv.arrivals.values()) == 1  # no request was sent twice
-        assert len(read_jsonl(ws / "out/d0.jsonl")) == 20
+        assert len(read_jsonl(ws / "out/d0/train.jsonl")) == 20

@@ -77,7 +77,7 @@ def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
     real = {row["id"]: row for row in read_jsonl(ws / "data/real/qa/train.jsonl")}
     previous_sources = None
     for level in range(7):
-        rows = read_jsonl(ws / f"out/d{level}.jsonl")
+        rows = read_jsonl(ws / f"out/d{level}/train.jsonl")
         assert len(rows) == 3 * n
         para = [row for row in rows if row["kind"] == "paraphrase"]
         assert len(para) == 3 * m_p * r[level]
@@ -121,7 +121,7 @@ def test_a_question_the_generator_cannot_rewrite_is_replaced(tmp_path, monkeypat
     pool = read_jsonl(ws / "out/pool.jsonl")
     sources = {row["source_id"] for row in pool if row["kind"] == "paraphrase" and row["document_id"] == doc}
     assert stuck["id"] not in sources and sources == {s["id"] for s in order[1 : r + 1]}
-    level0 = [row for row in read_jsonl(ws / "out/d0.jsonl") if row["document_id"] == doc]
+    level0 = [row for row in read_jsonl(ws / "out/d0/train.jsonl") if row["document_id"] == doc]
     assert sum(row["kind"] == "paraphrase" for row in level0) == r * m_p
     assert stuck["question"] not in {row["source_question"] for row in level0}
 

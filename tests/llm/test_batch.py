@@ -40,7 +40,7 @@ def test_batch_mode_gives_the_online_data_at_half_the_cost(tmp_path, monkeypatch
         monkeypatch.chdir(batch)
         r_batch = _run(batch)
         assert len(srv.batches) >= 2 and r_batch["batch_ids"]  # topics and story rounds went as batches
-    assert (online / "out/d0.jsonl").read_bytes() == (batch / "out/d0.jsonl").read_bytes()
+    assert (online / "out/d0/train.jsonl").read_bytes() == (batch / "out/d0/train.jsonl").read_bytes()
     assert r_batch["tokens_in"] == r_online["tokens_in"] > 0
     # costs are reported to 6 decimals, so halving may differ by one unit in the last place
     assert r_batch["estimated_cost_usd"] == pytest.approx(r_online["estimated_cost_usd"] / 2, abs=1e-6)
@@ -87,7 +87,7 @@ def _reference(tmp_path, monkeypatch, raw_params, story: bool = False) -> dict[s
         make_workspace(ref, copy.deepcopy(raw_params), srv.base_url, batch_api=True)
         _run(ref) if story else _topics(ref)
     return {
-        name: (ref / "out" / name).read_bytes() for name in (["topics.json", "d0.jsonl"] if story else ["topics.json"])
+        name: (ref / "out" / name).read_bytes() for name in (["topics.json", "d0/train.jsonl"] if story else ["topics.json"])
     }
 
 

@@ -65,17 +65,17 @@ def test_rerun_makes_zero_calls_and_more_samples_make_only_new_calls(tmp_path, m
         ws = make_workspace(tmp_path, raw_params, srv.base_url)
         _topics(ws)
         first = _story(ws)
-        data = (ws / "out/d0.jsonl").read_bytes()
+        data = (ws / "out/d0/train.jsonl").read_bytes()
         assert first["calls"] == 20 and first["cache_hits"] == 0
         before = srv.calls
         again = _story(ws)
         assert srv.calls == before and again["calls"] == 0 and again["cache_hits"] == 20
-        assert (ws / "out/d0.jsonl").read_bytes() == data
+        assert (ws / "out/d0/train.jsonl").read_bytes() == data
         set_params(ws, "story_gen", n_samples=30)
         more = _story(ws)
         assert more["calls"] == 10 and more["cache_hits"] == 20 and srv.calls == before + 10
-        rows = read_jsonl(ws / "out/d0.jsonl")
-        assert len(rows) == 30 and (ws / "out/d0.jsonl").read_bytes().startswith(data)
+        rows = read_jsonl(ws / "out/d0/train.jsonl")
+        assert len(rows) == 30 and (ws / "out/d0/train.jsonl").read_bytes().startswith(data)
 
 
 def test_rows_carry_provenance_and_topics_come_from_the_level_subset(tmp_path, monkeypatch, raw_params):
@@ -87,7 +87,7 @@ def test_rows_carry_provenance_and_topics_come_from_the_level_subset(tmp_path, m
         _story(ws, 6)
     pool = read_json(ws / "out/topics.json")
     assert pool["size"] == 40 and len({t.lower() for t in pool["topics"]}) == 40
-    d0, d6 = read_jsonl(ws / "out/d0.jsonl"), read_jsonl(ws / "out/d6.jsonl")
+    d0, d6 = read_jsonl(ws / "out/d0/train.jsonl"), read_jsonl(ws / "out/d6/train.jsonl")
     assert len(d0) == len(d6) == 20
     assert len({r["topic"] for r in d0}) <= 2 < len({r["topic"] for r in d6})
     assert {r["topic"] for r in d0} <= set(pool["topics"])
@@ -116,7 +116,7 @@ def test_faults_are_retried_and_bad_answers_rejected_never_written(tmp_path, mon
         assert report["tokens_in"] > 0 and report["estimated_cost_usd"] == pytest.approx(
             (report["tokens_in"] * 2.5 + report["tokens_out"] * 10) / 1e6, abs=1e-6
         )
-    rows = read_jsonl(ws / "out/d0.jsonl")
+    rows = read_jsonl(ws / "out/d0/train.jsonl")
     assert len(rows) == 20
     for r in rows:
         assert " found a " in r["context"] and "sorry" not in r["context"].lower()
@@ -129,7 +129,7 @@ def test_a_sample_that_never_parses_is_dropped_and_replaced(tmp_path, monkeypatc
         ws = make_workspace(tmp_path, raw_params, srv.base_url, max_rejects=0)
         _topics(ws)
         report = _story(ws)
-    rows = read_jsonl(ws / "out/d0.jsonl")
+    rows = read_jsonl(ws / "out/d0/train.jsonl")
     assert len(rows) == 20 and report["dropped_samples"] == report["filled_samples"] > 0
     assert report["dropped_samples"] == report["rejects_total"]
     assert max(int(r["id"].rsplit("-", 1)[1]) for r in rows) >= 20  # filled from further indices
@@ -145,7 +145,7 @@ def test_a_generator_that_never_follows_the_format_fails_clearly(tmp_path, monke
 
         with pytest.raises(GenerationFailed, match="failed to parse after 1 re-asks"):
             _story(ws)
-    assert not (ws / "out/d0.jsonl").exists()
+    assert not (ws / "out/d0/train.jsonl").exists()
     assert read_json(ws / "out/d0.report.json")["rejects_total"] > 20
 
 
@@ -238,7 +238,7 @@ def test_sigkill_mid_run_resumes_without_repeating_finished_calls(tmp_path, raw_
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         finished = _cached(db) - topic_calls
-        assert 50 <= finished < clean_calls and not (runs["killed"] / "out/d4.jsonl").exists()
+        assert 50 <= finished < clean_calls and not (runs["killed"] / "out/d4/train.jsonl").exists()
         time.sleep(0.5)  # let the server finish answers the killed run never read
         before = srv.calls
         subprocess.run(
@@ -250,7 +250,7 @@ def test_sigkill_mid_run_resumes_without_repeating_finished_calls(tmp_path, raw_
         )
         resumed = read_json(runs["killed"] / "out/d4.report.json")
     assert resumed["calls"] == srv.calls - before == clean_calls - finished
-    assert (runs["killed"] / "out/d4.jsonl").read_bytes() == (runs["clean"] / "out/d4.jsonl").read_bytes()
+    assert (runs["killed"] / "out/d4/train.jsonl").read_bytes() == (runs["clean"] / "out/d4/train.jsonl").read_bytes()
 
 
 def _cached(db: Path) -> int:
@@ -382,7 +382,7 @@ def test_answers_that_are_not_whole_answers_are_rejected_by_their_own_reason(tmp
         "null_content": 1,
         "truncated": 1,
     }
-    assert len(read_jsonl(ws / "out/d0.jsonl")) == 20 and report["dropped_samples"] == 0
+    assert len(read_jsonl(ws / "out/d0/train.jsonl")) == 20 and report["dropped_samples"] == 0
 
 
 def test_a_refused_request_drops_its_sample_once_and_reruns_do_not_resend_it(tmp_path, monkeypatch, raw_params, capsys):
@@ -392,13 +392,13 @@ def test_a_refused_request_drops_its_sample_once_and_reruns_do_not_resend_it(tmp
         _topics(ws)
         srv.plan.extend(["400", "422", "400"])
         report = _story(ws)
-        data = (ws / "out/d0.jsonl").read_bytes()
+        data = (ws / "out/d0/train.jsonl").read_bytes()
         before = sum(srv.arrivals.values())
         again = _story(ws)
         assert sum(srv.arrivals.values()) == before and again["calls"] == 0
     assert report["rejects"] == again["rejects"] == {"http_400": 2, "http_422": 1}
     assert report["dropped_samples"] == report["filled_samples"] == again["dropped_samples"] == 3
-    assert len(read_jsonl(ws / "out/d0.jsonl")) == 20 and (ws / "out/d0.jsonl").read_bytes() == data
+    assert len(read_jsonl(ws / "out/d0/train.jsonl")) == 20 and (ws / "out/d0/train.jsonl").read_bytes() == data
     warnings = sorted(ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("gendiv: warning"))
     assert len(warnings) == 2 and "refused a request: 400 injected 400" in warnings[0]
     assert "Bearer ***" in warnings[0] and SECRET not in "".join(warnings)
@@ -481,7 +481,7 @@ def test_sigint_or_sigterm_mid_round_sends_at_most_concurrency_more_and_caches_e
             start = srv.calls
             subprocess.run(story, cwd=ws, env=_env(), check=True, capture_output=True)
             assert read_json(ws / "out/d4.report.json")["calls"] == srv.calls - start == clean_calls - cached
-            assert (ws / "out/d4.jsonl").read_bytes() == (runs["clean"] / "out/d4.jsonl").read_bytes()
+            assert (ws / "out/d4/train.jsonl").read_bytes() == (runs["clean"] / "out/d4/train.jsonl").read_bytes()
 
 
 def test_after_faults_and_a_stopped_run_the_rerun_gives_the_fault_free_bytes(tmp_path, raw_params):
@@ -506,10 +506,10 @@ def test_after_faults_and_a_stopped_run_the_rerun_gives_the_fault_free_bytes(tmp
 
                 with pytest.raises(EndpointError, match="kept failing after 2 retries"):
                     _story(ws)
-                assert not (ws / "out/d0.jsonl").exists()
+                assert not (ws / "out/d0/train.jsonl").exists()
                 srv.plan.clear()
             _story(ws)
-            data[name] = [(ws / "out" / f).read_bytes() for f in ("topics.json", "d0.jsonl")]
+            data[name] = [(ws / "out" / f).read_bytes() for f in ("topics.json", "d0/train.jsonl")]
     os.chdir(tmp_path)
     assert data["faulty"] == data["clean"]
     assert servers["faulty"].answered == servers["clean"].answered  # every request answered once, as clean

@@ -95,9 +95,9 @@ def test_topic_adherence_on_constructed_embeddings():
         )
 
 
-def _qa(doc, question, answer, kind=None):
+def _qa(doc, question, answer, kind="real"):
     row = {"id": f"{doc}-{question}", "document_id": doc, "context": "c", "question": question, "answer": answer}
-    return {**row, "kind": kind, "generator": "g"} if kind else row
+    return {**row, "kind": kind, "generator": "" if kind == "real" else "g"}
 
 
 def test_qa_standard_errors_are_clustered_by_document():

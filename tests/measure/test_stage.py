@@ -70,6 +70,7 @@ def _qa_rows(seed, n, docs=3):
             "context": "ctx",
             "question": _sentence(rng, 5),
             "answer": _sentence(rng, 2),
+            "kind": "real",
         }
         for i in range(n)
     ]
@@ -84,12 +85,13 @@ def _write_topics():
     save_array(TOPICS_EMBEDDINGS, np.eye(len(TOPICS), 16, dtype=np.float32))
 
 
-def _generated(rows, name):
-    """Gen-D rows carry their topic; a mixed set's first half is real (source "real")."""
+def _generated(rows, name, real):
+    """Gen-D rows carry their topic; a mixed set's first half is real train's rows (their ids kept)."""
     if name.startswith("d"):
         return [{**r, "topic": TOPICS[i % (int(name[1]) % 4 + 1)], "generator": "g"} for i, r in enumerate(rows)]
     if name.startswith(("fixed_", "expand_")):
-        return [{**r, "source": "real" if i < len(rows) // 2 else "d6"} for i, r in enumerate(rows)]
+        half = len(rows) // 2
+        return real[:half] + [{**r, "source": "d6"} for r in rows[half:]]
     return rows
 
 
@@ -114,7 +116,7 @@ def test_story_metrics_figures_and_plot_tables(params, tokenizer, tmp_path, monk
             return _story_rows(1, 30, varied=False)  # one context repeated: low diversity
         return _story_rows(zlib.crc32(name.encode()) % 97, 30, long=name == "d6")
 
-    _write("story", sets, lambda name: _generated(rows_of(name), name), {"d6": 3.0})
+    _write("story", sets, lambda name: _generated(rows_of(name), name, rows_of("real")), {"d6": 3.0})
     _write_topics()
     metrics = measure(params, "story", sets, tokenizer)
 
@@ -208,7 +210,7 @@ def test_missing_and_stale_inputs_are_named_and_nothing_is_written(params, token
     monkeypatch.chdir(tmp_path)
     sets = [(n, set_path("story", n)) for n in ("real", "d0")]
     write_jsonl(sets[0][1], _story_rows(0, 5))
-    with pytest.raises(UserError, match=r"data/generated/story/d0.jsonl.*data/embeddings/story/real.npy"):
+    with pytest.raises(UserError, match=r"data/generated/story/d0/train.jsonl.*data/embeddings/story/real.npy"):
         measure(params, "story", sets, tokenizer)
     _write("story", sets, lambda name: _story_rows(0, 5), {})
     write_jsonl(sets[1][1], _story_rows(0, 6))  # the data changed after embedding

@@ -8,14 +8,16 @@ import pytest
 from gendiv.config import validate
 from gendiv.errors import UserError
 from gendiv.io import read_json, read_jsonl, write_jsonl
-from gendiv.layout import dataset_path, mixed_names
+from gendiv.layout import card_path, dataset_path, mixed_names
 from gendiv.mix import sets as mix
 
 
 def _rows(prefix, n, docs=None):
+    """Story rows in the one schema; prefix "real" makes real rows, "gen<l>" Gen-D<l> rows."""
+    source = "real" if prefix == "real" else f"d{prefix[3:]}" if prefix.startswith("gen") else prefix
     rows = []
     for i in range(n):
-        row = {"id": f"{prefix}-{i}", "context": f"{prefix} context {i}", "completion": f"end {i}"}
+        row = {"id": f"{prefix}-{i}", "context": f"{prefix} context {i}", "completion": f"end {i}", "source": source}
         if docs:
             row["document_id"] = f"doc{i % docs}"
         rows.append(row)
@@ -93,7 +95,9 @@ def test_command_writes_identical_bytes_and_removes_stale_sets(workdir, params):
     write_jsonl(stale, _rows("old", 3))
     mix.main(task="story", params=params_file)
     digest = lambda: {  # noqa: E731
-        f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted((workdir / "data/mixed/story").iterdir())
+        str(f): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted((workdir / "data/mixed/story").rglob("*"))
+        if f.is_file()
     }
     first = digest()
     assert not stale.exists()
@@ -101,7 +105,21 @@ def test_command_writes_identical_bytes_and_removes_stale_sets(workdir, params):
     assert digest() == first
     summary = read_json(workdir / "data/mixed/story/summary.json")
     assert summary["fixed_r0.25"] == {"n": 60, "n_real": 45, "n_generated": 15, "generated_share": 0.25}
-    assert read_jsonl(dataset_path("story", "expand_d2_r0.5"))[0]["source"] == "real"
+    expanded = read_jsonl(dataset_path("story", "expand_d2_r0.5"))
+    assert {r["source"] for r in expanded} == {"real", "d2"}
+    assert (workdir / card_path("story", "expand_d2_r0.5")).is_file()
+
+
+def test_real_and_generated_rows_are_interleaved_in_a_seeded_order(params, raw_params, repo):
+    real = _rows("real", 100)
+    gen = {lv: _rows(f"gen{lv}", 100) for lv in params.levels}
+    rows = mix.build_mixes(params, "story", real, gen)["fixed_r0.5"]
+    sources = [r["source"] for r in rows]
+    assert sources[:30] != ["real"] * 30 and sources != sorted(sources)  # not real first, then generated
+    again = mix.build_mixes(params, "story", real, gen)["fixed_r0.5"]
+    other = mix.build_mixes(validate({**raw_params, "seed": 1}, root=repo), "story", real, gen)["fixed_r0.5"]
+    assert [r["id"] for r in again] == [r["id"] for r in rows]
+    assert [r["id"] for r in other] != [r["id"] for r in rows]
 
 
 def test_missing_generated_set_is_a_user_error(workdir, params):
@@ -110,7 +128,7 @@ def test_missing_generated_set_is_a_user_error(workdir, params):
     dataset_path("story", "d4").unlink()
     params_file = workdir / "params.yaml"
     params_file.write_text(yaml.safe_dump(params.model_dump()))
-    with pytest.raises(UserError, match="d4.jsonl"):
+    with pytest.raises(UserError, match="d4/train.jsonl"):
         mix.main(task="story", params=params_file)
     assert not (workdir / "data/mixed").exists()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gendiv.columns import COLUMNS, NO_LEVEL
 from gendiv.config import validate
 from gendiv.io import read_jsonl
 from gendiv.prepare import real as prepare_real
@@ -28,7 +29,7 @@ def _ws(root: Path) -> Path:
 
 
 def _digest(folder):
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*.jsonl"))}
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*")) if f.suffix != ".json"}
 
 
 @pytest.mark.parametrize("task", ["story", "qa"])
@@ -37,7 +38,7 @@ def test_same_seed_gives_byte_identical_files(raw_params, repo, tmp_path, task):
     prepare_real.run(p, task, _ws(tmp_path / "a"))
     prepare_real.run(p, task, _ws(tmp_path / "b"))
     a, b = _digest(tmp_path / "a/data/real" / task), _digest(tmp_path / "b/data/real" / task)
-    assert a == b and set(a) == {"train.jsonl", "test.jsonl"}
+    assert a == b and set(a) == {"train.jsonl", "test.jsonl", "README.md"}
 
 
 def test_other_seed_gives_other_split(raw_params, repo, tmp_path):
@@ -55,7 +56,8 @@ def test_story_schema_and_sizes(raw_params, repo, tmp_path):
     train = read_jsonl(tmp_path / "data/real/story/train.jsonl")
     test = read_jsonl(tmp_path / "data/real/story/test.jsonl")
     assert (len(train), len(test)) == (30, 20) == (summary["n_train"], summary["n_test"])
-    assert set(train[0]) == {"id", "context", "completion"}
+    assert list(train[0]) == [c.name for c in COLUMNS["story"]]  # the one schema, real rows included
+    assert {(r["source"], r["level"], r["generator"]) for r in train + test} == {("real", NO_LEVEL, "")}
     assert not {r["id"] for r in train} & {r["id"] for r in test}
     for row in train:
         assert len(prepare_real.split_sentences(row["context"])) >= 4
@@ -72,7 +74,8 @@ def test_qa_split_by_document(raw_params, repo, tmp_path):
     assert len(train_docs) == p.data.qa.n_train_docs and len(test_docs) == p.data.qa.n_test_docs
     assert not train_docs & test_docs
     assert len(train) == p.data.qa.n_train_docs * p.data.qa.qa_per_doc
-    assert set(train[0]) == {"id", "document_id", "context", "question", "answer"}
+    assert list(train[0]) == [c.name for c in COLUMNS["qa"]]
+    assert {(r["source"], r["kind"], r["source_id"]) for r in train + test} == {("real", "real", "")}
     assert all(len(r["context"].split()) <= p.data.qa.max_context_words for r in train + test)
     assert all(r["question"] and r["answer"] for r in train + test)
 

@@ -45,8 +45,8 @@ def _workspace(root: Path, raw: dict, base: Path) -> Path:
     shutil.copytree(base, root / "models/base")
     shutil.copytree(DOC.parents[1] / "data/bundled", root / "data/bundled")
     write_jsonl(root / "data/real/story/test.jsonl", _stories(6, offset=100))
-    write_jsonl(root / "data/generated/story/d6.jsonl", _stories(N_TRAIN))
-    write_jsonl(root / "data/generated/story/d4.jsonl", _stories(N_TRAIN, offset=50))
+    write_jsonl(root / "data/generated/story/d6/train.jsonl", _stories(N_TRAIN))
+    write_jsonl(root / "data/generated/story/d4/train.jsonl", _stories(N_TRAIN, offset=50))
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     return root
 

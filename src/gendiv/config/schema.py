@@ -13,6 +13,7 @@ params.yaml, and cutting it would split a section's fields from the rules that j
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -149,8 +150,9 @@ class BaseModelParams(_Section):
     """Importable package that carries the GGUF file (source = gguf)."""
     gguf_file: FileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
     """The GGUF file's name inside gguf_package."""
-    hub_id: HubId = "openai-community/gpt2"
-    """Hugging Face model id (source = hub)."""
+    hub_id: HubId = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    """Hugging Face model id: downloaded when source = hub; with source = gguf, the model the GGUF
+    was made from, which adapters name as their base_model (their cards say which weights trained)."""
     dir: str = BASE_DIR
     """The model folder the base_model stage writes; fixed to the one dvc.yaml declares."""
 
@@ -392,8 +394,10 @@ class Train(_Section):
     """Weight decay of fine-tuning."""
     epochs: Annotated[float, Field(gt=0, le=100)]
     """Training epochs; ignored when max_steps is set."""
-    max_steps: PosInt | None
-    """The same optimizer-step budget for every run (overrides epochs); null = epochs."""
+    max_steps: PosInt | Literal["real"] | None
+    """The optimizer steps of every run of a task, whatever its set's size (overrides epochs per set):
+    a number, or "real" for the steps `epochs` passes over the task's real training set take (so each
+    task's core runs see every row `epochs` times); null = `epochs` passes over each run's own set."""
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 1
     """Global batch size, split over the processes of an accelerate launch."""
     max_length: Annotated[int, Field(ge=32, le=131072)] = 256
@@ -568,6 +572,13 @@ class Params(_Section):
         if task == "story":
             return self.data.story.n_train
         return self.data.qa.n_train_docs * self.data.qa.qa_per_doc
+
+    def train_steps(self, task: str) -> int | None:
+        """The optimizer steps of every run of `task` (train.max_steps resolved); None = epochs per set."""
+        steps = self.train.max_steps
+        if steps == "real":
+            return math.ceil(self.train.epochs * self.n_real_train(task) / self.train.batch_size)
+        return steps
 
     def n_generated(self, task: str) -> int:
         if task == "story" and self.story_gen.n_samples is not None:

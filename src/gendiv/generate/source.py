@@ -7,7 +7,7 @@ Gen-D level `source_diversity.level`), so the single-source sets differ only in 
 generator. The multi-source set (`gendiv mix-sources`, gendiv.mix.sources) has the same size,
 with equal shares: sample i comes from generator i mod k, so it also covers the same prompts.
 
-  data/sources/story/single/{name}.jsonl     one generator        dataset src_{name}
+  data/sources/story/single/{name}/          one generator        dataset src_{name}
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import typer
 
 from gendiv.config import load_params
 from gendiv.errors import UserError
+from gendiv.cards import params_section
 from gendiv.generate.story import write_story_set
-from gendiv.layout import SINGLE_SOURCES_DIR
+from gendiv.layout import dataset_dir
 from gendiv.llm.cache import DEFAULT_DIR
-
-SINGLE_DIR = SINGLE_SOURCES_DIR
 
 
 def generate_main(
@@ -41,9 +40,10 @@ def generate_main(
         sd.level,
         sd.generator(name, p.generator),
         p.n_source_samples(),
-        SINGLE_DIR / f"{name}.jsonl",
-        SINGLE_DIR / f"{name}.report.json",
-        f"story-src_{name}",
+        f"src_{name}",
+        dataset_dir("story", f"src_{name}"),
+        f"gendiv generate-source --name {name}",
+        params_section(p, "seed", "data.story.n_train", "generator", "story_gen", "source_diversity"),
         cache_dir,
     )
 

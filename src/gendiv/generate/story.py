@@ -38,8 +38,9 @@ import typer
 from gendiv.config import load_params, require_level
 from gendiv.errors import UserError
 from gendiv.generate.topics import topic_stems
-from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
-from gendiv.layout import GENERATED_DIR, dataset_path
+from gendiv.cards import params_section, write_set
+from gendiv.io import read_json, read_jsonl, write_json
+from gendiv.layout import GENERATED_DIR, TOPICS_FILE, dataset_path, report_beside
 from gendiv.llm import GenerationStats, Group, Reject, Template, check_answer, collect, open_llm
 from gendiv.llm.cache import DEFAULT_DIR
 from gendiv.prepare.real import split_sentences
@@ -177,13 +178,15 @@ def write_story_set(
     level: int,
     generator,
     n: int,
-    out_file: Path,
-    report_file: Path,
-    id_prefix: str,
+    name: str,
+    folder: Path,
+    command: str,
+    card_params: dict,
     cache_dir: Path = DEFAULT_DIR,
-    topics_file: Path = OUT_DIR / "topics.json",
+    topics_file: Path = TOPICS_FILE,
 ) -> list[dict]:
-    """Generate `n` stories with level `level`'s prompts using `generator`; write them and the report.
+    """Generate `n` stories with level `level`'s prompts using `generator`; write the set `name`
+    (rows and card) into `folder` and the generation report beside it.
 
     Sample i always gets the same prompt at a level, whichever generator answers it, so
     the source-diversity sets differ only in their generator.
@@ -197,6 +200,7 @@ def write_story_set(
             f"{topics_file} holds {len(pool['topics'])} topics; level {level} needs {size}: rerun generate-topics"
         )
     real = read_jsonl(REAL_TRAIN)
+    report_file, id_prefix = report_beside(folder), f"story-{name}"
     start, stats = time.perf_counter(), GenerationStats()
     llm = open_llm(generator, p.seed, stats, cache_dir)
     group = story_group(p, level, generator.prompt_style, n, pool, real)
@@ -219,6 +223,7 @@ def write_story_set(
         {
             "id": f"{id_prefix}-{a.index:06d}",
             **a.value,
+            "source": name,
             "level": level,
             "topic": prompt(a.index)[1]["topic_name"],
             "generator": llm.label,
@@ -226,7 +231,7 @@ def write_story_set(
         }
         for a in accepted
     ]
-    write_jsonl(out_file, rows)
+    rows = write_set("story", name, rows, command, card_params, folder=folder)
     print(
         f"{id_prefix}: {len(rows)} stories, {stats.calls} calls, {stats.cache_hits} cached, "
         f"{sum(stats.rejects.values())} rejected, {stats.unused} unused, {stats.dropped} dropped"
@@ -238,9 +243,9 @@ def main(
     level: int = typer.Option(..., help="Gen-D level index"),
     params: Path = typer.Option(Path("params.yaml"), help="params file"),
     cache_dir: Path = typer.Option(DEFAULT_DIR, help="LLM call cache (kept across runs)"),
-    out_dir: Path = typer.Option(OUT_DIR, help="output folder"),
+    out_dir: Path = typer.Option(OUT_DIR, help="output folder (the set goes to its subfolder d<level>/)"),
 ) -> None:
-    """Generate the story Gen-D set of one level (data/generated/story/d{level}.jsonl)."""
+    """Generate the story Gen-D set of one level (data/generated/story/d{level}/)."""
     p = load_params(params)
     require_level(p, level)
     write_story_set(
@@ -248,11 +253,12 @@ def main(
         level,
         p.generator,
         p.n_generated("story"),
-        out_dir / f"d{level}.jsonl",
-        out_dir / f"d{level}.report.json",
-        f"story-d{level}",
+        f"d{level}",
+        out_dir / f"d{level}",
+        f"gendiv generate-story --level {level}",
+        params_section(p, "seed", "data.story.n_train", "generator", "story_gen"),
         cache_dir,
-        out_dir / "topics.json",
+        out_dir / TOPICS_FILE.name,
     )
 
 

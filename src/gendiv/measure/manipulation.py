@@ -35,7 +35,7 @@ import pandas as pd
 from gendiv.errors import UserError
 from gendiv.measure import distances, distinct
 from gendiv.measure.embeddings import sample_text
-from gendiv.measure.sets import REAL_TEST, carries_real_train_text
+from gendiv.measure.sets import REAL_TEST, carries_real_answer
 
 SUBSAMPLES = 20
 MAX_GROUPS = 50
@@ -119,12 +119,11 @@ def _prepare(task: str, name: str, rows: list[dict], x: np.ndarray, tokenize, to
     tokens = [tokenize(sample_text(task, row)) for row in rows]
     per_row = {"repetition": repetition_shares(tokens)}
     if task == "qa":
-        real = name in ("real", REAL_TEST)
-        per_row["real_answer_share"] = np.array([real or carries_real_train_text(r) for r in rows], float)
+        per_row["real_answer_share"] = np.array([carries_real_answer(r) for r in rows], float)
         units = np.array([r["document_id"] for r in rows], dtype=object)
     else:
         units = np.arange(len(rows))
-        if topics is not None and rows and all("topic" in r for r in rows):
+        if topics is not None and rows and all(r.get("topic") for r in rows):
             index = {t: i for i, t in enumerate(topics.names)}
             unknown = sorted({r["topic"] for r in rows} - set(index))
             if unknown:
@@ -197,6 +196,6 @@ def compute(
     for name, data in rows.items():
         s = _prepare(task, name, data, vectors[name], tokenize, topics)
         sets[name] = measure_set(s, draws(len(data), n, seed_of(name)))
-        if task == "story" and data and all("topic" in r for r in data):
+        if task == "story" and data and all(r.get("topic") for r in data):
             sets[name]["topics_used"] = {"value": len({r["topic"] for r in data}), "se": 0.0, "n": len(data)}
     return {"task": task, "n_per_set": n, "subsamples": SUBSAMPLES, "sets": sets}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gendiv.config import Params
-from gendiv.layout import dataset_names, dataset_path, parse_dataset, real_test_path
+from gendiv.layout import dataset_names, dataset_path, parse_dataset, real_heldout_path, real_test_path
 
 REAL_TEST = "real_test"
 REAL_HELDOUT = "real_heldout"
@@ -23,7 +23,7 @@ REAL_HELDOUT = "real_heldout"
 
 def set_path(task: str, name: str) -> Path:
     if name == REAL_HELDOUT:
-        return real_test_path(task).with_name("heldout.jsonl")
+        return real_heldout_path(task)
     return real_test_path(task) if name == REAL_TEST else dataset_path(task, name)
 
 
@@ -42,10 +42,17 @@ def reference_set(names: list[str]) -> str:
     return REAL_HELDOUT if REAL_HELDOUT in names else REAL_TEST
 
 
-def carries_real_train_text(row: dict) -> bool:
-    """A row whose target text comes from real train: a mixed set's real share (`source`
-    "real"), or a QA paraphrase, which keeps the real answer of its source question."""
-    return row.get("source") == "real" or row.get("kind") == "paraphrase"
+def carries_real_answer(row: dict) -> bool:
+    """QA: the row's answer is a real one (a real pair, or a paraphrase, which keeps the real
+    answer of its source question)."""
+    return row.get("kind") in ("real", "paraphrase")
+
+
+def shares_rows_with_real_train(name: str, rows: list[dict], real_train: list[dict]) -> bool:
+    """The set holds target text of real train: real itself, a mixed set's real share (rows kept
+    with their ids), or QA paraphrases."""
+    ids = {r["id"] for r in real_train}
+    return name == "real" or any(r["id"] in ids or r.get("kind") == "paraphrase" for r in rows)
 
 
 def comparison_group(name: str) -> str:

@@ -38,7 +38,13 @@ from gendiv.io import atomic_open, read_json, read_jsonl, write_json
 from gendiv.layout import DIVERSITY_DIR, FIGURES_DIR, MANIPULATION_DIR, PLOTS_DIR
 from gendiv.measure import distances, distinct, lengths, manipulation, maps
 from gendiv.measure.embeddings import TOPICS_EMBEDDINGS, TOPICS_FILE, embedding_path, sample_text
-from gendiv.measure.sets import REAL_HELDOUT, carries_real_train_text, comparison_group, measured_sets, reference_set
+from gendiv.measure.sets import (
+    REAL_HELDOUT,
+    comparison_group,
+    measured_sets,
+    reference_set,
+    shares_rows_with_real_train,
+)
 
 METRICS_DIR = DIVERSITY_DIR
 PERMUTATIONS = 200  # relabelings in the MMD permutation test
@@ -252,7 +258,7 @@ def compute(p: Params, task: str, sets: list[tuple[str, Path]], length_tokenizer
         m.update(lengths.summary(token_lens[name], f"{target}_tokens"))
         m.update(embedding_metrics(p, name, vectors[name]))
         m.update(distance_metrics(p, name, vectors[name], vectors["real"], n_distance))
-        m["shares_rows_with_real_train"] = name == "real" or any(map(carries_real_train_text, data))
+        m["shares_rows_with_real_train"] = shares_rows_with_real_train(name, data, rows["real"])
         metrics[name] = m
     normalize_in_groups(metrics, max_n)
     metrics = {name: {k: _num(v) for k, v in sorted(m.items())} for name, m in metrics.items()}

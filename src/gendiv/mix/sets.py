@@ -9,12 +9,16 @@
 Every draw takes a prefix of one seeded order per source, so sets are nested (the real
 part of fixed_r0.5 is a subset of that of fixed_r0.25, every expansion shares one real
 set). QA draws go round-robin over contexts so each keeps its share of QA pairs. Rows
-keep their fields and get `source` ("real" or "d<l>"). Same params + seed -> same bytes.
+keep their columns (`source` says "real" or "d<l>"); each set's rows are then shuffled with
+a seed of their own, so real and generated rows are interleaved in the file (chunked
+readers see both kinds at once). Each set is a folder with its dataset card. Same params +
+seed -> same bytes.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,7 +26,8 @@ import typer
 
 from gendiv.config import Params, Task, load_params, require_task
 from gendiv.errors import UserError
-from gendiv.io import read_jsonl, write_json, write_jsonl
+from gendiv.cards import params_section, write_set
+from gendiv.io import read_jsonl, write_json
 from gendiv.layout import MIXED_DIR, dataset_path, expand_name, fixed_name, mixed_names, subset_name
 
 
@@ -37,10 +42,6 @@ def seeded_order(rows: list[dict], seed: int, salt: str) -> list[dict]:
     for rank in range(max(len(g) for g in groups.values())):
         order += [g[rank] for g in groups.values() if rank < len(g)]
     return order
-
-
-def _tagged(rows: list[dict], source: str) -> list[dict]:
-    return [{**row, "source": source} for row in rows]
 
 
 def _take(order: list[dict], n: int, what: str) -> list[dict]:
@@ -60,25 +61,25 @@ def build_mixes(p: Params, task: str, real: list[dict], generated: dict[int, lis
     for rho in m.fixed_ratios if task in m.tasks else []:
         n_gen = round(rho * total)
         gen_label = f"d{m.generated_level}"
-        sets[fixed_name(rho)] = _tagged(
-            _take(real_order, total - n_gen, f"{fixed_name(rho)} real part"), "real"
-        ) + _tagged(_take(gen_order[m.generated_level], n_gen, f"{fixed_name(rho)} {gen_label} part"), gen_label)
+        sets[fixed_name(rho)] = _take(real_order, total - n_gen, f"{fixed_name(rho)} real part") + _take(
+            gen_order[m.generated_level], n_gen, f"{fixed_name(rho)} {gen_label} part"
+        )
 
-    small = _tagged(_take(real_order, max(1, round(m.expand_real_fraction * len(real))), "expand_real"), "real")
+    small = _take(real_order, max(1, round(m.expand_real_fraction * len(real))), "expand_real")
     if task in m.tasks:
         sets["expand_real"] = small
     for lv in m.expand_levels if task in m.tasks else []:
         for rho in m.expand_ratios:
             n_gen = round(len(small) * rho / (1 - rho))
-            sets[expand_name(lv, rho)] = small + _tagged(
-                _take(gen_order[lv], n_gen, f"{expand_name(lv, rho)} d{lv} part"), f"d{lv}"
-            )
+            sets[expand_name(lv, rho)] = small + _take(gen_order[lv], n_gen, f"{expand_name(lv, rho)} d{lv} part")
 
     sources = {"real": real_order, **{f"d{lv}": gen_order[lv] for lv in p.levels}} if m.subset_sizes else {}
     for n in m.subset_sizes:
         for src, order in sources.items():
-            sets[subset_name(src, n)] = _tagged(_take(order, n, subset_name(src, n)), src)
+            sets[subset_name(src, n)] = _take(order, n, subset_name(src, n))
     assert list(sets) == mixed_names(p, task), "mixed set order drifted from datasets.mixed_names"
+    for name, rows in sets.items():
+        random.Random(f"{seed}:{task}:{name}:rows").shuffle(rows)  # _take returned a fresh list
     return sets
 
 
@@ -103,7 +104,7 @@ def main(
     task: Task = typer.Option(..., help="the task"),
     params: Path = Path("params.yaml"),
 ) -> None:
-    """Write every mixed set of a task to data/mixed/{task}/ (plus summary.json)."""
+    """Write every mixed set of a task to data/mixed/{task}/<set>/ (plus summary.json)."""
     p = load_params(params)
     require_task(task)
     files = {"real": dataset_path(task, "real"), **{lv: dataset_path(task, f"d{lv}") for lv in needed_levels(p)}}
@@ -118,11 +119,12 @@ def main(
     sets = build_mixes(p, task, real, generated)
 
     out_dir = MIXED_DIR / task
-    for stale in out_dir.glob("*.jsonl"):
-        if stale.stem not in sets:
-            stale.unlink()
+    for stale in sorted(out_dir.glob("*")):
+        if stale.is_dir() and stale.name not in sets:
+            shutil.rmtree(stale)
+    card_params = params_section(p, "seed", "levels", "mixing")
     for name, rows in sets.items():
-        write_jsonl(dataset_path(task, name), rows)
+        write_set(task, name, rows, f"gendiv mix --task {task}", card_params)
     write_json(out_dir / "summary.json", {name: _summary(rows) for name, rows in sets.items()})
     print(f"{task}: wrote {len(sets)} mixed sets to {out_dir}")
 

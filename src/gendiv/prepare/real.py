@@ -1,8 +1,9 @@
 """Stage `prepare_real`: normalized, deterministic train/test splits of the real data.
 
-Schema (JSON lines, one object per sample):
-  story: {"id", "context" (sentences 1-4), "completion" (sentence 5)}
-  qa:    {"id", "document_id", "context" (the summary), "question", "answer"}
+Rows (JSON lines) in the task's one schema (gendiv.columns): story {"id", "context" (sentences
+1-4), "completion" (sentence 5)}, qa {"id", "document_id", "context" (the summary), "question",
+"answer"}, with the provenance columns every set has (source "real"); data/real/<task>/ is a
+Hugging Face dataset folder: README.md card, train.jsonl, test.jsonl.
 QA is split by document, so no context appears in both train and test. With
 `data.qa.answer_in_context` only pairs whose answer is supported by the kept (cut) context
 are used: with short contexts most NarrativeQA questions otherwise ask about events the
@@ -21,11 +22,11 @@ import typer
 
 from gendiv.config import Params, Task, load_params
 from gendiv.errors import UserError
-from gendiv.io import write_json, write_jsonl
-from gendiv.layout import REAL_DIR
+from gendiv.cards import params_section, write_set
+from gendiv.io import write_json
+from gendiv.layout import dataset_dir
 from gendiv.prepare.bundled import read_bundled_qa, read_bundled_stories
 
-OUT_DIR = REAL_DIR
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 
 
@@ -243,9 +244,10 @@ def prepare_qa(p: Params, root: Path) -> tuple[list[dict], list[dict]]:
 
 def run(p: Params, task: str, root: Path = Path(".")) -> dict:
     train, test = (prepare_story if task == "story" else prepare_qa)(p, root)
-    out = root / OUT_DIR / task
-    write_jsonl(out / "train.jsonl", train)
-    write_jsonl(out / "test.jsonl", test)
+    out = root / dataset_dir(task, "real")
+    train, test = ([{**row, "source": "real"} for row in rows] for rows in (train, test))
+    card_params = params_section(p, "seed", "data.source", f"data.{task}")
+    write_set(task, "real", train, f"gendiv prepare-real --task {task}", card_params, {"test": test}, out)
     summary = {"task": task, "source": p.data.source, "n_train": len(train), "n_test": len(test)}
     if task == "qa":
         summary["n_train_docs"] = len({r["document_id"] for r in train})

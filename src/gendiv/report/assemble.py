@@ -166,7 +166,8 @@ def train_budget(p: Params) -> str:
     """How long every run trains, as the report states it."""
     t = p.train
     if t.max_steps:
-        return f"{t.max_steps} optimizer steps of batch {t.batch_size} per run (the same for every set)"
+        steps = " and ".join(f"{p.train_steps(task)} ({task})" for task in ("story", "qa"))
+        return f"{steps} optimizer steps of batch {t.batch_size} per run (the same for every set of a task)"
     return f"{t.epochs:g} epoch(s) of batch {t.batch_size} per run (steps grow with the set's size)"
 
 

@@ -12,23 +12,18 @@ from pathlib import Path
 
 from gendiv.config import Params
 from gendiv.io import read_json
-from gendiv.layout import GENERATED_DIR, dataset_path
+from gendiv.layout import GENERATED_DIR, generation_report_path
 from gendiv.report.claims import table
-
-
-def _report_of(data: Path) -> Path:
-    """The generation report a stage writes beside its output file (d3.jsonl -> d3.report.json)."""
-    return data.with_suffix(".report.json")
 
 
 def stage_reports(p: Params) -> list[tuple[str, Path]]:
     """(stage, its generation report) of every generation stage the params ask for, in pipeline order."""
     return (
         [("generate-topics", GENERATED_DIR / "story" / "topics.report.json")]
-        + [(f"generate-story --level {lv}", _report_of(dataset_path("story", f"d{lv}"))) for lv in p.levels]
+        + [(f"generate-story --level {lv}", generation_report_path("story", f"d{lv}")) for lv in p.levels]
         + [("generate-qa-pool", GENERATED_DIR / "qa" / "pool.report.json")]
         + [
-            (f"generate-source --name {g.name}", _report_of(dataset_path("story", f"src_{g.name}")))
+            (f"generate-source --name {g.name}", generation_report_path("story", f"src_{g.name}"))
             for g in p.source_diversity.generators
         ]
     )

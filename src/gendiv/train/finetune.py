@@ -2,7 +2,7 @@
 
 A run is (task, dataset name, seed). Loss is on completion tokens only (TRL masks the
 prompt of prompt/completion data). Outputs:
-  models/adapters/{task}/{dataset}/s{seed}/      peft adapter (PeftModel.from_pretrained)
+  models/adapters/{task}/{dataset}/s{seed}/      peft adapter (PeftModel.from_pretrained) + model card
   metrics/runs/{task}/{dataset}/s{seed}.json     test and train metrics of the run
   metrics/examples/{task}/{dataset}/s{seed}.json each test example's completion NLL and tokens
   metrics/runs/{task}/{dataset}/s{seed}_live/    DVCLive training curves (dvc plots)
@@ -35,6 +35,7 @@ from gendiv.io import InputError, atomic_open, read_json, read_jsonl, write_json
 from gendiv.layout import dataset_path, is_core, real_test_path, run_seeds, training_sets
 from gendiv.state import hash_tree, state_dir
 from gendiv.train.evaluate import fit_examples, score_rows
+from gendiv.train.model_card import write_model_card
 from gendiv.train.runs import adapter_path, examples_path, live_path, metrics_path
 
 RUN_STAMP = "gendiv_run.json"  # fingerprint of the run the checkpoints folder belongs to
@@ -142,7 +143,7 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
     config = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=t.epochs,
-        max_steps=t.max_steps or -1,  # a fixed step budget makes runs on sets of any size comparable
+        max_steps=p.train_steps(task) or -1,  # a fixed step budget makes runs on sets of any size comparable
         per_device_train_batch_size=_launch(t.batch_size)[0],
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
@@ -217,9 +218,10 @@ def _resume_or_reset(checkpoints: Path, fingerprint: str) -> Path | None:
     return None
 
 
-def _canonical_adapter_config(folder: Path, peft_config: dict) -> None:
+def _canonical_adapter_config(folder: Path, peft_config: dict, base_model: str) -> None:
     """Sort the fields peft holds as sets (target_modules, ...): peft lists them in Python's
-    per-process string-hash order, which would make the adapter's bytes differ per run."""
+    per-process string-hash order, which would make the adapter's bytes differ per run. Name the
+    hub model as the base, not the local folder peft loaded it from, so the adapter is portable."""
     path = folder / "adapter_config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     set_fields = {
@@ -228,6 +230,7 @@ def _canonical_adapter_config(folder: Path, peft_config: dict) -> None:
     for key in set_fields:
         if isinstance(config.get(key), list):
             config[key] = sorted(config[key])
+    config["base_model_name_or_path"] = base_model
     with atomic_open(path) as fh:
         fh.write(json.dumps(config, indent=2, sort_keys=True))  # peft's own layout
 
@@ -290,9 +293,7 @@ def _train_locked(
     staging = paths["adapter"].with_name(f".{paths['adapter'].name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     trainer.model.save_pretrained(str(staging))
-    _canonical_adapter_config(staging, trainer.model.peft_config)
-    shutil.rmtree(paths["adapter"], ignore_errors=True)
-    os.replace(staging, paths["adapter"])
+    _canonical_adapter_config(staging, trainer.model.peft_config, p.models.base.hub_id)
 
     metrics, per_example = score_rows(
         trainer.model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size
@@ -322,6 +323,9 @@ def _train_locked(
             "resumed": resume,
         }
     )
+    write_model_card(staging, p, task, name, paths["adapter"], metrics)
+    shutil.rmtree(paths["adapter"], ignore_errors=True)
+    os.replace(staging, paths["adapter"])
     write_json(paths["examples"], per_example)
     write_json(paths["metrics"], metrics)
     shutil.rmtree(paths["checkpoints"], ignore_errors=True)
