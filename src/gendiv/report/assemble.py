@@ -57,8 +57,8 @@ from gendiv.report.figures import (  # noqa: E402
 from gendiv.state import TIMINGS_DIR  # noqa: E402
 
 FIGURES = RESULT_FIGURES_DIR
-DISTANCES = ("mmd2_rbf", "mmd2_rbf_p", "frechet")  # measure.stage.distance_metrics
-SCORES = ("dcscore", "vendi")  # measure.stage.embedding_metrics
+DISTANCES = ("mmd2_rbf", "mmd2_rbf_p", "frechet")  # measure.set_metrics.distance_metrics
+SCORES = ("dcscore", "vendi")  # measure.set_metrics.embedding_metrics
 # What decides the numbers: a change elsewhere (dvc.lock, metrics, this report, written by the
 # very pipeline run the report belongs to) must not mark the commit as modified.
 CODE_AND_PARAMS = ("src", "params.yaml", "dvc.yaml", "pyproject.toml", "profiles")
