@@ -127,7 +127,7 @@ def test_a_dataset_the_params_do_not_build_is_named_with_what_they_do(repo, data
 
 @pytest.mark.parametrize(
     "module,function,command",
-    [("gendiv.generate.story", "main", "generate-story"), ("gendiv.generate.qa", "pool_main", "generate-qa-pool")],
+    [("gendiv.generate.story", "main", "generate-story"), ("gendiv.generate.qa_pool", "pool_main", "generate-qa-pool")],
 )
 def test_a_module_run_as_a_program_is_timed_under_its_command(monkeypatch, module, function, command):
     import importlib

@@ -34,7 +34,7 @@ COMMANDS = {
     "prepare-real": "gendiv.prepare.real:main",
     "generate-topics": "gendiv.generate.topics:main",
     "generate-story": "gendiv.generate.story:main",
-    "generate-qa-pool": "gendiv.generate.qa:pool_main",
+    "generate-qa-pool": "gendiv.generate.qa_pool:pool_main",
     "generate-qa": "gendiv.generate.qa:level_main",
     "generate-source": "gendiv.generate.source:generate_main",
     "mix": "gendiv.mix.sets:main",

@@ -67,7 +67,7 @@ def test_estimate_makes_no_call_and_predicts_the_calls_of_the_run(tmp_path, monk
         assert row["usd_max"] == usd(g, row["tokens_in"], row["tokens_out_max"]) > 0
         assert _story(ws, 0)["calls"] == row["calls"] == srv.calls - sent
 
-        from gendiv.generate import qa as paraphrase_qa
+        from gendiv.generate import qa_pool as paraphrase_qa
 
         sent = srv.calls
         paraphrase_qa.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")

@@ -1,62 +1,15 @@
-"""QA augmentation: pair/paraphrase parsing, the pool, and level selection by r_i."""
+"""QA levels: the pool, then level selection by r_i (and past questions the pool gave up)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from gen_helpers import make_workspace
 from gendiv.generate import qa as pq
+from gendiv.generate import qa_pool
 from gendiv.io import read_json, read_jsonl
 from gendiv.llm import Reject
 from openai_server import FakeOpenAI
-
-
-def test_parse_pair_takes_the_first_pair():
-    text = "Sure!\nQ: Who visited the park?\nA: Tom.\nQ: Where?\nA: Park."
-    assert pq.parse_pair(text, []) == {"question": "Who visited the park?", "answer": "Tom."}
-    assert pq.parse_pair("Question 1: Who is Abby?\nAnswer 1: A producer.", [])["answer"] == "A producer."
-
-
-@pytest.mark.parametrize(
-    "text, reason",
-    [
-        ("", "empty"),
-        ("I cannot do that.", "refusal"),
-        ("Who is Abby?", "no_qa_pair"),
-        ("Q: Abby\nA: a producer", "not_a_question"),
-        ("Q: Who is Abby here?\nA: " + "word " * 40, "answer_length"),
-    ],
-)
-def test_parse_pair_rejects(text, reason):
-    with pytest.raises(Reject) as err:
-        pq.parse_pair(text, [])
-    assert err.value.reason == reason
-
-
-def test_copied_example_question_is_rejected():
-    with pytest.raises(Reject, match="copied_example"):
-        pq.parse_pair("Q: Who is Abby?\nA: A producer.", ["who is abby?"])
-
-
-def test_parse_paraphrase():
-    assert (
-        pq.parse_paraphrase("Rewritten question: Who exactly is Abby?\nExtra", "Who is Abby?") == "Who exactly is Abby?"
-    )
-    assert (
-        pq.parse_paraphrase("Cancel-a-Romantic-Evening: Who must cancel the evening?", "Who is Abby?")
-        == "Who must cancel the evening?"
-    )
-    for text, reason in (
-        ("Who is Abby?", "unchanged"),
-        ("who is ABBY ?", "unchanged"),
-        ("Abby.", "not_a_question"),
-        ("Label: Who is Abby?", "unchanged"),
-        ("Why is Mary angry with her brother?", "copied_example"),
-    ):
-        with pytest.raises(Reject, match=reason):
-            pq.parse_paraphrase(text, "Who is Abby?")
 
 
 def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
@@ -64,7 +17,7 @@ def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeOpenAI(malformed_every=4) as srv:  # every level's selection, not only the default's
         ws = make_workspace(tmp_path, raw_params, srv.base_url, levels=range(7))
-        pq.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
+        qa_pool.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
         calls = srv.calls
         for level in range(7):
             pq.level_main(level=level, params=ws / "params.yaml", out_dir=ws / "out")
@@ -101,19 +54,19 @@ def test_a_question_the_generator_cannot_rewrite_is_replaced(tmp_path, monkeypat
     with FakeOpenAI() as srv:
         ws = make_workspace(tmp_path, raw_params, srv.base_url)
         p = pq.load_params(ws / "params.yaml")
-        by_doc = pq.contexts(read_jsonl(ws / "data/real/qa/train.jsonl"))
+        by_doc = qa_pool.contexts(read_jsonl(ws / "data/real/qa/train.jsonl"))
         doc, real = next(iter(by_doc.items()))
-        order = pq.chosen_questions(real, len(real), p.seed)
+        order = qa_pool.chosen_questions(real, len(real), p.seed)
         stuck = order[0]
-        parse = pq.parse_paraphrase
+        parse = qa_pool.parse_paraphrase
 
         def copies_the_stuck_question(text, original):
             if original == stuck["question"]:
                 raise Reject("unchanged")
             return parse(text, original)
 
-        monkeypatch.setattr(pq, "parse_paraphrase", copies_the_stuck_question)
-        pq.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
+        monkeypatch.setattr(qa_pool, "parse_paraphrase", copies_the_stuck_question)
+        qa_pool.pool_main(params=ws / "params.yaml", cache_dir=ws / "cache", out_dir=ws / "out")
         pq.level_main(level=0, params=ws / "params.yaml", out_dir=ws / "out")
     r, m_p = max(p.qa_gen.replaced_questions), p.qa_gen.paraphrases_per_question
     report = read_json(ws / "out/pool.report.json")
@@ -124,17 +77,3 @@ def test_a_question_the_generator_cannot_rewrite_is_replaced(tmp_path, monkeypat
     level0 = [row for row in read_jsonl(ws / "out/d0/train.jsonl") if row["document_id"] == doc]
     assert sum(row["kind"] == "paraphrase" for row in level0) == r * m_p
     assert stuck["question"] not in {row["source_question"] for row in level0}
-
-
-def test_an_answer_cut_after_its_first_whole_pair_or_line_is_kept():
-    """The model often goes on past the first pair until the token cap: the pair is still whole;
-    a pair whose answer line the cap cut is re-asked as truncated."""
-    from gendiv.llm.base import Completion
-    from gendiv.llm.collect import Group, answer_text
-
-    group = Group("g", 1, None, lambda text, _i: pq.parse_pair(text, []), whole_lines=True)
-    whole = Completion("Q: Who found the dog?\nA: Ann did.\nQ: Where was the", 10, 96, "length")
-    assert group.parse(answer_text(whole, group.whole_lines, group.parses_cut), 0)["answer"] == "Ann did."
-    cut = Completion("Q: Who found the dog?\nA: Ann and her bro", 10, 96, "length")
-    with pytest.raises(Reject):
-        group.parse(answer_text(cut, group.whole_lines, group.parses_cut), 0)

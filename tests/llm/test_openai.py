@@ -274,7 +274,7 @@ def test_an_endpoint_that_keeps_failing_stops_with_a_clear_error_and_keeps_answe
         stats = GenerationStats()
         llm = open_llm(p.generator, p.seed, stats, tmp_path / "cache")
         reqs = [Request("t", "1", [{"role": "user", "content": f"x {i}"}], f"s/{i}") for i in range(16)]
-        from gendiv.llm.openai_backend import EndpointError
+        from gendiv.llm.retries import EndpointError
 
         with pytest.raises(EndpointError, match="kept failing after 1 retries"):
             llm.complete(reqs)
@@ -319,7 +319,7 @@ def _reqs(n: int) -> list[Request]:
 def test_retry_after_in_milliseconds_seconds_and_as_an_http_date():
     from email.utils import formatdate
 
-    from gendiv.llm.openai_backend import retry_after
+    from gendiv.llm.retries import retry_after
 
     now = 1_700_000_000.0
     assert retry_after({"retry-after-ms": "250"}, now) == pytest.approx(0.25)
@@ -502,7 +502,7 @@ def test_after_faults_and_a_stopped_run_the_rerun_gives_the_fault_free_bytes(tmp
             _topics(ws)
             if name == "faulty":
                 srv.plan.extend(["409", "429-ms", "error_body", "500", "503", "reset", "408"] + ["503"] * 30)
-                from gendiv.llm.openai_backend import EndpointError
+                from gendiv.llm.retries import EndpointError
 
                 with pytest.raises(EndpointError, match="kept failing after 2 retries"):
                     _story(ws)

@@ -3,7 +3,6 @@ estimate), read from the titles and labels each PNG records; REPORT.md captions 
 
 import json
 import re
-import subprocess
 
 import pytest
 from PIL import Image
@@ -71,18 +70,3 @@ def test_distance_table_holds_distances_only(tmp_path, repo, raw_params):
     assert "| set | dcscore | vendi |" in text and "| real | 5.0000 | 9.0000 |" in text
     assert "mmd_bandwidth" not in text
     assert "sec. 4.2 (Zhu et al., arXiv 2506.19262)" in text  # where the paper's Distinct-5 values come from
-
-
-def test_commit_is_marked_modified_only_for_code_or_params(tmp_path):
-    def git(*args):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True)
-
-    git("init", "-q")
-    (tmp_path / "params.yaml").write_text("seed: 0\n")
-    write_json(tmp_path / "metrics/summary.json", {"loss": 1.0})
-    git("add", ".")
-    git("commit", "-qm", "x")
-    write_json(tmp_path / "metrics/summary.json", {"loss": 2.0})  # the pipeline's own outputs
-    assert "differ" not in report._git_commit(tmp_path)
-    (tmp_path / "params.yaml").write_text("seed: 1\n")
-    assert report._git_commit(tmp_path).endswith("(code or params differ from this commit)")

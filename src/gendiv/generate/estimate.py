@@ -50,7 +50,7 @@ def _row(stage: str, cfg, llm, planned: list, done: bool, note: str = "") -> dic
 
 def estimate(p, cache_dir=DEFAULT_DIR, root: Path = Path(".")) -> list[dict]:
     """One row per generation stage the params ask for (see the module docstring)."""
-    from gendiv.generate import qa as paraphrase_qa
+    from gendiv.generate import qa_pool as paraphrase_qa
     from gendiv.generate import story as topic_guided
     from gendiv.generate import topics
 

@@ -30,7 +30,9 @@ from tqdm import tqdm
 from gendiv.io import atomic_open, read_json
 from gendiv.llm.base import Completion, request_seed
 from gendiv.llm.cache import CallCache
-from gendiv.llm.openai_backend import EndpointError, OpenAIBackend, chat_body, parse_chat
+from gendiv.llm.openai_backend import OpenAIBackend
+from gendiv.llm.openai_chat import chat_body, parse_chat
+from gendiv.llm.retries import EndpointError
 
 MAX_REQUESTS = 50_000
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")

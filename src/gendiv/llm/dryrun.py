@@ -65,7 +65,7 @@ def plan_backend(cfg, seed: int, memo: dict) -> PlanBackend:
             estimate_prompt_tokens,
             f"{cfg.model} not built yet: {ESTIMATE_RULE}",
         )
-    from gendiv.llm.openai_backend import endpoint_url, settings_of
+    from gendiv.llm.openai_chat import endpoint_url, settings_of
 
     return PlanBackend(
         "openai",

@@ -11,17 +11,18 @@ requests/tokens-per-minute limiter; at most `concurrency` requests exist at a ti
 each worker caches its answer the moment it arrives. On Ctrl-C or SIGTERM nothing new is
 sent (not even a retry); the requests in flight are waited for and cached, then the
 interrupt goes on.
+
+Which failures are retried and the errors raised: retries.py; the request body, the
+parsing of an answer and the call-key settings: openai_chat.py.
 """
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import os
 import signal
 import sys
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
@@ -31,68 +32,19 @@ from tqdm import tqdm
 
 from gendiv.errors import UserError
 from gendiv.llm.base import Completion, Request, request_seed
+from gendiv.llm.openai_chat import chat_body, parse_chat, public_url, settings_of
 from gendiv.llm.ratelimit import RateLimiter
-
-MAX_RETRY_AFTER_S = 60.0
-STAGE_WIDE = {401: "the API key", 403: "permission for this request", 404: "the model or URL"}
-
-
-class EndpointError(UserError):
-    """The endpoint refused the request or kept failing; finished calls stay cached."""
-
-
-class RequestRefused(EndpointError):
-    """A non-retryable 4xx for one request (online mode drops that sample instead of stopping)."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
-class ErrorBody(Exception):
-    """A 200 whose body is an error, not a completion (some proxies do this): retried."""
-
-
-class Halted(Exception):
-    """The run was interrupted: a worker does not send (or re-send) its request."""
-
-
-def retryable(err: BaseException) -> bool:
-    """What the official client retries (timeouts, connection errors, 408, 409, 429, 5xx), plus
-    error bodies; a 429 for an exhausted quota is final."""
-    if isinstance(err, (openai.APIConnectionError, ErrorBody)):
-        return True
-    if isinstance(err, openai.APIStatusError):
-        if err.status_code == 429 and err.code == "insufficient_quota":
-            return False
-        return err.status_code in (408, 409, 429) or err.status_code >= 500
-    return False
-
-
-def retry_reason(err: BaseException | None) -> str:
-    if isinstance(err, openai.APITimeoutError):
-        return "timeout"
-    if isinstance(err, openai.APIConnectionError):
-        return "connection"
-    if isinstance(err, ErrorBody):
-        return "error_body"
-    return str(getattr(err, "status_code", "other"))
-
-
-def retry_after(headers, now: float | None = None) -> float:
-    """Seconds the server asks to wait: `retry-after-ms`, else `Retry-After` as seconds or an HTTP date."""
-    if headers is None:
-        return 0.0
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            return max(0.0, float(headers.get(name)) / scale)
-        except (TypeError, ValueError):
-            continue
-    try:
-        when = email.utils.parsedate_to_datetime(headers.get("retry-after"))
-    except (TypeError, ValueError, IndexError):
-        return 0.0
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+from gendiv.llm.retries import (
+    MAX_RETRY_AFTER_S,
+    STAGE_WIDE,
+    EndpointError,
+    ErrorBody,
+    Halted,
+    RequestRefused,
+    retry_after,
+    retry_reason,
+    retryable,
+)
 
 
 def api_key() -> str:
@@ -108,68 +60,6 @@ def api_key() -> str:
 def estimate_tokens(request: Request, max_tokens: int) -> int:
     """Rough prompt size (4 characters a token) plus the completion cap, for the TPM limiter."""
     return sum(len(m["content"]) for m in request.messages) // 4 + max_tokens
-
-
-def chat_body(cfg, request: Request, seed: int) -> dict:
-    return {
-        "model": cfg.model,
-        "messages": request.messages,
-        "temperature": cfg.temperature,
-        "top_p": cfg.top_p,
-        "max_tokens": cfg.max_new_tokens,
-        "n": 1,
-        "seed": seed,
-    }
-
-
-def parse_chat(data: dict) -> Completion:
-    """A chat completion as a Completion; what is not an answer gets its own finish reason
-    (no_choices, null_content, malformed_response; see gendiv.llm.collect.answer_text)."""
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    served = (
-        data.get("model") if isinstance(data.get("model"), str) else None,
-        data.get("system_fingerprint") if isinstance(data.get("system_fingerprint"), str) else None,
-    )
-    tokens = tuple(
-        n if isinstance(n, int) and n >= 0 else 0 for n in (usage.get("prompt_tokens"), usage.get("completion_tokens"))
-    )
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not isinstance((choices or [{}])[0], dict):
-        return Completion("", *tokens, "malformed_response", *served)
-    if not choices:
-        return Completion("", *tokens, "no_choices", *served)
-    message = choices[0].get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    reason = choices[0].get("finish_reason")
-    if content is None:
-        return Completion("", *tokens, "content_filter" if reason == "content_filter" else "null_content", *served)
-    if not isinstance(content, str):
-        return Completion("", *tokens, "malformed_response", *served)
-    return Completion(content, *tokens, str(reason or "unknown"), *served)
-
-
-def public_url(url) -> str:
-    """An endpoint URL without userinfo or trailing slash: for cache keys and messages."""
-    return str(url.copy_with(username=None, password=None)).rstrip("/")
-
-
-def settings_of(cfg, seed: int, url: str) -> dict:
-    """The part of every call key besides the request (see gendiv.llm.base.call_key)."""
-    return {
-        "backend": "openai",
-        "model": cfg.model,
-        "base_url": url,
-        "temperature": cfg.temperature,
-        "top_p": cfg.top_p,
-        "max_tokens": cfg.max_new_tokens,
-        "seed": seed,
-    }
-
-
-def endpoint_url(cfg) -> str:
-    """The URL a client of these params would use (base_url, else OPENAI_BASE_URL, else OpenAI's),
-    found without the API key and without a request (for `gendiv estimate`)."""
-    return public_url(openai.OpenAI(api_key="unused", base_url=cfg.base_url).base_url)
 
 
 class OpenAIBackend:

@@ -9,21 +9,15 @@ every finding of the paper is judged by the one rule of gendiv.report.stats on t
 
 from __future__ import annotations
 
-import hashlib
-import os
-import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 
 from gendiv.config import Params, load_params  # noqa: E402
-from gendiv.io import atomic_open, read_json, write_json  # noqa: E402
-from gendiv.layout import HEADLINE, PAPER_PROFILE, RESULT_FIGURES_DIR, SUMMARY, run_seeds  # noqa: E402
-from gendiv.profiles import param_comments  # noqa: E402
+from gendiv.io import atomic_open, write_json  # noqa: E402
+from gendiv.layout import HEADLINE, RESULT_FIGURES_DIR, SUMMARY, run_seeds  # noqa: E402
 from gendiv.report import manipulation as report_manipulation  # noqa: E402
+from gendiv.report import provenance as report_provenance
 from gendiv.report import results
 from gendiv.report import size as report_size
 from gendiv.report import sources as report_sources
@@ -54,14 +48,10 @@ from gendiv.report.figures import (  # noqa: E402
     loss_figure_lines,
     measure_figure_lines,
 )
-from gendiv.state import TIMINGS_DIR  # noqa: E402
 
 FIGURES = RESULT_FIGURES_DIR
-DISTANCES = ("mmd2_rbf", "mmd2_rbf_p", "frechet")  # measure.stage.distance_metrics
-SCORES = ("dcscore", "vendi")  # measure.stage.embedding_metrics
-# What decides the numbers: a change elsewhere (dvc.lock, metrics, this report, written by the
-# very pipeline run the report belongs to) must not mark the commit as modified.
-CODE_AND_PARAMS = ("src", "params.yaml", "dvc.yaml", "pyproject.toml", "profiles")
+DISTANCES = ("mmd2_rbf", "mmd2_rbf_p", "frechet")  # measure.set_metrics.distance_metrics
+SCORES = ("dcscore", "vendi")  # measure.set_metrics.embedding_metrics
 
 # Distinct-5 of Gen-D0..Gen-D6 from the paper's table in sec. 4.2 (Zhu et al., arXiv 2506.19262;
 # the text extraction in ../shared/seeds lost its caption and page); their absolute scale reflects
@@ -70,21 +60,6 @@ PAPER_DISTINCT5 = {
     "qa": [0.0057, 0.0078, 0.0089, 0.0088, 0.0111, 0.0095, 0.0099],
     "story": [2.4507, 2.5120, 2.5651, 2.7896, 2.7827, 2.7635, 3.0178],
 }
-PACKAGES = (
-    "gendiv",
-    "torch",
-    "transformers",
-    "peft",
-    "trl",
-    "accelerate",
-    "datasets",
-    "sentence-transformers",
-    "openai",
-    "dvc",
-    "dvc-s3",
-    "scikit-learn",
-    "scipy",
-)
 
 
 # ---------------------------------------------------------------- figures
@@ -98,65 +73,6 @@ def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
         for t, d in zip(out.task, out.dataset)
     ]
     return out
-
-
-# ---------------------------------------------------------------- provenance
-
-
-def params_vs_paper(root: Path) -> list[tuple[str, object, object]]:
-    path = root / PAPER_PROFILE
-    if not path.is_file():
-        return []
-    ours = results.flatten(yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")))
-    paper = results.flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
-    return [(k, ours.get(k), paper.get(k)) for k in sorted(set(ours) | set(paper)) if ours.get(k) != paper.get(k)]
-
-
-def _git_commit(root: Path) -> str:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_AND_PARAMS],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return sha + (" (code or params differ from this commit)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
-def provenance(root: Path) -> dict:
-    lock = root / "dvc.lock"
-    versions = {}
-    for pkg in PACKAGES:
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = "not installed"
-    try:
-        import torch
-
-        accel = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
-        threads = torch.get_num_threads()
-    except ImportError:
-        accel, threads = "unknown", 0
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else 0
-    timings = []
-    for path in sorted((root / TIMINGS_DIR).glob("*.json")):
-        rec = read_json(path)
-        timings.append((rec["stage"], rec["seconds"]))
-    return {
-        "git_commit": _git_commit(root),
-        "dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else "no dvc.lock",
-        "packages": versions,
-        "hardware": f"{platform.machine()} {platform.processor() or ''}".strip()
-        + f", {os.cpu_count()} CPU cores ({threads} torch threads), {mem:.0f} GiB RAM, accelerator: {accel}",
-        "python": platform.python_version(),
-        "timings": timings,
-    }
 
 
 # ---------------------------------------------------------------- markdown
@@ -288,40 +204,7 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
 
     md += report_cost.section(p, root)
 
-    prov = provenance(root)
-    md += [
-        "## Provenance",
-        "",
-        f"- git commit: `{prov['git_commit']}`",
-        f"- dvc.lock sha256 (as the report stage started): `{prov['dvc_lock_sha256']}`",
-        f"- hardware: {prov['hardware']}; Python {prov['python']}",
-        "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()),
-        "",
-    ]
-    diffs = params_vs_paper(root)
-    if diffs:
-        reasons = param_comments(root / "params.yaml")
-        md += [
-            "### Deviations from the paper (params that differ from `profiles/paper.yaml`)",
-            "",
-            "Each reason is the comment beside the value in `params.yaml`.",
-            "",
-            _table(
-                ["key", "this run", "paper", "why (params.yaml)"],
-                [[f"`{k}`", a, b, reasons.get(k, "")] for k, a, b in diffs],
-            ),
-            "",
-        ]
-    if prov["timings"]:
-        md += [
-            "### Wall time per stage (as run on this machine)",
-            "",
-            "The last run of each stage; a stage whose work came from a cache (LLM calls, "
-            "embeddings) shows that run's time, not the first one's.",
-            "",
-            _table(["stage", "seconds"], [[s, f"{t:.1f}"] for s, t in prov["timings"]]),
-            "",
-        ]
+    md += report_provenance.section(root)
     return "\n".join(md) + "\n"
 
 

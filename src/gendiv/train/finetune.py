@@ -12,16 +12,14 @@ only the main process writes.
 The adapter is written to a staging folder and renamed into place last, so a killed run
 never leaves a folder that looks finished. Trainer checkpoints (one per epoch) live in the
 shared state folder (gendiv.state: `train/...`); a rerun with the same data, base weights and
-settings resumes from the last checkpoint that was saved completely.
+settings resumes from the last checkpoint that was saved completely (train/checkpoints.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -31,15 +29,13 @@ from filelock import FileLock
 
 from gendiv.config import Params, Task, load_params, require_task
 from gendiv.errors import UserError
-from gendiv.io import InputError, atomic_open, read_json, read_jsonl, write_json
+from gendiv.io import atomic_open, read_jsonl, write_json
 from gendiv.layout import dataset_path, is_core, real_test_path, run_seeds, training_sets
-from gendiv.state import hash_tree, state_dir
+from gendiv.state import state_dir
+from gendiv.train.checkpoints import _fingerprint, _mark_complete_callback, _resume_or_reset
 from gendiv.train.evaluate import fit_examples, score_rows
 from gendiv.train.model_card import write_model_card
 from gendiv.train.runs import adapter_path, examples_path, live_path, metrics_path
-
-RUN_STAMP = "gendiv_run.json"  # fingerprint of the run the checkpoints folder belongs to
-COMPLETE = "gendiv_complete.json"  # written into a checkpoint after Trainer saved all of it
 
 
 def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
@@ -50,19 +46,6 @@ def run_paths(task: str, name: str, seed: int) -> dict[str, Path]:
         "live": live_path(task, name, seed),
         "checkpoints": state_dir() / "train" / task / name / f"s{seed}",
     }
-
-
-def _fingerprint(p: Params, task: str, data_file: Path, seed: int) -> str:
-    """What a resumable checkpoint must match: the data, the base model's files and the settings."""
-    h = hashlib.sha256()
-    hash_tree(data_file, h)
-    hash_tree(Path(p.models.base.dir), h)
-    h.update(
-        json.dumps(
-            {"task": task, "seed": seed, "train": p.train.model_dump(exclude={"seeds"})}, sort_keys=True
-        ).encode()
-    )
-    return h.hexdigest()
 
 
 def _launch(batch_size: int) -> tuple[int, bool]:
@@ -112,24 +95,6 @@ def _live_callback(live_dir: Path):
     return LiveCurves()
 
 
-def _mark_complete_callback():
-    """A TrainerCallback run after each checkpoint save: mark it complete, then drop the older
-    ones (Trainer's own rotation would delete the previous checkpoint before the mark)."""
-    from transformers import TrainerCallback
-
-    class MarkComplete(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            if not state.is_world_process_zero:
-                return
-            current = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            write_json(current / COMPLETE, {"step": state.global_step})
-            for old in Path(args.output_dir).glob("checkpoint-*"):
-                if old != current:
-                    _remove(old)
-
-    return MarkComplete()
-
-
 def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, tokenizer, output_dir: Path, callbacks=()):
     """An SFTTrainer with a fresh LoRA adapter on `model` over the fitted prompt/completion rows."""
     import torch
@@ -176,46 +141,6 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
     if len(trainer.train_dataset) != len(rows):  # TRL drops fully masked rows silently
         raise UserError(f"TRL kept {len(trainer.train_dataset)} of {len(rows)} training examples")
     return trainer
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _stamped_fingerprint(stamp: Path) -> str | None:
-    """The fingerprint in a run stamp; None when absent, empty or corrupt (a kill mid-write)."""
-    try:
-        value = read_json(stamp)
-    except (OSError, ValueError, InputError):
-        return None
-    return value.get("fingerprint") if isinstance(value, dict) else None
-
-
-def _resume_or_reset(checkpoints: Path, fingerprint: str) -> Path | None:
-    """The newest complete checkpoint of this very run, or None after emptying `checkpoints`.
-
-    A checkpoint counts only with its completion mark, so a kill during a save falls back to
-    the previous checkpoint; incomplete ones (and anything else of this run's folder) go.
-    """
-    if _stamped_fingerprint(checkpoints / RUN_STAMP) == fingerprint:
-        complete = [
-            c
-            for c in checkpoints.glob("checkpoint-*")
-            if re.fullmatch(r"checkpoint-\d+", c.name) and (c / COMPLETE).is_file()
-        ]
-        latest = max(complete, key=lambda c: int(c.name.split("-")[1]), default=None)
-        if latest is not None:
-            for other in checkpoints.iterdir():
-                if other not in (latest, checkpoints / RUN_STAMP):
-                    _remove(other)
-            return latest
-    if checkpoints.exists():
-        _remove(checkpoints)
-    write_json(checkpoints / RUN_STAMP, {"fingerprint": fingerprint})
-    return None
 
 
 def _canonical_adapter_config(folder: Path, peft_config: dict, base_model: str) -> None:
