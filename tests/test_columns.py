@@ -7,7 +7,9 @@ from gendiv.errors import InputError
 
 
 def test_a_real_row_gets_typed_placeholders_not_nulls():
-    row = conform("qa", {"id": "x", "document_id": "d", "context": "c", "question": "q", "answer": "a", "source": "real"})
+    row = conform(
+        "qa", {"id": "x", "document_id": "d", "context": "c", "question": "q", "answer": "a", "source": "real"}
+    )
     assert list(row) == [c.name for c in COLUMNS["qa"]]
     assert row["level"] == NO_LEVEL and row["kind"] == "real" and row["generator"] == "" and row["source_id"] == ""
     assert None not in row.values()

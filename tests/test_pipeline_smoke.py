@@ -58,13 +58,17 @@ def test_every_stage_runs_and_the_report_is_written(smoke_ws):
 
 def test_source_diversity_runs_both_generators_and_reports_their_outputs(smoke_ws):
     ws, _ = smoke_ws
-    gemma = [json.loads(line) for line in (ws / "data/sources/story/single/gemma3/train.jsonl").read_text().splitlines()]
-    smol = [json.loads(line) for line in (ws / "data/sources/story/single/smollm2/train.jsonl").read_text().splitlines()]
+    gemma = [
+        json.loads(line) for line in (ws / "data/sources/story/single/gemma3/train.jsonl").read_text().splitlines()
+    ]
+    smol = [
+        json.loads(line) for line in (ws / "data/sources/story/single/smollm2/train.jsonl").read_text().splitlines()
+    ]
     assert len(gemma) == len(smol) == 12
     assert {r["generator"] for r in gemma} == {"hf:models/generators/gemma3"}
     assert {r["generator"] for r in smol} == {"hf:models/base"}
     multi = [json.loads(line) for line in (ws / "data/sources/story/multi/train.jsonl").read_text().splitlines()]
-    assert sorted(r["source"] for r in multi) == ["gemma3"] * 6 + ["smollm2"] * 6
+    assert sorted(r["source"] for r in multi) == ["src_gemma3"] * 6 + ["src_smollm2"] * 6
     metrics = json.loads((ws / "metrics/source_diversity.json").read_text())
     assert set(metrics["models"]) == {"base", "real", "src_smollm2", "src_gemma3", "src_multi"}
     for m in metrics["models"].values():

@@ -92,9 +92,7 @@ def dataset_card(task: str, name: str, splits: dict[str, list[dict]], command: s
         "task_categories": ["text-generation"] if task == "story" else ["question-answering"],
         "tags": ["gendiv", "synthetic" if generators else "human-written"],
         "size_categories": ["n<1K" if len(train) < 1000 else "1K<n<10K" if len(train) < 10_000 else "10K<n<100K"],
-        "configs": [
-            {"config_name": "default", "data_files": [{"split": s, "path": f} for s, f in files.items()]}
-        ],
+        "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f} for s, f in files.items()]}],
         "dataset_info": {
             "features": [{"name": c.name, "dtype": c.dtype} for c in COLUMNS[task]],
             "splits": [{"name": s, "num_examples": len(rows)} for s, rows in splits.items()],

@@ -187,7 +187,11 @@ def test_default_params_are_valid(repo):
 
 @pytest.mark.parametrize(
     "max_steps,epochs,batch,expected",
-    [(30, 1, 1, {"story": 30, "qa": 30}), ("real", 1, 1, {"story": 24, "qa": 36}), ("real", 2, 4, {"story": 12, "qa": 18})],
+    [
+        (30, 1, 1, {"story": 30, "qa": 30}),
+        ("real", 1, 1, {"story": 24, "qa": 36}),
+        ("real", 2, 4, {"story": 12, "qa": 18}),
+    ],
 )
 def test_the_step_budget_is_one_per_task(raw_params, repo, max_steps, epochs, batch, expected):
     raw_params["data"]["story"]["n_train"] = 24

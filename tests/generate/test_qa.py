@@ -38,7 +38,7 @@ def test_pool_and_levels(tmp_path, monkeypatch, raw_params):
             src = real[row["id"].split("-p")[0]]
             assert row["answer"] == src["answer"] and row["source_question"] == src["question"]
             assert row["question"] != src["question"] and row["context"] == src["context"]
-        assert all(row["source_question"] is None for row in rows if row["kind"] == "generated")
+        assert all(row["source_question"] == "" for row in rows if row["kind"] == "generated")
         assert {row["level"] for row in rows} == {level}
         sources = {row["source_question"] for row in para}
         if previous_sources is not None:

@@ -87,7 +87,8 @@ def _reference(tmp_path, monkeypatch, raw_params, story: bool = False) -> dict[s
         make_workspace(ref, copy.deepcopy(raw_params), srv.base_url, batch_api=True)
         _run(ref) if story else _topics(ref)
     return {
-        name: (ref / "out" / name).read_bytes() for name in (["topics.json", "d0/train.jsonl"] if story else ["topics.json"])
+        name: (ref / "out" / name).read_bytes()
+        for name in (["topics.json", "d0/train.jsonl"] if story else ["topics.json"])
     }
 
 

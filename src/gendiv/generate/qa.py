@@ -3,7 +3,8 @@
 The pool (generate/qa_pool.py, `gendiv generate-qa-pool`) holds generated pairs and
 paraphrases of real questions for every real training context. Level i keeps the
 paraphrases of r_i questions (m_p * r_i pairs) plus the first n - m_p * r_i generated pairs
-of every context. Output rows carry the real (cut) context.
+of every context. Output rows carry the real (cut) context; the set is a folder d<level>/ with
+its dataset card, its selection report beside it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from pathlib import Path
 
 import typer
 
+from gendiv.cards import params_section, write_set
 from gendiv.config import load_params, require_level
 from gendiv.errors import UserError
 from gendiv.generate.qa_pool import OUT_DIR, REAL_TRAIN, chosen_questions, contexts
-from gendiv.io import read_json, read_jsonl, write_json, write_jsonl
+from gendiv.io import read_json, read_jsonl, write_json
+from gendiv.layout import report_beside
 
 
 def select_level(pool: list[dict], by_doc: dict[str, list[dict]], p, level: int) -> list[dict]:
@@ -43,8 +46,10 @@ def select_level(pool: list[dict], by_doc: dict[str, list[dict]], p, level: int)
                     "context": row["context"],
                     "question": row["question"],
                     "answer": row["answer"],
+                    "source": f"d{level}",
                     "level": level,
                     "kind": row["kind"],
+                    "source_id": row["source_id"],
                     "source_question": row["source_question"],
                     "generator": row["generator"],
                     "template_version": row["template_version"],
@@ -56,9 +61,9 @@ def select_level(pool: list[dict], by_doc: dict[str, list[dict]], p, level: int)
 def level_main(
     level: int = typer.Option(..., help="Gen-D level index"),
     params: Path = typer.Option(Path("params.yaml"), help="params file"),
-    out_dir: Path = typer.Option(OUT_DIR, help="output folder"),
+    out_dir: Path = typer.Option(OUT_DIR, help="output folder (the set goes to its subfolder d<level>/)"),
 ) -> None:
-    """Select the QA Gen-D set of one level from the pool (data/generated/qa/d{level}.jsonl)."""
+    """Select the QA Gen-D set of one level from the pool (data/generated/qa/d{level}/)."""
     p = load_params(params)
     require_level(p, level)
     pool_file = out_dir / "pool.jsonl"
@@ -66,11 +71,13 @@ def level_main(
         raise UserError(f"{pool_file} is missing: run `gendiv generate-qa-pool` first")
     by_doc = contexts(read_jsonl(REAL_TRAIN))
     rows = select_level(read_jsonl(pool_file), by_doc, p, level)
-    write_jsonl(out_dir / f"d{level}.jsonl", rows)
+    folder = out_dir / f"d{level}"
+    card_params = params_section(p, "seed", "data.qa", "generator", "qa_gen")
+    rows = write_set("qa", f"d{level}", rows, f"gendiv generate-qa --level {level}", card_params, folder=folder)
     pool_report = read_json(out_dir / "pool.report.json") if (out_dir / "pool.report.json").is_file() else {}
     kinds = {k: sum(1 for r in rows if r["kind"] == k) for k in ("generated", "paraphrase")}
     write_json(
-        out_dir / f"d{level}.report.json",
+        report_beside(folder),
         {
             "level": level,
             "n_samples": len(rows),

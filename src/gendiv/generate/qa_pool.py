@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+from gendiv.columns import conform
 from gendiv.config import load_params
 from gendiv.errors import UserError
 from gendiv.io import read_jsonl, write_json, write_jsonl
@@ -246,9 +247,7 @@ def pool_main(
                 "template_version": f"{a.template.id}@{a.template.version}",
             }
             if m["kind"] == "generated":
-                rows.append(
-                    {"id": f"{doc}-g{a.index}", **common, **a.value, "source_question": None, "source_id": None}
-                )
+                rows.append({"id": f"{doc}-g{a.index}", **common, **a.value})
             else:
                 src = m["source"]
                 rows.append(
@@ -261,7 +260,7 @@ def pool_main(
                         "source_id": src["id"],
                     }
                 )
-    write_jsonl(out_dir / "pool.jsonl", rows)
+    write_jsonl(out_dir / "pool.jsonl", [conform("qa", row, source="pool") for row in rows])
     print(
         f"qa pool: {len(rows)} rows for {len(by_doc)} contexts, {stats.calls} calls, "
         f"{stats.cache_hits} cached, {sum(stats.rejects.values())} rejected, {stats.dropped} dropped"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import typer
 
+from gendiv.cards import params_section
 from gendiv.config import load_params
 from gendiv.errors import UserError
-from gendiv.cards import params_section
 from gendiv.generate.story import write_story_set
 from gendiv.layout import dataset_dir
 from gendiv.llm.cache import DEFAULT_DIR

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import typer
 
+from gendiv.cards import params_section, write_set
 from gendiv.config import load_params, require_level
 from gendiv.errors import UserError
 from gendiv.generate.topics import topic_stems
-from gendiv.cards import params_section, write_set
 from gendiv.io import read_json, read_jsonl, write_json
 from gendiv.layout import GENERATED_DIR, TOPICS_FILE, dataset_path, report_beside
 from gendiv.llm import GenerationStats, Group, Reject, Template, check_answer, collect, open_llm

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import typer
 
+from gendiv.cards import params_section, write_set
 from gendiv.config import Params, Task, load_params, require_task
 from gendiv.errors import UserError
-from gendiv.cards import params_section, write_set
 from gendiv.io import read_jsonl, write_json
 from gendiv.layout import MIXED_DIR, dataset_path, expand_name, fixed_name, mixed_names, subset_name
 

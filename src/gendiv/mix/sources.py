@@ -12,9 +12,9 @@ from pathlib import Path
 
 import typer
 
+from gendiv.cards import params_section, write_set
 from gendiv.config import load_params
 from gendiv.errors import UserError
-from gendiv.cards import params_section, write_set
 from gendiv.io import read_jsonl, write_json
 from gendiv.layout import dataset_path, generation_report_path
 

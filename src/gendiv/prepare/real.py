@@ -20,9 +20,9 @@ from pathlib import Path
 
 import typer
 
+from gendiv.cards import params_section, write_set
 from gendiv.config import Params, Task, load_params
 from gendiv.errors import UserError
-from gendiv.cards import params_section, write_set
 from gendiv.io import write_json
 from gendiv.layout import dataset_dir
 from gendiv.prepare.bundled import read_bundled_qa, read_bundled_stories

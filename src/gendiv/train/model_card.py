@@ -3,7 +3,8 @@
 peft records the base model as the local folder it was loaded from (models/base) and writes a
 boilerplate card; gendiv's adapter config names the hub model instead (models.base.hub_id, set
 by train.finetune, so the adapter loads anywhere with `AutoPeftModelForCausalLM`), and this
-module writes a card with what a reader of a result needs: base model and the exact weights trained, training set, training params, seed,
+module writes a card with what a reader of a result needs: base model and the exact weights
+trained, training set, training params, seed,
 steps and the real test loss. No time stamps: same run, same bytes.
 """
 
