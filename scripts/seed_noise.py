@@ -85,7 +85,9 @@ def main() -> None:
         key = f"{name}|{set_name}|{seed}"
         if key in results:
             continue
-        q = p.model_copy(update={"train": p.train.model_copy(update=overrides)})
+        # the task's own settings, then the overrides
+        train = p.task_train(args.task).model_copy(update={**overrides, "per_task": {}})
+        q = p.model_copy(update={"train": train})
         set_seed(seed)
         model = AutoModelForCausalLM.from_pretrained(p.models.base.dir, dtype=torch.float32)
         start = time.perf_counter()
@@ -102,26 +104,26 @@ def main() -> None:
         write_json(args.out, results)
         print(f"{key}: loss {_loss(scores):.4f} in {seconds:.0f} s, {entry['steps']} steps", flush=True)
 
-    for name, _ in map(_setting, args.setting):
-        for test in ("scores", "big") if big_rows else ("scores",):
-            per_set = {s: [_loss(results[f"{name}|{s}|{k}"][test]) for k in args.seeds] for s in sets}
-            pooled = math.sqrt(statistics.fmean(statistics.variance(v) for v in per_set.values()))
-            names = list(sets)
-            mean_scores = {
-                s: {
-                    "nll": np.mean([results[f"{name}|{s}|{k}"][test]["nll"] for k in args.seeds], axis=0),
-                    "tokens": results[f"{name}|{s}|{args.seeds[0]}"][test]["tokens"],
-                }
-                for s in names
-            }
-            pair_se = _paired_se(mean_scores[names[-1]], mean_scores[names[0]])
-            means = ", ".join(
-                f"{s} {statistics.fmean(v):.4f} (sd {statistics.stdev(v):.4f})" for s, v in per_set.items()
-            )  # noqa: E501
-            print(
-                f"{name} [{test}, {len(results[f'{name}|{names[0]}|{args.seeds[0]}'][test]['nll'])} ex]: {means}; "
-                f"pooled seed sd {pooled:.4f}; test-example s.e. of {names[-1]}-{names[0]} {pair_se:.4f}"
-            )
+    _summarise(results, [name for name, _ in map(_setting, args.setting)], list(sets), args.seeds, bool(big_rows))
+
+
+def _summarise(results: dict, settings: list[str], names: list[str], seeds: list[int], big: bool) -> None:
+    """Per setting and test set: each set's mean loss and seed SD, the pooled seed SD and the
+    test-example s.e. of the last set minus the first (seed-averaged per example)."""
+    for name, test in itertools.product(settings, ("scores", "big") if big else ("scores",)):
+        runs = {s: [results[f"{name}|{s}|{k}"][test] for k in seeds] for s in names}
+        per_set = {s: [_loss(r) for r in rs] for s, rs in runs.items()}
+        pooled = math.sqrt(statistics.fmean(statistics.variance(v) for v in per_set.values()))
+        mean_scores = {
+            s: {"nll": np.mean([r["nll"] for r in rs], axis=0), "tokens": rs[0]["tokens"]} for s, rs in runs.items()
+        }
+        pair_se = _paired_se(mean_scores[names[-1]], mean_scores[names[0]])
+        means = ", ".join(f"{s} {statistics.fmean(v):.4f} (sd {statistics.stdev(v):.4f})" for s, v in per_set.items())
+        n_examples = len(runs[names[0]][0]["nll"])
+        print(
+            f"{name} [{test}, {n_examples} ex]: {means}; pooled seed sd {pooled:.4f}; "
+            f"test-example s.e. of {names[-1]}-{names[0]} {pair_se:.4f}"
+        )
 
 
 if __name__ == "__main__":

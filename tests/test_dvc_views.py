@@ -81,7 +81,7 @@ def _results(ws, shift=0.0):
         rows += [
             {"task": task, "dataset": d, "mean": 3.0 + shift + 0.01 * i, "std": 0.01, "n": 2}
             for i, d in enumerate(sets)
-        ]  # the columns of results.loss_summary that report_claims.loss_of reads
+        ]  # the columns of results.loss_summary that report.cells.loss_of reads
         div[task] = {n: {"distinct_5": 0.5 + 0.05 * i} for i, n in enumerate(names)}
         for name in names:
             curve = ws / f"metrics/runs/{task}/{name}/s{p.train.seeds[0]}_live/plots/metrics/train/loss.tsv"
@@ -137,7 +137,7 @@ def test_readme_exp_show_recipe_gives_at_most_60_columns(tiny):
     assert recipe, "README shows no `dvc exp show --drop/--keep` recipe"
     header = dvc(tiny, *shlex.split(recipe.group(1))[1:], "--csv").stdout.splitlines()[0].split(",")
     assert len(header) <= 60, header
-    assert "loss_story.d0" in header and "train.learning_rate" in header, header
+    assert "loss_story.d0" in header and "train.per_task.story.learning_rate" in header, header
 
 
 def _points(shown: dict, plot: str) -> list[dict]:

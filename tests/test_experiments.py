@@ -93,6 +93,10 @@ def test_paper_profile_validates_at_the_papers_settings(repo):
         8,
         16,
     )
+    assert {task: (p.task_train(task).learning_rate, p.task_train(task).epochs) for task in ("story", "qa")} == {
+        "story": (1e-4, 3),
+        "qa": (1e-4, 3),
+    }  # the default's per-task rates do not leak into the paper scale
     assert p.measure.embedding_model == "sentence-transformers/all-mpnet-base-v2"
     assert p.mixing.fixed_ratios == [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert (p.n_generated("story"), p.n_generated("qa")) == (30000, 30000)

@@ -55,6 +55,9 @@ BAD = [
     ("qa_gen.pairs_per_context", 4, "pairs_per_context"),
     ("qa_gen.paraphrases_per_question", 0, "qa_gen.paraphrases_per_question"),
     ("measure.distinct_max_n", 0, "measure.distinct_max_n"),
+    ("train.per_task", {"poem": {"epochs": 1}}, "train.per_task"),
+    ("train.per_task", {"story": {"lr": 1e-3}}, "train.per_task.story"),
+    ("train.per_task", {"story": {"learning_rate": None, "epochs": 0}}, "train.per_task.story.epochs"),
     ("measure.tokenizer", "bpe", "measure.tokenizer"),
     ("mixing.fixed_ratios", [0.0, 0.5, 1.5], "mixing.fixed_ratios[2]"),
     ("mixing.fixed_ratios", [-0.1], "mixing.fixed_ratios[0]"),
@@ -196,9 +199,23 @@ def test_default_params_are_valid(repo):
 def test_the_step_budget_is_one_per_task(raw_params, repo, max_steps, epochs, batch, expected):
     raw_params["data"]["story"]["n_train"] = 24
     raw_params["data"]["qa"].update(n_train_docs=3, qa_per_doc=12)
-    raw_params["train"].update(max_steps=max_steps, epochs=epochs, batch_size=batch)
+    raw_params["train"].update(max_steps=max_steps, epochs=epochs, batch_size=batch, per_task={})
     p = validate(raw_params, root=repo)
     assert {task: p.train_steps(task) for task in ("story", "qa")} == expected
+
+
+def test_a_task_override_changes_only_that_task(raw_params, repo):
+    raw_params["data"]["story"]["n_train"] = 24
+    raw_params["data"]["qa"].update(n_train_docs=3, qa_per_doc=12)
+    raw_params["train"].update(max_steps="real", epochs=1, learning_rate=1e-3)
+    raw_params["train"]["per_task"] = {
+        "story": {"learning_rate": 5e-4, "epochs": 2},
+        "qa": {"learning_rate": None, "epochs": None},
+    }
+    p = validate(raw_params, root=repo)
+    assert (p.train_steps("story"), p.task_train("story").learning_rate) == (48, 5e-4)
+    assert (p.train_steps("qa"), p.task_train("qa").learning_rate) == (36, 1e-3)  # null = the section's value
+    assert p.train.learning_rate == 1e-3  # the section itself is unchanged
 
 
 def test_a_null_step_budget_leaves_the_steps_to_each_set(raw_params, repo):

@@ -92,8 +92,8 @@ def test_rows_carry_provenance_and_topics_come_from_the_level_subset(tmp_path, m
     assert len({r["topic"] for r in d0}) <= 2 < len({r["topic"] for r in d6})
     assert {r["topic"] for r in d0} <= set(pool["topics"])
     for r in d0:
-        assert set(r) == {"id", "context", "completion", "level", "topic", "generator", "template_version"}
-        assert r["level"] == 0 and r["generator"] == "openai:fake-gpt"
+        assert set(r) == {"id", "context", "completion", "level", "topic", "generator", "template_version", "source"}
+        assert r["level"] == 0 and r["generator"] == "openai:fake-gpt" and r["source"] == "d0"
         assert r["template_version"] == "story_topic_guided@3"
 
 

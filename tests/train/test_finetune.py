@@ -50,6 +50,7 @@ def params_for(raw_params, repo, tiny_dir):
                 "epochs": 1,
                 "max_steps": None,
                 "learning_rate": 5e-3,
+                "per_task": {},
                 **train,
             }
         )

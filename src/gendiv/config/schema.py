@@ -375,6 +375,16 @@ class Mixing(_Section):
         return self
 
 
+class TaskTrain(_Section):
+    """One task's overrides of the train section (null = the section's value)."""
+
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] | None
+    """As train.learning_rate, for this task's runs; null = train.learning_rate."""
+    epochs: Annotated[float, Field(gt=0, le=100)] | None
+    """As train.epochs, for this task's runs (with max_steps "real": the passes over its real set);
+    null = train.epochs."""
+
+
 class Train(_Section):
     seeds: list[Seed]
     """Training seeds of the core runs (real and every Gen-D level)."""
@@ -404,6 +414,8 @@ class Train(_Section):
     """Tokens per training example; contexts are cut, completions never."""
     eval_batch_size: Annotated[int, Field(ge=1, le=4096)] = 16
     """Examples per batch when scoring the test set."""
+    per_task: dict[Task, TaskTrain]
+    """Per-task overrides of learning_rate and epochs (the tasks' losses learn at different rates)."""
 
     @model_validator(mode="after")
     def _non_empty(self) -> Train:
@@ -573,12 +585,19 @@ class Params(_Section):
             return self.data.story.n_train
         return self.data.qa.n_train_docs * self.data.qa.qa_per_doc
 
+    def task_train(self, task: str) -> Train:
+        """The train section as `task`'s runs use it: train.per_task's overrides applied."""
+        override = self.train.per_task.get(task)
+        if override is None:
+            return self.train
+        return self.train.model_copy(update=override.model_dump(exclude_none=True))
+
     def train_steps(self, task: str) -> int | None:
         """The optimizer steps of every run of `task` (train.max_steps resolved); None = epochs per set."""
-        steps = self.train.max_steps
-        if steps == "real":
-            return math.ceil(self.train.epochs * self.n_real_train(task) / self.train.batch_size)
-        return steps
+        t = self.task_train(task)
+        if t.max_steps == "real":
+            return math.ceil(t.epochs * self.n_real_train(task) / t.batch_size)
+        return t.max_steps
 
     def n_generated(self, task: str) -> int:
         if task == "story" and self.story_gen.n_samples is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd  # noqa: E402
 
-from gendiv.config import Params, load_params  # noqa: E402
+from gendiv.config import TASKS, Params, load_params  # noqa: E402
 from gendiv.io import atomic_open, write_json  # noqa: E402
 from gendiv.layout import HEADLINE, RESULT_FIGURES_DIR, SUMMARY, run_seeds  # noqa: E402
 from gendiv.report import manipulation as report_manipulation  # noqa: E402
@@ -22,19 +22,10 @@ from gendiv.report import results
 from gendiv.report import size as report_size
 from gendiv.report import sources as report_sources
 from gendiv.report import tables as report_tables
-from gendiv.report.claims import (
-    METHOD,
-    TASKS,
-    Scores,
-    findings,
-    steps_text,
-)
-from gendiv.report.claims import (
-    fmt as _fmt,
-)
-from gendiv.report.claims import (
-    table as _table,
-)
+from gendiv.report.cells import fmt as _fmt
+from gendiv.report.cells import steps_text
+from gendiv.report.cells import table as _table
+from gendiv.report.claims import METHOD, Scores, findings
 from gendiv.report.common import (
     REPORT,
 )
@@ -81,10 +72,15 @@ def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
 def train_budget(p: Params) -> str:
     """How long every run trains, as the report states it."""
     t = p.train
+    rates = " and ".join(f"{p.task_train(task).learning_rate:g} ({task})" for task in TASKS)
     if t.max_steps:
-        steps = " and ".join(f"{p.train_steps(task)} ({task})" for task in ("story", "qa"))
-        return f"{steps} optimizer steps of batch {t.batch_size} per run (the same for every set of a task)"
-    return f"{t.epochs:g} epoch(s) of batch {t.batch_size} per run (steps grow with the set's size)"
+        steps = " and ".join(f"{p.train_steps(task)} ({task})" for task in TASKS)
+        return (
+            f"{steps} optimizer steps of batch {t.batch_size} per run (the same for every set of a task), "
+            f"learning rate {rates}"
+        )
+    epochs = " and ".join(f"{p.task_train(task).epochs:g} ({task})" for task in TASKS)
+    return f"{epochs} epoch(s) of batch {t.batch_size} per run (steps grow with the set's size), learning rate {rates}"
 
 
 def render(p: Params, root: Path, summary: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from gendiv.config import Params
 from gendiv.io import read_json
 from gendiv.layout import GENERATED_DIR, generation_report_path
-from gendiv.report.claims import table
+from gendiv.report.cells import table
 
 
 def stage_reports(p: Params) -> list[tuple[str, Path]]:

@@ -17,9 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from gendiv.config import TASKS  # noqa: E402
 from gendiv.report import results  # noqa: E402
-from gendiv.report.claims import TASKS, Scores  # noqa: E402
-from gendiv.report.claims import loss_of as _loss  # noqa: E402
+from gendiv.report.cells import loss_of as _loss  # noqa: E402
+from gendiv.report.claims import Scores  # noqa: E402
 from gendiv.report.common import bars_caption, error_bar, label_loss_panel, loss_footnote  # noqa: E402
 from gendiv.report.common import save_figure as _save  # noqa: E402
 

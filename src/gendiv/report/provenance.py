@@ -21,7 +21,7 @@ from gendiv.io import read_json
 from gendiv.layout import PAPER_PROFILE
 from gendiv.profiles import param_comments
 from gendiv.report import results
-from gendiv.report.claims import table as _table
+from gendiv.report.cells import table as _table
 from gendiv.state import TIMINGS_DIR
 
 # What decides the numbers: a change elsewhere (dvc.lock, metrics, this report, written by the

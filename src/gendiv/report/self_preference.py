@@ -26,7 +26,7 @@ from gendiv.config import Params
 from gendiv.io import read_json
 from gendiv.measure.adversarial import METRICS as ADVERSARIAL
 from gendiv.measure.self_preference import METRICS, OUTCOMES
-from gendiv.report.claims import fmt, table
+from gendiv.report.cells import fmt, table
 from gendiv.report.results import ExampleScores, loss_contrast, per_example_values
 from gendiv.report.stats import Finding, Verdict, finding
 

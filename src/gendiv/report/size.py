@@ -12,11 +12,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from gendiv.config import Params
+from gendiv.config import TASKS, Params
 from gendiv.layout import RESULT_FIGURES_DIR
 from gendiv.report import results
-from gendiv.report.claims import TASKS, Scores, fmt, gated, loss_claim, table
-from gendiv.report.claims import loss_of as _loss
+from gendiv.report.cells import fmt, table
+from gendiv.report.cells import loss_of as _loss
+from gendiv.report.claims import Scores, gated, loss_claim
 from gendiv.report.common import bars_caption, error_bar, label_loss_panel, loss_footnote
 from gendiv.report.common import figure_link as rel
 from gendiv.report.common import save_figure as _save

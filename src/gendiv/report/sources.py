@@ -22,7 +22,7 @@ from gendiv.io import read_json
 from gendiv.layout import RESULT_FIGURES_DIR
 from gendiv.measure.output_diversity import METRICS, OUT_DIR
 from gendiv.report import results
-from gendiv.report.claims import fmt, table
+from gendiv.report.cells import fmt, table
 from gendiv.report.common import figure_link as rel
 from gendiv.report.common import save_figure as _save
 from gendiv.report.stats import Z_ALPHA, Estimate, Verdict, direction

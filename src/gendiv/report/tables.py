@@ -21,7 +21,7 @@ from gendiv.config import TASKS
 from gendiv.io import atomic_open, read_json
 from gendiv.layout import PLOTS_DIR, SOURCE_DIVERSITY_METRICS
 from gendiv.report import results
-from gendiv.report.claims import loss_of
+from gendiv.report.cells import loss_of
 from gendiv.train.runs import live_path
 
 PLOTS = PLOTS_DIR

@@ -102,7 +102,7 @@ def build_trainer(p: Params, task: str, rows: list[dict], seed: int, model, toke
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    t = p.train
+    t = p.task_train(task)
     on_gpu = torch.cuda.is_available()
     pairs = fit_examples(tokenizer, task, rows, t.max_length)
     config = SFTConfig(
@@ -223,11 +223,10 @@ def _train_locked(
     metrics, per_example = score_rows(
         trainer.model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size
     )
-    epochs = trainer.state.num_train_epochs if p.train.max_steps else p.train.epochs
+    t = p.task_train(task)
+    epochs = trainer.state.num_train_epochs if t.max_steps else t.epochs
     train_tokens = round(
-        seq_tokens * trainer.state.global_step * p.train.batch_size / len(rows)
-        if p.train.max_steps
-        else seq_tokens * p.train.epochs
+        seq_tokens * trainer.state.global_step * t.batch_size / len(rows) if t.max_steps else seq_tokens * t.epochs
     )
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     metrics.update(
@@ -238,7 +237,8 @@ def _train_locked(
             "n_train": len(rows),
             "epochs": round(float(epochs), 4),
             "steps": trainer.state.global_step,
-            "examples_seen": trainer.state.global_step * p.train.batch_size,
+            "examples_seen": trainer.state.global_step * t.batch_size,
+            "learning_rate": t.learning_rate,
             "processes": trainer.args.world_size,
             "train_loss": round(float(result.training_loss), 6),
             "train_loss_last_step": round(float(losses[-1]), 6) if losses else None,

@@ -65,7 +65,7 @@ def model_card(p: Params, task: str, name: str, adapter: Path, metrics: dict) ->
             "params": params_section(p, "train", "models.base"),
         },
     }
-    t = p.train
+    t = p.task_train(task)
     body = [
         f"# gendiv LoRA adapter: {task}, training set `{name}`, seed {metrics['seed']}",
         "",
