@@ -24,3 +24,9 @@ def repo() -> Path:
 def raw_params() -> dict:
     """The committed params.yaml as a mutable dict (a fresh deep copy per test)."""
     return copy.deepcopy(_DEFAULT)
+
+
+@pytest.fixture
+def no_task_overrides() -> dict:
+    """train.per_task with nothing overridden: both tasks use the train section's values."""
+    return {task: {"learning_rate": None, "epochs": None} for task in ("story", "qa")}

@@ -82,7 +82,7 @@ def check_losses(p: Params, root: Path, task: str, tolerance: float, extra_rows:
             except UserError as missing:
                 checks.append(Check(f"test loss {label} ({missing})", recorded, None, tolerance))
                 continue
-        model, tokenizer = load_model(root / p.models.base.dir, adapter)
+        model, tokenizer = load_model(root / p.models.base.dir, adapter, merged=True)
         got, per_example = score_rows(model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size)
         checks.append(Check(f"test loss {label}", recorded, got["test_loss"], tolerance))
         checks.append(

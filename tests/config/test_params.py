@@ -55,7 +55,8 @@ BAD = [
     ("qa_gen.pairs_per_context", 4, "pairs_per_context"),
     ("qa_gen.paraphrases_per_question", 0, "qa_gen.paraphrases_per_question"),
     ("measure.distinct_max_n", 0, "measure.distinct_max_n"),
-    ("train.per_task", {"poem": {"epochs": 1}}, "train.per_task"),
+    ("train.per_task", {"story": {"learning_rate": None, "epochs": None}}, "train.per_task.qa"),
+    ("train.per_task", {"poem": {"epochs": 1}}, "train.per_task.poem"),
     ("train.per_task", {"story": {"lr": 1e-3}}, "train.per_task.story"),
     ("train.per_task", {"story": {"learning_rate": None, "epochs": 0}}, "train.per_task.story.epochs"),
     ("measure.tokenizer", "bpe", "measure.tokenizer"),
@@ -196,10 +197,10 @@ def test_default_params_are_valid(repo):
         ("real", 2, 4, {"story": 12, "qa": 18}),
     ],
 )
-def test_the_step_budget_is_one_per_task(raw_params, repo, max_steps, epochs, batch, expected):
+def test_the_step_budget_is_one_per_task(raw_params, repo, no_task_overrides, max_steps, epochs, batch, expected):
     raw_params["data"]["story"]["n_train"] = 24
     raw_params["data"]["qa"].update(n_train_docs=3, qa_per_doc=12)
-    raw_params["train"].update(max_steps=max_steps, epochs=epochs, batch_size=batch, per_task={})
+    raw_params["train"].update(max_steps=max_steps, epochs=epochs, batch_size=batch, per_task=no_task_overrides)
     p = validate(raw_params, root=repo)
     assert {task: p.train_steps(task) for task in ("story", "qa")} == expected
 

@@ -40,7 +40,7 @@ def tiny_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def params_for(raw_params, repo, tiny_dir):
+def params_for(raw_params, repo, tiny_dir, no_task_overrides):
     def build(base=tiny_dir, **train):
         raw_params["train"].update(
             {
@@ -50,7 +50,7 @@ def params_for(raw_params, repo, tiny_dir):
                 "epochs": 1,
                 "max_steps": None,
                 "learning_rate": 5e-3,
-                "per_task": {},
+                "per_task": no_task_overrides,
                 **train,
             }
         )

@@ -385,6 +385,15 @@ class TaskTrain(_Section):
     null = train.epochs."""
 
 
+class PerTaskTrain(_Section):
+    """Both tasks' overrides, each named, so a dvc.yaml stage depends on its own task's only."""
+
+    story: TaskTrain
+    """Overrides for the story runs."""
+    qa: TaskTrain
+    """Overrides for the QA runs."""
+
+
 class Train(_Section):
     seeds: list[Seed]
     """Training seeds of the core runs (real and every Gen-D level)."""
@@ -414,7 +423,7 @@ class Train(_Section):
     """Tokens per training example; contexts are cut, completions never."""
     eval_batch_size: Annotated[int, Field(ge=1, le=4096)] = 16
     """Examples per batch when scoring the test set."""
-    per_task: dict[Task, TaskTrain]
+    per_task: PerTaskTrain
     """Per-task overrides of learning_rate and epochs (the tasks' losses learn at different rates)."""
 
     @model_validator(mode="after")
@@ -587,9 +596,7 @@ class Params(_Section):
 
     def task_train(self, task: str) -> Train:
         """The train section as `task`'s runs use it: train.per_task's overrides applied."""
-        override = self.train.per_task.get(task)
-        if override is None:
-            return self.train
+        override = getattr(self.train.per_task, task)
         return self.train.model_copy(update=override.model_dump(exclude_none=True))
 
     def train_steps(self, task: str) -> int | None:

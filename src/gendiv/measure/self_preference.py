@@ -123,10 +123,10 @@ def merged_judge(p: Params, name: str, seed: int) -> Path:
     adapter = trained_adapter("story", name, seed)
     target = state_dir() / "judges" / f"{name}_s{seed}_{fingerprint(adapter)[:16]}"
     if not (target / "config.json").is_file():
-        model, tokenizer = load_model(p.models.base.dir, adapter)
+        model, tokenizer = load_model(p.models.base.dir, adapter, merged=True)
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        model.merge_and_unload().save_pretrained(tmp)
+        model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         os.replace(tmp, target)
     return target

@@ -69,17 +69,22 @@ def with_test_se(summary: pd.DataFrame, scores: Scores) -> pd.DataFrame:
 # ---------------------------------------------------------------- markdown
 
 
+def _per_task(values) -> str:
+    """'<story value> (story) and <qa value> (qa)': one value per task, as the report states them."""
+    return " and ".join(f"{value:g} ({task})" for task, value in zip(TASKS, values))
+
+
 def train_budget(p: Params) -> str:
     """How long every run trains, as the report states it."""
     t = p.train
-    rates = " and ".join(f"{p.task_train(task).learning_rate:g} ({task})" for task in TASKS)
+    rates = _per_task(p.task_train(task).learning_rate for task in TASKS)
     if t.max_steps:
-        steps = " and ".join(f"{p.train_steps(task)} ({task})" for task in TASKS)
+        steps = _per_task(p.train_steps(task) for task in TASKS)
         return (
             f"{steps} optimizer steps of batch {t.batch_size} per run (the same for every set of a task), "
             f"learning rate {rates}"
         )
-    epochs = " and ".join(f"{p.task_train(task).epochs:g} ({task})" for task in TASKS)
+    epochs = _per_task(p.task_train(task).epochs for task in TASKS)
     return f"{epochs} epoch(s) of batch {t.batch_size} per run (steps grow with the set's size), learning rate {rates}"
 
 

@@ -25,13 +25,15 @@ COMPLETE = "gendiv_complete.json"  # written into a checkpoint after Trainer sav
 
 
 def _fingerprint(p: Params, task: str, data_file: Path, seed: int) -> str:
-    """What a resumable checkpoint must match: the data, the base model's files and the settings."""
+    """What a resumable checkpoint must match: the data, the base model's files and the settings of
+    this task's runs (train.per_task applied: another task's override never discards it)."""
     h = hashlib.sha256()
     hash_tree(data_file, h)
     hash_tree(Path(p.models.base.dir), h)
     h.update(
         json.dumps(
-            {"task": task, "seed": seed, "train": p.train.model_dump(exclude={"seeds"})}, sort_keys=True
+            {"task": task, "seed": seed, "train": p.task_train(task).model_dump(exclude={"seeds", "per_task"})},
+            sort_keys=True,
         ).encode()
     )
     return h.hexdigest()

@@ -220,8 +220,9 @@ def _train_locked(
     trainer.model.save_pretrained(str(staging))
     _canonical_adapter_config(staging, trainer.model.peft_config, p.models.base.hub_id)
 
+    # Scored merged, as load_model(..., merged=True) scores the saved adapter (verify, evaluate).
     metrics, per_example = score_rows(
-        trainer.model, tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size
+        trainer.model.merge_and_unload(), tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size
     )
     t = p.task_train(task)
     epochs = trainer.state.num_train_epochs if t.max_steps else t.epochs
