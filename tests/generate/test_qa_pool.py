@@ -67,3 +67,54 @@ def test_an_answer_cut_after_its_first_whole_pair_or_line_is_kept():
     cut = Completion("Q: Who found the dog?\nA: Ann and her bro", 10, 96, "length")
     with pytest.raises(Reject):
         group.parse(answer_text(cut, group.whole_lines, group.parses_cut), 0)
+
+
+def _outcome(parse, text: str):
+    try:
+        return parse(text)
+    except Reject as rej:
+        return rej.reason
+
+
+PAIR_ANSWERS = (
+    "Sure!\nQ: Who visited the park?\nA: Tom.\nQ: Where?\nA: Park.",
+    " Q: Who is Abby?\nA:\n A producer of films.\nQ: What",
+    "**Q:** Who runs the mill?\n**A:** The miller.\n\nQ: Why",
+    "q: what is it?\nand more\nQ: Who came home late?\nA: Ann did.\nQ:",
+    "Question 1: Who is Abby?\nAnswer 1: A producer.\nQuestion 2: Wh",
+    "Who is Abby?\nShe is\nA: nobody\nQ: x",
+    "Q: Abby\nA: a producer\nQ: Who is she really?\nA: Nobody.\n",
+)
+PARAPHRASES = (" Who exactly is Abby?\nQuestion: Who is", "\n\nRewritten question: What made Mary cross?\nmore", "Abby")
+
+
+@pytest.mark.parametrize(
+    "complete, parse, texts, unfinished",
+    [
+        (qa_pool.pair_complete, lambda t: qa_pool.parse_pair(t, []), PAIR_ANSWERS, "Q: Who is Abby?\nA: A produc"),
+        (
+            qa_pool.first_line_complete,
+            lambda t: qa_pool.parse_paraphrase(t, "Who is Abby?"),
+            PARAPHRASES,
+            "\n Who is Ab",
+        ),
+    ],
+)
+def test_generation_stopped_where_an_answer_is_complete_parses_as_the_whole_answer(complete, parse, texts, unfinished):
+    """The hf backend stops a row once `complete` holds: from then on, longer text (up to the cap,
+    which drops its cut last line) must parse to the same value or the same reject."""
+    from gendiv.llm.base import Completion
+    from gendiv.llm.collect import answer_text
+
+    stopped_early = 0
+    for text in texts:
+        capped = _outcome(lambda t: parse(answer_text(Completion(t, 1, 96, "length"), whole_lines=True)), text)
+        first = next((k for k in range(len(text) + 1) if complete(text[:k])), None)
+        if first is None:
+            continue
+        stopped_early += first < len(text)
+        for k in range(first, len(text) + 1):
+            assert complete(text[:k]), (text, k)  # once complete, it stays complete
+            assert _outcome(parse, text[:k]) == capped, (text, k)
+    assert stopped_early >= len(texts) - 1
+    assert not complete(unfinished)

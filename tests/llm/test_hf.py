@@ -140,3 +140,21 @@ def test_an_answer_ended_by_its_stop_string_is_not_truncated(tiny):
     done, truncated = backend.generate([[{"role": "user", "content": "Go."}]] * 2, seed=0)
     assert done.text == "Ann ran home." and done.finish_reason == "stop"
     assert truncated.finish_reason == "length"
+
+
+def test_a_row_stops_where_its_answer_is_complete_and_the_others_are_unchanged(tiny, tmp_path):
+    """Request.complete ends a row early (finish "stop"); its text is a prefix of the answer
+    sampled without it, and the batch's other rows are sampled exactly as before."""
+    requests = _requests(4)
+
+    def short(text: str) -> bool:
+        return len(text) >= 6
+
+    stopping = [Request(r.template, r.version, r.messages, r.sample, complete=short) for r in requests[:2]]
+    full = _llm(tiny, tmp_path / "full").complete(requests)
+    llm = _llm(tiny, tmp_path / "early")
+    early = llm.complete(stopping + requests[2:])
+    assert early[2:] == full[2:]
+    for cut, whole in zip(early[:2], full[:2]):
+        assert whole.text.startswith(cut.text) and short(cut.text) and cut.finish_reason == "stop"
+    assert sum(c.tokens_out for c in early[:2]) < sum(c.tokens_out for c in full[:2])

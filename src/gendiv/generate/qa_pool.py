@@ -89,6 +89,19 @@ def parse_pair(text: str, examples: list[str]) -> dict:
     return {"question": question, "answer": answer}
 
 
+def pair_complete(text: str) -> bool:
+    """True once an answer's first "Q: ... A: ..." pair has its whole answer line: parse_pair
+    reads nothing after it, so generation may stop there (a completion model lists on)."""
+    text = text.lstrip().replace("**", "")
+    match = _PAIR.search(text)
+    return match is not None and match.end() < len(text)
+
+
+def first_line_complete(text: str) -> bool:
+    """True once an answer's first line has ended: parse_paraphrase reads nothing after it."""
+    return "\n" in text.lstrip()
+
+
 def parse_paraphrase(text: str, original: str) -> str:
     """The first line of an answer as a question that differs from the original, or raise Reject."""
     line = _LABEL.sub("", check_answer(text).replace("**", "").splitlines()[0].strip()).strip().strip('"')
@@ -149,7 +162,9 @@ def pool_groups(p, by_doc: dict[str, list[dict]]) -> tuple[list[Group], dict]:
 
         gid = f"qa/{doc}/generated"
         # the first pair is all that is read: a model that goes on past it until the token cap still answered
-        groups.append(Group(gid, q.pairs_per_context, pair_prompt, pair_parse, whole_lines=True))
+        groups.append(
+            Group(gid, q.pairs_per_context, pair_prompt, pair_parse, whole_lines=True, complete=pair_complete)
+        )
         meta[gid] = {"document_id": doc, "kind": "generated", "source": None}
         for src in chosen_questions(rows, max(q.replaced_questions), p.seed):
             groups.append(paraphrase_group(p, doc, src, meta))
@@ -169,6 +184,7 @@ def paraphrase_group(p, doc: str, src: dict, meta: dict) -> Group:
         lambda text, _i: parse_paraphrase(text, src["question"]),
         whole_lines=True,  # only the first line is read
         optional=True,
+        complete=first_line_complete,
     )
 
 

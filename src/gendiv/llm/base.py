@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -30,13 +31,19 @@ class Template:
 
 @dataclass(frozen=True)
 class Request:
-    """One call: `sample` names the sample it is for, so identical prompts stay distinct."""
+    """One call: `sample` names the sample it is for, so identical prompts stay distinct.
+
+    `complete(text so far)`: true once the answer holds all that its parser reads, so a
+    backend may stop generating it there (the local hf model does; the parsed value is the
+    same, so it is not part of the call key).
+    """
 
     template: str
     version: str
     messages: list[dict] = field(hash=False)
     sample: str
     attempt: int = 0
+    complete: Callable[[str], bool] | None = field(default=None, hash=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

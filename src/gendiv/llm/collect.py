@@ -95,6 +95,7 @@ class Group:
     parses_cut: bool = False  # parse drops the unit the token cap cut, so a "length" answer may still be whole
     whole_lines: bool = False  # parse reads only whole lines: a "length" answer loses its cut last line
     optional: bool = False  # where it would fail the stage, it is given up (returned empty) for the caller to replace
+    complete: Callable[[str], bool] | None = None  # true once parse has all it reads (see Request.complete)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,9 @@ def collect(llm, groups: list[Group], max_rejects: int, desc: str = "generating"
             template, fields = g.prompt(i)
             messages = template.messages(**fields)
             templates.append(template)
-            requests += [Request(template.id, template.version, messages, f"{g.id}/{i}", a) for a in attempts]
+            requests += [
+                Request(template.id, template.version, messages, f"{g.id}/{i}", a, g.complete) for a in attempts
+            ]
         answers = iter(llm.complete(requests, desc=f"{desc} (round {round_no})"))
         again = []
         for (g, i, attempts), template in zip(tries, templates):

@@ -4,7 +4,10 @@ Prompts go through the model's chat template, left-padded, in fixed batches. A m
 without one (a pretrained, not instruction-tuned model such as Gemma 3 270M) gets the turns
 as plain text, one paragraph each, which it continues like a document of examples; its
 answer ends at the first blank line (generation stops there instead of running on into
-the next made-up request). Each batch
+the next made-up request). A request that says when its answer is complete
+(`Request.complete`) stops there: batches end when every row is complete, not at the token
+cap one rambling row would reach; the rows' earlier tokens are unchanged by it (finished rows
+keep drawing from the sampler, padded). Each batch
 samples under a torch seed derived from the global seed and its first request's key, so a
 batch run again (after a kill) gives the same answers.
 """
@@ -12,9 +15,11 @@ batch run again (after a kill) gives the same answers.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from gendiv.errors import UserError
 from gendiv.llm.base import Completion, derived_seed
@@ -92,7 +97,10 @@ class HFBackend:
         """The input tokens `generate` counts for this request (its unpadded length)."""
         return len(self.tok(self.render(request.messages), add_special_tokens=not self.tok.chat_template)["input_ids"])
 
-    def generate(self, messages: list[list[dict]], seed: int) -> list[Completion]:
+    def generate(
+        self, messages: list[list[dict]], seed: int, complete: list[Callable[[str], bool] | None] | None = None
+    ) -> list[Completion]:
+        """One batch; `complete[i]`: when row i's answer holds all its parser reads (None: the cap)."""
         prompts = [self.render(m) for m in messages]
         enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=not self.tok.chat_template)
         enc = enc.to(self.model_obj.device)
@@ -104,6 +112,10 @@ class HFBackend:
         plain = not self.tok.chat_template
         if plain:
             sampling |= {"stop_strings": [PARAGRAPH_END], "tokenizer": self.tok}
+        if complete and any(complete):
+            sampling["stopping_criteria"] = StoppingCriteriaList(
+                [_AnswersComplete(self.tok, enc["input_ids"].shape[1], complete)]
+            )
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.model_obj.generate(
@@ -117,7 +129,9 @@ class HFBackend:
             end = next((i for i, t in enumerate(row) if t in stops), None)
             ids = row if end is None else row[:end]
             text = self.tok.decode(ids, skip_special_tokens=True)
-            stopped = end is not None or (plain and PARAGRAPH_END in text)  # a stop string also ends an answer
+            done = complete[len(results)] if complete else None
+            # a stop string, or the answer's own completeness, also ends an answer
+            stopped = end is not None or (plain and PARAGRAPH_END in text) or bool(done and done(text))
             if plain:
                 text = text.split(PARAGRAPH_END, 1)[0]
             results.append(
@@ -128,8 +142,23 @@ class HFBackend:
     def run(self, units, store, stats) -> None:
         for unit in units:
             seed = derived_seed(self.seed, unit[0][0])
-            completions = self.generate([r.messages for _, r in unit], seed)
+            completions = self.generate([r.messages for _, r in unit], seed, [r.complete for _, r in unit])
             stats.calls += len(unit)
             stats.tokens_in += sum(c.tokens_in for c in completions)
             stats.tokens_out += sum(c.tokens_out for c in completions)
             store([(k, r, c) for (k, r), c in zip(unit, completions)])
+
+
+class _AnswersComplete(StoppingCriteria):
+    """A stopping criterion: row i is done once `complete[i]` holds for its decoded answer."""
+
+    def __init__(self, tok, prompt_len: int, complete: list[Callable[[str], bool] | None]):
+        self.tok, self.prompt_len, self.complete = tok, prompt_len, complete
+        self.done = [False] * len(complete)
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        for i, check in enumerate(self.complete):
+            if check is not None and not self.done[i]:
+                text = self.tok.decode(input_ids[i, self.prompt_len :].tolist(), skip_special_tokens=True)
+                self.done[i] = check(text)
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
