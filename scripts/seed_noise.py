@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from gendiv.config import load_params
-from gendiv.config.schema import PerTaskTrain, TaskTrain
+from gendiv.config.schema import PerTaskTrain
 from gendiv.io import read_jsonl, write_json
 from gendiv.train.evaluate import score_rows
 from gendiv.train.finetune import build_trainer
@@ -87,8 +87,7 @@ def main() -> None:
         if key in results:
             continue
         # the task's own settings, then the overrides
-        no_overrides = PerTaskTrain(**{t: TaskTrain(learning_rate=None, epochs=None) for t in ("story", "qa")})
-        train = p.task_train(args.task).model_copy(update={**overrides, "per_task": no_overrides})
+        train = p.task_train(args.task).model_copy(update={**overrides, "per_task": PerTaskTrain.none()})
         q = p.model_copy(update={"train": train})
         set_seed(seed)
         model = AutoModelForCausalLM.from_pretrained(p.models.base.dir, dtype=torch.float32)

@@ -29,4 +29,6 @@ def raw_params() -> dict:
 @pytest.fixture
 def no_task_overrides() -> dict:
     """train.per_task with nothing overridden: both tasks use the train section's values."""
-    return {task: {"learning_rate": None, "epochs": None} for task in ("story", "qa")}
+    from gendiv.config.schema import PerTaskTrain
+
+    return PerTaskTrain.none().model_dump()

@@ -393,6 +393,11 @@ class PerTaskTrain(_Section):
     qa: TaskTrain
     """Overrides for the QA runs."""
 
+    @classmethod
+    def none(cls) -> PerTaskTrain:
+        """Nothing overridden: both tasks use the train section's values."""
+        return cls(**{task: TaskTrain(learning_rate=None, epochs=None) for task in cls.model_fields})
+
 
 class Train(_Section):
     seeds: list[Seed]

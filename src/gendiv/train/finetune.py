@@ -220,7 +220,7 @@ def _train_locked(
     trainer.model.save_pretrained(str(staging))
     _canonical_adapter_config(staging, trainer.model.peft_config, p.models.base.hub_id)
 
-    # Scored merged, as load_model(..., merged=True) scores the saved adapter (verify, evaluate).
+    # merged: the weights verify and evaluate score
     metrics, per_example = score_rows(
         trainer.model.merge_and_unload(), tokenizer, task, test_rows, p.train.max_length, p.train.eval_batch_size
     )
