@@ -84,12 +84,20 @@ PAIR_ANSWERS = (
     "Question 1: Who is Abby?\nAnswer 1: A producer.\nQuestion 2: Wh",
     "Who is Abby?\nShe is\nA: nobody\nQ: x",
     "Q: Abby\nA: a producer\nQ: Who is she really?\nA: Nobody.\n",
+    "Q: Who is Abby?\nA: \nA producer.\nQ:",  # a blank answer line is not the answer yet
+    "Q: Who is Abby?\r\nA:\r\nA producer.\r\nQ:",
+    "Q: \nA: Who is Abby?\nA: a producer\nQ:",
 )
-PARAPHRASES = (" Who exactly is Abby?\nQuestion: Who is", "\n\nRewritten question: What made Mary cross?\nmore", "Abby")
+PARAPHRASES = (
+    " Who exactly is Abby?\nQuestion: Who is",
+    "\n\nRewritten question: What made Mary cross?\nmore",
+    "**\nWho exactly is Abby?\nmore",  # no line left once "**" goes: not a question, either way
+    "Abby",
+)
 
 
 @pytest.mark.parametrize(
-    "complete, parse, texts, unfinished",
+    "complete, parse, texts, unfinished",  # one text of each list never completes
     [
         (qa_pool.pair_complete, lambda t: qa_pool.parse_pair(t, []), PAIR_ANSWERS, "Q: Who is Abby?\nA: A produc"),
         (
@@ -102,7 +110,9 @@ PARAPHRASES = (" Who exactly is Abby?\nQuestion: Who is", "\n\nRewritten questio
 )
 def test_generation_stopped_where_an_answer_is_complete_parses_as_the_whole_answer(complete, parse, texts, unfinished):
     """The hf backend stops a row once `complete` holds: from then on, longer text (up to the cap,
-    which drops its cut last line) must parse to the same value or the same reject."""
+    which drops its cut last line) must parse to the same value or the same reject. (One case
+    differs, on the safe side: a capped answer whose pair is followed by whitespace only lost
+    its answer line to the cut and was re-asked; stopped, it is accepted.)"""
     from gendiv.llm.base import Completion
     from gendiv.llm.collect import answer_text
 
@@ -116,5 +126,5 @@ def test_generation_stopped_where_an_answer_is_complete_parses_as_the_whole_answ
         for k in range(first, len(text) + 1):
             assert complete(text[:k]), (text, k)  # once complete, it stays complete
             assert _outcome(parse, text[:k]) == capped, (text, k)
-    assert stopped_early >= len(texts) - 1
+    assert stopped_early == len(texts) - 1
     assert not complete(unfinished)

@@ -158,3 +158,13 @@ def test_a_row_stops_where_its_answer_is_complete_and_the_others_are_unchanged(t
     for cut, whole in zip(early[:2], full[:2]):
         assert whole.text.startswith(cut.text) and short(cut.text) and cut.finish_reason == "stop"
     assert sum(c.tokens_out for c in early[:2]) < sum(c.tokens_out for c in full[:2])
+
+
+def test_a_batch_whose_rows_are_all_complete_ends_before_the_cap(tiny, tmp_path):
+    """Every row with its predicate: the batch stops once all hold, each answer "stop"."""
+    stopping = [
+        Request(r.template, r.version, r.messages, r.sample, complete=lambda t: len(t) >= 4) for r in _requests(4)
+    ]
+    early = _llm(tiny, tmp_path / "all").complete(stopping)
+    assert all(c.finish_reason == "stop" and len(c.text) >= 4 for c in early)
+    assert max(c.tokens_out for c in early) < 12  # the cap (max_new_tokens) is 12

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
 
 from gendiv.errors import UserError
 from gendiv.llm.base import Completion, derived_seed
@@ -113,9 +112,7 @@ class HFBackend:
         if plain:
             sampling |= {"stop_strings": [PARAGRAPH_END], "tokenizer": self.tok}
         if complete and any(complete):
-            sampling["stopping_criteria"] = StoppingCriteriaList(
-                [_AnswersComplete(self.tok, enc["input_ids"].shape[1], complete)]
-            )
+            sampling["stopping_criteria"] = _answers_complete(self.tok, enc["input_ids"].shape[1], complete)
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.model_obj.generate(
@@ -149,16 +146,19 @@ class HFBackend:
             store([(k, r, c) for (k, r), c in zip(unit, completions)])
 
 
-class _AnswersComplete(StoppingCriteria):
+def _answers_complete(tok, prompt_len: int, complete: list[Callable[[str], bool] | None]):
     """A stopping criterion: row i is done once `complete[i]` holds for its decoded answer."""
+    from transformers import StoppingCriteria, StoppingCriteriaList  # imported here: fingerprint() needs none
 
-    def __init__(self, tok, prompt_len: int, complete: list[Callable[[str], bool] | None]):
-        self.tok, self.prompt_len, self.complete = tok, prompt_len, complete
-        self.done = [False] * len(complete)
+    class AnswersComplete(StoppingCriteria):
+        def __init__(self) -> None:
+            self.done = [False] * len(complete)
 
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        for i, check in enumerate(self.complete):
-            if check is not None and not self.done[i]:
-                text = self.tok.decode(input_ids[i, self.prompt_len :].tolist(), skip_special_tokens=True)
-                self.done[i] = check(text)
-        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+        def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+            answers = input_ids[:, prompt_len:].tolist()
+            for i, check in enumerate(complete):
+                if check is not None and not self.done[i]:
+                    self.done[i] = check(tok.decode(answers[i], skip_special_tokens=True))
+            return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([AnswersComplete()])
