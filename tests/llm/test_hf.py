@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -150,7 +151,7 @@ def test_a_row_stops_where_its_answer_is_complete_and_the_others_are_unchanged(t
     def short(text: str) -> bool:
         return len(text) >= 6
 
-    stopping = [Request(r.template, r.version, r.messages, r.sample, complete=short) for r in requests[:2]]
+    stopping = [replace(r, complete=short) for r in requests[:2]]
     full = _llm(tiny, tmp_path / "full").complete(requests)
     llm = _llm(tiny, tmp_path / "early")
     early = llm.complete(stopping + requests[2:])
@@ -162,9 +163,7 @@ def test_a_row_stops_where_its_answer_is_complete_and_the_others_are_unchanged(t
 
 def test_a_batch_whose_rows_are_all_complete_ends_before_the_cap(tiny, tmp_path):
     """Every row with its predicate: the batch stops once all hold, each answer "stop"."""
-    stopping = [
-        Request(r.template, r.version, r.messages, r.sample, complete=lambda t: len(t) >= 4) for r in _requests(4)
-    ]
+    stopping = [replace(r, complete=lambda t: len(t) >= 4) for r in _requests(4)]
     early = _llm(tiny, tmp_path / "all").complete(stopping)
     assert all(c.finish_reason == "stop" and len(c.text) >= 4 for c in early)
     assert max(c.tokens_out for c in early) < 12  # the cap (max_new_tokens) is 12
