@@ -76,7 +76,7 @@ def _words(text: str) -> list[str]:
 
 def parse_pair(text: str, examples: list[str]) -> dict:
     """The first "Q: ... A: ..." pair of an answer, or raise Reject."""
-    match = _first_pair(check_answer(text))
+    match = _PAIR.search(_unbold(check_answer(text)))
     if not match:
         raise Reject("no_qa_pair")
     question, answer = match["q"].strip(), match["a"].strip().strip('"')
@@ -89,20 +89,18 @@ def parse_pair(text: str, examples: list[str]) -> dict:
     return {"question": question, "answer": answer}
 
 
-def _first_pair(text: str) -> re.Match | None:
-    return _PAIR.search(text.replace("**", ""))
+def _unbold(text: str) -> str:
+    """Markdown bold removed: the model often writes "**Q:**"; no parser reads the stars."""
+    return text.replace("**", "")
 
 
 def pair_complete(text: str) -> bool:
     """True once an answer's first "Q: ... A: ..." pair has its whole answer line: parse_pair
     reads nothing after it, so generation may stop there (a completion model lists on).
     A question or answer of whitespace only is not one yet: parse_pair strips the answer."""
-    match = _first_pair(text)
-    return (
-        match is not None
-        and bool(match["q"].strip() and match["a"].strip())
-        and match.end() < len(text.replace("**", ""))
-    )
+    plain = _unbold(text)
+    match = _PAIR.search(plain)
+    return match is not None and bool(match["q"].strip() and match["a"].strip()) and match.end() < len(plain)
 
 
 def first_line_complete(text: str) -> bool:
@@ -112,7 +110,7 @@ def first_line_complete(text: str) -> bool:
 
 def parse_paraphrase(text: str, original: str) -> str:
     """The first line of an answer as a question that differs from the original, or raise Reject."""
-    lines = check_answer(text).replace("**", "").splitlines() or [""]  # "**" alone leaves no line
+    lines = _unbold(check_answer(text)).splitlines() or [""]  # "**" alone leaves no line
     line = _LABEL.sub("", lines[0].strip()).strip().strip('"')
     if not line.endswith("?") or len(_words(line)) < 3:
         raise Reject("not_a_question")
