@@ -83,15 +83,16 @@ def _write_manipulation(root, task, levels, rises=True):
     )
 
 
-def _write_rows(root, task, levels):
-    """Training rows for the length claims: generated targets 3 + level words longer than real's."""
+def _write_rows(root, task, levels, docs):
+    """Training rows for the length claims: generated targets 3 + level words longer than real's
+    (QA rows spread over `docs` documents, the clusters of their standard errors)."""
 
     def rows(words, n=24):
         out = []
         for i in range(n):
             text = " ".join(["w"] * (words + i % 3))
             out.append(
-                {"id": f"doc{i // 6}-{i % 6}", "document_id": f"doc{i // 6}", "answer": text}
+                {"id": f"doc{i % docs}-{i}", "document_id": f"doc{i % docs}", "answer": text}
                 if task == "qa"
                 else {"id": f"s{i}", "completion": text}
             )
@@ -129,6 +130,7 @@ def _setup(
     rises=True,
     steps=None,
     mixing_tasks=("story", "qa"),
+    qa_docs=6,
 ):
     """A results tree where Gen-D loss falls (gen_trend=-1) or rises (+1) with the level."""
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
@@ -136,6 +138,7 @@ def _setup(
     raw_params["levels"] = [0, 2, 4, 6]  # four levels: a failed manipulation needs an order to break
     raw_params["train"]["seeds"] = list(seeds)
     raw_params["train"]["secondary_seeds"] = list(seeds)
+    raw_params["data"]["qa"]["n_train_docs"] = qa_docs
     p = validate(raw_params, root=repo)
     for task in ("story", "qa"):
         _write_runs(tmp_path, task, _losses(p, task, gen_trend), run_noise, seeds, seed_sd, steps)
@@ -148,7 +151,7 @@ def _setup(
             div[f"d{lv}"] = {"distinct_5": 0.3 + 0.05 * lv, "mmd_rbf": 0.2 - 0.01 * lv, "frechet": 3.0}
         write_json(tmp_path / f"metrics/diversity/{task}.json", div)
         _write_manipulation(tmp_path, task, p.levels, rises)
-        _write_rows(tmp_path, task, p.levels)
+        _write_rows(tmp_path, task, p.levels, qa_docs)
     (tmp_path / "reports/figures/maps/story").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/maps/story/levels.png")
     Image.new("RGB", (8, 8)).save(tmp_path / "reports/figures/story_lengths.png")
@@ -242,7 +245,10 @@ def test_effects_smaller_than_test_noise_are_inconclusive_and_say_what_they_coul
     they could have told."""
     p = _setup(tmp_path, repo, raw_params, gen_trend=-1, run_noise=5.0)
     v = _verdicts(report.run(p, tmp_path).read_text())
-    assert re.fullmatch(r"inconclusive: no effect larger than \d+\.\d{4} nats", v[(FIXED, "story")])
+    label = re.fullmatch(
+        r"inconclusive: no effect larger than (\S+) nats at 95% confidence; 80% power at (\S+)", v[(FIXED, "story")]
+    )
+    assert label and float(label[1]) > 0 and float(label[2]) > 0
     assert v[(QA_EXPAND, "qa")].startswith("inconclusive: no effect larger than")
     assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == "reproduced"
 
@@ -265,6 +271,20 @@ def test_one_seed_is_an_indication_never_reproduced(tmp_path, repo, raw_params):
     assert "Seed-to-seed variance unmeasured (1 seed)" in text
     assert "| story | d0 | 3.0000 |" in text and "| n/a | 1 | 24 |" in text  # std over seeds: n/a
     assert v[("More diverse Gen-D QA sets have longer answers", "qa")] == "reproduced"  # data, no training
+
+
+def test_data_claims_on_few_qa_documents_are_indications(tmp_path, repo, raw_params):
+    """The same clear QA data effects as above, but spread over 3 training documents: a jackknife
+    over 3 clusters cannot measure its own noise, so neither claim may read "reproduced"."""
+    p = _setup(tmp_path, repo, raw_params, gen_trend=-1, qa_docs=3)
+    text = report.run(p, tmp_path).read_text()
+    v = _verdicts(text)
+    assert v[("Paraphrasing makes generated QA data less diverse than real data", "qa")] == (
+        "indication (3 clusters): for the claim"
+    )
+    assert v[("More diverse Gen-D QA sets have longer answers", "qa")] == "indication (3 clusters): for the claim"
+    assert "jackknife over 3 clusters only" in text
+    assert v[("Generated stories are more diverse than real stories", "story")] == "not reproduced"  # 24 stories
 
 
 def test_failed_manipulation_blocks_the_trend_verdict(tmp_path, repo, raw_params):

@@ -51,12 +51,14 @@ def _params(raw_params, repo, seeds):
 
 def test_verdicts_follow_the_numbers(repo, raw_params):
     p = _params(raw_params, repo, [0, 1, 2])
-    verdicts = [v.value for _, v, _ in claims(p, _per_prompt(0.2))]
+    verdicts = [v for _, v, _ in claims(p, _per_prompt(0.2))]
     assert verdicts == ["reproduced", "reproduced", "reproduced"]  # self-preference: gendiv.report.self_preference
-    assert claims(p, _per_prompt(0.0))[0][1] is not Verdict.REPRODUCED
-    assert claims(p, _per_prompt(-0.2))[0][1] is Verdict.NOT_REPRODUCED  # multi-source clearly narrower
+    assert claims(p, _per_prompt(0.0))[0][1] != Verdict.REPRODUCED.value
+    narrower = claims(p, _per_prompt(-0.2))[0]  # multi-source clearly narrower
+    assert narrower[1] == Verdict.NOT_REPRODUCED.value and "✗" in narrower[2] and "✓" not in narrower[2]
     one_seed = _params(raw_params, repo, [0])
-    assert claims(one_seed, _per_prompt(0.2))[0][1] is Verdict.INDICATION
+    assert claims(one_seed, _per_prompt(0.2))[0][1] == "indication (1 seed): for the claim"
+    assert claims(one_seed, _per_prompt(-0.2))[0][1] == "indication (1 seed): against the claim"
 
 
 def test_section_renders_tables_and_a_figure_with_its_series(repo, raw_params, tmp_path):

@@ -5,7 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from gendiv.report.stats import Estimate, Verdict, centred_weights, cluster_mean, finding, independent_sum, judge
+from gendiv.report.stats import (
+    MIN_CLUSTERS,
+    Estimate,
+    Verdict,
+    centred_weights,
+    cluster_mean,
+    finding,
+    independent_sum,
+    judge,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,11 +35,23 @@ def test_judge(value, se, seeds, verdict):
 def test_every_verdict_states_the_smallest_detectable_effect():
     f = finding("c", "story", Estimate(0.01, 0.01, 3), -1, "nats", "note.")
     assert f.verdict is Verdict.INCONCLUSIVE
-    assert f.label == "inconclusive: no effect larger than 0.0280 nats"
+    assert (
+        f.label == "inconclusive: no effect larger than 0.0296 nats at 95% confidence; 80% power at 0.0280"
+    )  # 0.01 + 1.96 s.e.
     assert "smallest detectable 0.0280" in f.evidence
     one = finding("c", "story", Estimate(-0.1, 0.01, 1), -1, "nats", "note.")
     assert one.label == "indication (1 seed): for the claim" and "Seed-to-seed variance unmeasured" in one.evidence
     assert finding("c", "qa", Estimate(0.1, 0.01, 1), -1, "nats", "").label == "indication (1 seed): against the claim"
+
+
+def test_a_jackknife_over_few_clusters_is_an_indication():
+    clear = Estimate(1.0, 0.1, clusters=MIN_CLUSTERS)
+    assert judge(clear, +1) is Verdict.REPRODUCED
+    few = finding("c", "qa", Estimate(1.0, 0.1, clusters=MIN_CLUSTERS - 1), +1, "words", "")
+    assert few.verdict is Verdict.INDICATION and few.label == f"indication ({MIN_CLUSTERS - 1} clusters): for the claim"
+    pooled = independent_sum([Estimate(1.0, 0.1, clusters=3), Estimate(0.0, 0.1, clusters=8)], [1.0, -1.0])
+    assert pooled.clusters == 3 and judge(pooled, +1) is Verdict.INDICATION
+    assert cluster_mean([1.0, 2.0, 3.0, 4.0], ["a", "a", "b", "c"]).clusters == 3
 
 
 def test_cluster_mean_is_the_usual_error_for_single_samples_and_wider_for_clusters():

@@ -108,7 +108,9 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
         "Written by the `report` stage from the metrics files alone (`metrics/`); every number "
         "below comes from a pipeline run with the params in `params.yaml`. Scale: "
         f"{p.data.story.n_train} real training stories, {p.n_real_train('qa')} real training QA pairs "
-        f"({p.data.qa.n_train_docs} contexts), base model `{p.models.base.dir}` "
+        f"({p.data.qa.n_train_docs} contexts); test sets: {p.data.story.n_test} real stories and "
+        f"{p.data.qa.n_test_docs} other contexts x {p.data.qa.test_qa_per_doc} real QA pairs; "
+        f"base model `{p.models.base.dir}` "
         f"({p.models.base.source}), generator `{p.generator.model}` ({p.generator.backend}), "
         f"{len(p.train.seeds)} seed(s) per real and Gen-D set, {len(p.train.secondary_seeds)} per other set, "
         f"{train_budget(p)}.",
@@ -143,6 +145,7 @@ def render(p: Params, root: Path, summary: pd.DataFrame) -> str:
             for _, r in summary.iterrows()
         ]
         md += [
+            "Test loss: nats per completion token, averaged over the test set and then over a set's runs; "
             "s.e. counts test examples and seeds (pooled seed variance; test examples only for a single "
             "run); std over seeds is n/a for one run; steps are the optimizer steps of each run (a range "
             "when its seeds differ).",

@@ -20,6 +20,7 @@ from gendiv.report.cells import fmt, loss_of, steps_note
 from gendiv.report.manipulation import Check
 from gendiv.report.stats import (
     MDE_FACTOR,
+    MIN_CLUSTERS,
     Z_ALPHA,
     Estimate,
     Finding,
@@ -38,14 +39,17 @@ METHOD = [
     "Gen-D minus real loss; the fitted loss change from the lowest to the highest level; the mean over "
     "rho > 0 minus rho = 0), shown as estimate ± standard error, and judged by one rule: a two-sided "
     f"z-test at alpha 0.05 (|estimate| > {Z_ALPHA:g} s.e.). Every verdict states the smallest effect the "
-    f'test detects with 80% power ({MDE_FACTOR:.2f} s.e.), so *inconclusive* reads "no effect larger '
-    'than X". Loss s.e. combine two levels of noise: test examples (every run is scored on the same real '
+    f'test detects with 80% power ({MDE_FACTOR:.2f} s.e.); *inconclusive* reads "no effect larger than X '
+    f'at 95% confidence", X = |estimate| + {Z_ALPHA:g} s.e., the largest effect the interval leaves open. '
+    "Loss s.e. combine two levels of noise: test examples (every run is scored on the same real "
     "test examples, so contrasts are paired per example; QA questions are clustered by document) and "
     "training seeds (the run-to-run variance of the loss, pooled over the sets of the claim, divided by "
     "each set's seed count; an analytic two-level model, chosen over a bootstrap because it is exact "
     "for linear contrasts, deterministic and costs nothing). A loss claim resting on single-seed runs "
     "cannot measure training noise: it is labelled an *indication*, never *reproduced*. Claims about the "
-    "data (diversity, length) use jackknife standard errors over samples (QA: over documents).",
+    "data (diversity, length) use jackknife standard errors over samples (QA: over documents); one "
+    f"resting on fewer than {MIN_CLUSTERS} documents is an *indication* too (a jackknife over G clusters "
+    "has G − 1 degrees of freedom: at 3, chance crosses the threshold ~19% of the time).",
     "",
 ]
 
@@ -168,8 +172,9 @@ def task_findings(
             )
         )
     elif gen:
+        clusters = p.data.qa.n_train_docs if task == "qa" else None  # the QA jackknife is over documents
         div = {
-            n: Estimate(v["distinct_5"]["value"], v["distinct_5"]["se"])
+            n: Estimate(v["distinct_5"]["value"], v["distinct_5"]["se"], clusters=clusters)
             for n, v in man["sets"].items()
             if "distinct_5" in v
         }
@@ -194,7 +199,8 @@ def task_findings(
                 dict(zip(names, centred_weights(gen))),
                 +1,
                 f"words (D{gen[0]}→D{gen[-1]} change)",
-                "Least-squares fit of mean answer words over levels.",
+                "Least-squares fit of mean answer words over levels. The levels also differ in answer"
+                " source: the real-answer share falls with the level (QA manipulation table).",
             )
         )
     if task == "story" and gen:
@@ -253,8 +259,8 @@ def findings(p: Params, root: Path, summary: pd.DataFrame, scores: Scores, check
             "Fixed-size mixing and expansion with generated data",
             task,
             Verdict.NOT_RUN,
-            f"`mixing.tasks` leaves out {task}: these grids (18 runs, ~25 min on a 2-core CPU) do not fit "
-            "the embedded default's 60-minute budget next to 3 seeds per core run; "
+            f"`mixing.tasks` leaves out {task}: these grids do not fit "
+            f"the embedded default's 60-minute budget next to {len(p.train.seeds)} seeds per core run; "
             "`gendiv apply-profile profiles/full.yaml` turns them on.",
         )
         for task in TASKS

@@ -79,6 +79,11 @@ def findings(p: Params, metrics: dict) -> list[Finding]:
     ]
 
 
+def _seeds_part(metrics: dict) -> str:
+    n = len(metrics["seeds"])
+    return " and seeds" if n > 1 else f" ({n} training seed: seed-to-seed noise not counted)"
+
+
 def self_preference_lines(p: Params, root: Path) -> list[str]:
     md = ["### Self-preference bias (second study, third claim)", ""]
     if not (root / METRICS).is_file():
@@ -93,7 +98,8 @@ def self_preference_lines(p: Params, root: Path) -> list[str]:
     md += [
         f"Each model judged its own continuation of {metrics['n_prompts']} held-out test stories against each "
         f"other model's and against the human one; {how}. Rates are over comparisons (win = own preferred); "
-        "net = win − loss per prompt, averaged over both kinds of alternative (mean ± s.e. over prompts and seeds).",
+        "net = win − loss per prompt, averaged over both kinds of alternative "
+        f"(mean ± s.e. over prompts{_seeds_part(metrics)}).",
         "",
     ]
     rows = []
@@ -111,7 +117,11 @@ def self_preference_lines(p: Params, root: Path) -> list[str]:
         unparsed = sum(j["unparsed"] for j in judging.values())
         answers = sum(j["answers"] for j in judging.values())
         md += ["", f"Judge answers: {answers}, of which {unparsed} named neither A, B nor tie (counted as no choice)."]
-    md += ["", "**Claims** (one paired test each, s.e. over prompts and seeds; the rule of the other verdicts)", ""]
+    md += [
+        "",
+        f"**Claims** (one paired test each, s.e. over prompts{_seeds_part(metrics)}; the rule of the other verdicts)",
+        "",
+    ]
     md.append(
         table(["claim", "verdict", "evidence"], [[f.claim, f"**{f.label}**", f.evidence] for f in findings(p, metrics)])
     )

@@ -163,7 +163,7 @@ def section(p: Params, root: Path, summary: pd.DataFrame, scores: Scores, checks
         n = 2 * (1 + len(p.levels)) * len(p.train.secondary_seeds)
         return md + [
             "Not run at this scale: `mixing.subset_sizes` is empty. Each size adds "
-            f"{n} fine-tuning runs (real and every Gen-D level, both tasks, every seed), e.g. "
+            f"{n} fine-tuning runs (real and every Gen-D level, both tasks, each of `train.secondary_seeds`), e.g. "
             "`dvc exp run -S 'mixing.subset_sizes=[8,16]'`.",
             "",
         ]

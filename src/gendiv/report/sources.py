@@ -60,7 +60,8 @@ class Comparison:
         return sum(self.direction(m) == -1 for m in MEASURES) * 2 > len(MEASURES)
 
     def evidence(self) -> str:
-        parts = [f"{m} {mean:+.3f} ± {se:.3f}{' ✓' if self.counts(m) else ''}" for m, (mean, se) in self.diffs.items()]
+        mark = {1: " ✓", -1: " ✗", 0: ""}
+        parts = [f"{m} {mean:+.3f} ± {se:.3f}{mark[self.direction(m)]}" for m, (mean, se) in self.diffs.items()]
         return f"{self.broader} − {self.narrower}: " + ", ".join(parts)
 
 
@@ -73,15 +74,23 @@ def compare(per_prompt: dict, broader: str, narrower: str) -> Comparison:
     return Comparison(broader, narrower, diffs)
 
 
-def verdict(p: Params, comps: list[Comparison]) -> Verdict:
-    if len(p.train.secondary_seeds) < 2:
-        return Verdict.INDICATION
+def verdict(comps: list[Comparison]) -> Verdict:
+    """The claim's verdict by the rule above, before the seed count is considered."""
     if all(c.majority for c in comps):
         return Verdict.REPRODUCED
     return Verdict.NOT_REPRODUCED if any(c.contrary for c in comps) else Verdict.INCONCLUSIVE
 
 
-def claims(p: Params, per_prompt: dict) -> list[tuple[str, Verdict, str]]:
+def label(p: Params, comps: list[Comparison]) -> str:
+    """The verdict; with one training seed an indication that still says which way the data lean."""
+    v = verdict(comps)
+    if len(p.train.secondary_seeds) >= 2:
+        return v.value
+    lean = {Verdict.REPRODUCED: "for the claim", Verdict.NOT_REPRODUCED: "against the claim"}
+    return f"{Verdict.INDICATION.value} ({len(p.train.secondary_seeds)} seed): {lean.get(v, 'mixed or within noise')}"
+
+
+def claims(p: Params, per_prompt: dict) -> list[tuple[str, str, str]]:
     """(claim, verdict, evidence) for each claim of the second study that this pipeline tests."""
     singles = [f"src_{g.name}" for g in p.source_diversity.generators]
     tests = [
@@ -99,7 +108,7 @@ def claims(p: Params, per_prompt: dict) -> list[tuple[str, Verdict, str]]:
             [compare(per_prompt, "base", s) for s in singles],
         ),
     ]
-    return [(claim, verdict(p, comps), "; ".join(c.evidence() for c in comps)) for claim, comps in tests]
+    return [(claim, label(p, comps), "; ".join(c.evidence() for c in comps)) for claim, comps in tests]
 
 
 def test_loss_lines(p: Params, root: Path) -> list[str]:
@@ -193,7 +202,7 @@ def section(p: Params, root: Path) -> list[str]:
     md.append(
         table(
             ["claim", "verdict", "paired differences (intra, mean ± s.e.)"],
-            [[c, f"**{v.value}**", e] for c, v, e in claims(p, per_prompt)],
+            [[c, f"**{v}**", e] for c, v, e in claims(p, per_prompt)],
         )
     )
     seeds = len(p.train.secondary_seeds)

@@ -6,8 +6,11 @@ noise the estimate has: test examples (clustered by document for QA) and trainin
 losses (see gendiv.report.results.loss_contrast), samples (clustered by document for QA) for
 properties of a data set. `judge` then applies a two-sided z-test at alpha 0.05; the smallest
 effect the test could detect with 80% power, (1.96 + 0.84) x s.e., is stated with every
-verdict, so "inconclusive" reads "no effect larger than X". A loss claim whose runs have a
-single seed cannot measure training noise: it is an indication, never a reproduction.
+verdict. An inconclusive verdict reads "no effect larger than X" with X the far end of the 95%
+confidence interval (|estimate| + 1.96 s.e.: what the data rule out), beside that detectable
+size (what the design could find). A standard error needs replicates to measure its noise: a
+loss claim whose runs have a single seed, or a data claim whose jackknife has fewer than
+MIN_CLUSTERS clusters (QA documents), is an indication, never a reproduction.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from scipy.stats import spearmanr
 Z_ALPHA = 1.96  # two-sided test at alpha = 0.05
 Z_POWER = 0.84  # power 0.80
 MDE_FACTOR = Z_ALPHA + Z_POWER
+# A delete-one-cluster jackknife over G clusters has G - 1 degrees of freedom: at 3 clusters the
+# 1.96 threshold is crossed by chance ~19% of the time (t with 2 df), not 5%; from 5 on, <= 12%.
+MIN_CLUSTERS = 5
 
 
 class Verdict(str, Enum):
@@ -48,15 +54,34 @@ class Estimate:
     seeds: int | None = None
     test_se: float | None = None
     seed_se: float | None = None
+    clusters: int | None = None  # independent units of a data claim's jackknife (None: many)
 
     @property
     def mde(self) -> float:
         """Smallest true effect the test detects with 80% power (alpha 0.05, two-sided)."""
         return MDE_FACTOR * self.se
 
+    @property
+    def ruled_out(self) -> float:
+        """Effects larger than this (either sign) lie outside the 95% confidence interval."""
+        return abs(self.value) + Z_ALPHA * self.se
+
+    @property
+    def replicated(self) -> bool:
+        """Whether the s.e. rests on enough replicates to measure its own noise."""
+        too_few_seeds = self.seeds is not None and self.seeds < 2
+        return not too_few_seeds and (self.clusters is None or self.clusters >= MIN_CLUSTERS)
+
+    @property
+    def replicates(self) -> str:
+        """What an unreplicated estimate rests on, for its label."""
+        if self.seeds is not None and self.seeds < 2:
+            return f"{self.seeds} seed"
+        return f"{self.clusters} clusters"
+
     def scaled(self, factor: float) -> Estimate:
         parts = [None if x is None else x * abs(factor) for x in (self.test_se, self.seed_se)]
-        return Estimate(self.value * factor, self.se * abs(factor), self.seeds, *parts)
+        return Estimate(self.value * factor, self.se * abs(factor), self.seeds, *parts, self.clusters)
 
     def text(self, unit: str, digits: int = 4) -> str:
         parts = ""
@@ -80,7 +105,7 @@ def judge(est: Estimate, sign: int) -> Verdict:
     """THE rule: a claim that the effect has sign `sign` against its estimate."""
     if not math.isfinite(est.se):
         return Verdict.NOT_JUDGED
-    if est.seeds is not None and est.seeds < 2:
+    if not est.replicated:
         return Verdict.INDICATION
     return {1: Verdict.REPRODUCED, -1: Verdict.NOT_REPRODUCED, 0: Verdict.INCONCLUSIVE}[direction(est, sign)]
 
@@ -100,10 +125,14 @@ class Finding:
     @property
     def label(self) -> str:
         if self.verdict is Verdict.INCONCLUSIVE:
-            return f"inconclusive: no effect larger than {self.estimate.mde:.4f} {self.unit}"
+            est = self.estimate
+            return (
+                f"inconclusive: no effect larger than {est.ruled_out:.4f} {self.unit} at 95% confidence;"
+                f" 80% power at {est.mde:.4f}"
+            )
         if self.verdict is Verdict.INDICATION:
             return (
-                "indication (1 seed): "
+                f"indication ({self.estimate.replicates}): "
                 + {1: "for the claim", -1: "against the claim", 0: "within test noise"}[
                     direction(self.estimate, self.sign)
                 ]
@@ -116,6 +145,8 @@ def finding(claim: str, task: str, est: Estimate, sign: int, unit: str, evidence
     note = ""
     if est.seeds == 1:
         note = " Seed-to-seed variance unmeasured (1 seed): the s.e. counts test examples only."
+    elif not est.replicated:
+        note = f" The s.e. is a jackknife over {est.clusters} clusters only (fewer than {MIN_CLUSTERS})."
     return Finding(claim, task, judge(est, sign), f"{est.text(unit)}. {evidence}{note}", est, unit, sign)
 
 
@@ -124,7 +155,8 @@ def independent_sum(estimates: list[Estimate], weights: list[float]) -> Estimate
     value = sum(w * e.value for w, e in zip(weights, estimates))
     se = math.sqrt(sum((w * e.se) ** 2 for w, e in zip(weights, estimates)))
     seeds = [e.seeds for e in estimates if e.seeds is not None]
-    return Estimate(value, se, min(seeds) if seeds else None)
+    clusters = [e.clusters for e in estimates if e.clusters is not None]
+    return Estimate(value, se, min(seeds) if seeds else None, clusters=min(clusters) if clusters else None)
 
 
 def centred_weights(xs: list[float], span: bool = True) -> list[float]:
@@ -148,7 +180,8 @@ def cluster_mean(values: list[float], clusters: list[str]) -> Estimate:
     sums, counts = np.bincount(g, v, len(keys)), np.bincount(g, minlength=len(keys)).astype(np.float64)
     loo = (sums.sum() - sums) / (counts.sum() - counts)
     n = len(keys)
-    return Estimate(float(v.mean()), float(math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum())))
+    se = math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum())
+    return Estimate(float(v.mean()), float(se), clusters=n)
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
