@@ -25,7 +25,7 @@ from gendiv.report import results
 from gendiv.report.cells import fmt, table
 from gendiv.report.common import figure_link as rel
 from gendiv.report.common import save_figure as _save
-from gendiv.report.stats import Z_ALPHA, Estimate, Verdict, direction
+from gendiv.report.stats import LEAN, Z_ALPHA, Estimate, Verdict, direction
 
 FIGURE = RESULT_FIGURES_DIR / "source_diversity.png"
 # measure -> +1 if a larger value means broader outputs, -1 if smaller does
@@ -86,8 +86,8 @@ def label(p: Params, comps: list[Comparison]) -> str:
     v = verdict(comps)
     if len(p.train.secondary_seeds) >= 2:
         return v.value
-    lean = {Verdict.REPRODUCED: "for the claim", Verdict.NOT_REPRODUCED: "against the claim"}
-    return f"{Verdict.INDICATION.value} ({len(p.train.secondary_seeds)} seed): {lean.get(v, 'mixed or within noise')}"
+    lean = LEAN.get({Verdict.REPRODUCED: 1, Verdict.NOT_REPRODUCED: -1}.get(v, 0), "mixed or within noise")
+    return f"{Verdict.INDICATION.value} ({len(p.train.secondary_seeds)} seed): {lean}"
 
 
 def claims(p: Params, per_prompt: dict) -> list[tuple[str, str, str]]:

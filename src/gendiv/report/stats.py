@@ -30,6 +30,10 @@ MDE_FACTOR = Z_ALPHA + Z_POWER
 MIN_CLUSTERS = 5
 
 
+# which way an indication's data lean (by `direction`); neither way is worded by the caller
+LEAN = {1: "for the claim", -1: "against the claim"}
+
+
 class Verdict(str, Enum):
     REPRODUCED = "reproduced"
     NOT_REPRODUCED = "not reproduced"
@@ -67,17 +71,14 @@ class Estimate:
         return abs(self.value) + Z_ALPHA * self.se
 
     @property
-    def replicated(self) -> bool:
-        """Whether the s.e. rests on enough replicates to measure its own noise."""
-        too_few_seeds = self.seeds is not None and self.seeds < 2
-        return not too_few_seeds and (self.clusters is None or self.clusters >= MIN_CLUSTERS)
-
-    @property
-    def replicates(self) -> str:
-        """What an unreplicated estimate rests on, for its label."""
+    def too_few_replicates(self) -> str | None:
+        """What the s.e. rests on ("1 seed", "3 clusters") when that is too few to measure its own
+        noise; None when it is enough."""
         if self.seeds is not None and self.seeds < 2:
             return f"{self.seeds} seed"
-        return f"{self.clusters} clusters"
+        if self.clusters is not None and self.clusters < MIN_CLUSTERS:
+            return f"{self.clusters} clusters"
+        return None
 
     def scaled(self, factor: float) -> Estimate:
         parts = [None if x is None else x * abs(factor) for x in (self.test_se, self.seed_se)]
@@ -105,7 +106,7 @@ def judge(est: Estimate, sign: int) -> Verdict:
     """THE rule: a claim that the effect has sign `sign` against its estimate."""
     if not math.isfinite(est.se):
         return Verdict.NOT_JUDGED
-    if not est.replicated:
+    if est.too_few_replicates:
         return Verdict.INDICATION
     return {1: Verdict.REPRODUCED, -1: Verdict.NOT_REPRODUCED, 0: Verdict.INCONCLUSIVE}[direction(est, sign)]
 
@@ -131,11 +132,8 @@ class Finding:
                 f" 80% power at {est.mde:.4f}"
             )
         if self.verdict is Verdict.INDICATION:
-            return (
-                f"indication ({self.estimate.replicates}): "
-                + {1: "for the claim", -1: "against the claim", 0: "within test noise"}[
-                    direction(self.estimate, self.sign)
-                ]
+            return f"indication ({self.estimate.too_few_replicates}): " + LEAN.get(
+                direction(self.estimate, self.sign), "within test noise"
             )
         return self.verdict.value
 
@@ -145,7 +143,7 @@ def finding(claim: str, task: str, est: Estimate, sign: int, unit: str, evidence
     note = ""
     if est.seeds == 1:
         note = " Seed-to-seed variance unmeasured (1 seed): the s.e. counts test examples only."
-    elif not est.replicated:
+    elif est.too_few_replicates:
         note = f" The s.e. is a jackknife over {est.clusters} clusters only (fewer than {MIN_CLUSTERS})."
     return Finding(claim, task, judge(est, sign), f"{est.text(unit)}. {evidence}{note}", est, unit, sign)
 
